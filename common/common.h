@@ -1,0 +1,227 @@
+/* common/common.h — the common module's public API: errors, allocation, logging,
+ * bounds-checked little-endian cursors, hex, tagged BLAKE2b hashing and BIP340 Schnorr keys.
+ *
+ * Knows nothing about blocks or LMDB. Everything here is thread-safe unless a function
+ * says otherwise; sn_crypto_init() must have returned SN_OK before any hashing or signing. */
+#ifndef SN_COMMON_H
+#define SN_COMMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define SN_MUST_CHECK __attribute__((warn_unused_result))
+#define SN_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define SN_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---------------------------------------------------------------- errors */
+
+/* X(NAME, name-for-machines, message-for-people). 0 is success, errors are negative.
+ * Names are stable: RPC and the CLI report them, scripts match on them. */
+#define SN_ERRORS(X)                                                                   \
+	X(OK, "ok", "success")                                                         \
+	X(E_INVAL, "invalid_argument", "invalid argument")                             \
+	X(E_NOMEM, "out_of_memory", "out of memory")                                   \
+	X(E_IO, "io_error", "input/output error")                                      \
+	X(E_CORRUPT, "corrupt", "stored data is corrupt")                              \
+	X(E_VERSION, "unknown_version", "unknown or unsupported version")              \
+	X(E_TRUNCATED, "truncated", "input is truncated")                              \
+	X(E_TRAILING, "trailing_bytes", "trailing bytes after the encoded value")      \
+	X(E_TOOBIG, "too_big", "length exceeds its maximum")                           \
+	X(E_NONCANONICAL, "non_canonical", "value is not in its canonical encoding")   \
+	X(E_NOTFOUND, "not_found", "not found")                                        \
+	X(E_EXISTS, "exists", "already exists")                                        \
+	X(E_TYPE, "unknown_type", "unknown transaction type")                          \
+	X(E_CHAIN, "wrong_chain", "wrong chain id")                                    \
+	X(E_BADSIG, "bad_signature", "signature does not verify")                      \
+	X(E_BADKEY, "bad_public_key", "not a valid public key")                        \
+	X(E_NONCE, "bad_nonce", "nonce is not the account's next nonce")               \
+	X(E_UNKNOWN_SPONSOR, "unknown_sponsor", "sponsor is not a registered account") \
+	X(E_REGISTERED, "already_registered", "account is already registered")         \
+	X(E_UNKNOWN_ACCOUNT, "unknown_account", "signer is not a registered account")  \
+	X(E_UNKNOWN_RECIPIENT, "unknown_recipient", "recipient is not registered")     \
+	X(E_SELF, "self_transfer", "sender and recipient are the same account")        \
+	X(E_BALANCE, "insufficient_balance", "insufficient balance")                   \
+	X(E_AMOUNT_ZERO, "amount_zero", "amount must be greater than zero")            \
+	X(E_OVERFLOW, "overflow", "amount overflows")                                  \
+	X(E_FEE, "fee_too_low", "fee is below the chain's minimum fee")                \
+	X(E_HEIGHT, "bad_height", "block height is not the next height")              \
+	X(E_PREV, "bad_prev_hash", "block does not extend the current tip")            \
+	X(E_TXROOT, "bad_tx_root", "block's transaction root does not match")          \
+	X(E_STATEROOT, "bad_state_root", "block's state root does not match")          \
+	X(E_DUPTX, "duplicate_tx", "transaction is already in the chain or block")     \
+	X(E_MAPFULL, "map_full", "storage map is full")                                \
+	X(E_FATAL, "store_failed", "store is in a failed state after a write error")   \
+	X(E_CANCELLED, "cancelled", "cancelled")                                       \
+	X(E_TIMEOUT, "timeout", "timed out")
+
+enum sn_err_index {
+#define SN_ERR_INDEX(n, s, m) SN__IDX_##n,
+	SN_ERRORS(SN_ERR_INDEX)
+#undef SN_ERR_INDEX
+	SN__ERR_COUNT
+};
+/* SN_OK is 0; SN_E_INVAL, SN_E_NOMEM, ... are negative. */
+enum sn_err {
+#define SN_ERR_CODE(n, s, m) SN_##n = -SN__IDX_##n,
+	SN_ERRORS(SN_ERR_CODE)
+#undef SN_ERR_CODE
+};
+
+/* Human-readable text and stable machine name for an error code (never NULL). */
+const char *sn_strerror(int err);
+const char *sn_errname(int err);
+/* Maps an errno value to an sn error code (ENOMEM → SN_E_NOMEM, otherwise SN_E_IO). */
+int sn_err_from_errno(int e);
+
+/* ------------------------------------------------------------ allocation */
+
+/* All module allocations go through these so tests can fail the Nth one. */
+void *sn_malloc(size_t n);
+void *sn_calloc(size_t nmemb, size_t size);
+void *sn_realloc(void *p, size_t n);
+void sn_free(void *p); /* accepts NULL */
+/* Tests: the nth allocation from now (1-based) and every later one fail; 0 disables. */
+void sn_alloc_fail_after(unsigned long n);
+
+/* --------------------------------------------------------------- logging */
+
+enum sn_log_level { SN_LOG_TRACE, SN_LOG_DEBUG, SN_LOG_INFO, SN_LOG_WARN, SN_LOG_ERROR, SN_LOG_OFF };
+
+typedef void sn_log_fn(void *ud, enum sn_log_level lvl, const char *subsys, const char *msg);
+/* Sets the sink and the minimum level. NULL fn restores the default (stderr). */
+void sn_log_set(sn_log_fn *fn, void *ud, enum sn_log_level min);
+enum sn_log_level sn_log_level_get(void);
+const char *sn_log_level_name(enum sn_log_level lvl);
+/* Parses "trace".."error"/"off"; SN_E_INVAL on anything else. */
+SN_MUST_CHECK int sn_log_level_parse(enum sn_log_level *out, const char *s);
+void sn_log_emit(enum sn_log_level lvl, const char *subsys, const char *fmt, ...) SN_PRINTF(3, 4);
+/* The level is checked before the arguments are evaluated or formatted. */
+#define SN_LOG(lvl, subsys, ...)                                         \
+	do {                                                             \
+		if ((lvl) >= sn_log_level_get())                         \
+			sn_log_emit((lvl), (subsys), __VA_ARGS__);       \
+	} while (0)
+
+/* --------------------------------------------------------------- cursors */
+
+/* A reader over borrowed bytes. The first short read poisons it: later reads return 0
+ * and copy zeros, so a decoder reads everything and checks sn_reader_failed() once. */
+struct sn_reader {
+	const uint8_t *p;
+	size_t left;
+	bool failed;
+};
+
+static inline struct sn_reader sn_reader_init(const uint8_t *p, size_t len)
+{
+	struct sn_reader r = { p, len, false };
+	return r;
+}
+uint8_t sn_read_u8(struct sn_reader *r);
+uint16_t sn_read_le16(struct sn_reader *r);
+uint32_t sn_read_le32(struct sn_reader *r);
+uint64_t sn_read_le64(struct sn_reader *r);
+void sn_read_bytes(struct sn_reader *r, void *out, size_t n);
+/* Borrows n bytes from the input (NULL and poisons on a short read). */
+const uint8_t *sn_read_ptr(struct sn_reader *r, size_t n);
+static inline bool sn_reader_failed(const struct sn_reader *r) { return r->failed; }
+static inline size_t sn_reader_left(const struct sn_reader *r) { return r->left; }
+/* SN_E_TRUNCATED if poisoned, SN_E_TRAILING if bytes are left, else SN_OK. */
+SN_MUST_CHECK int sn_reader_finish(const struct sn_reader *r);
+
+/* A writer into a caller-owned buffer of fixed capacity. Overflow poisons it. */
+struct sn_writer {
+	uint8_t *buf;
+	size_t cap, len;
+	bool failed;
+};
+
+static inline struct sn_writer sn_writer_init(uint8_t *buf, size_t cap)
+{
+	struct sn_writer w = { buf, cap, 0, false };
+	return w;
+}
+void sn_write_u8(struct sn_writer *w, uint8_t v);
+void sn_write_le16(struct sn_writer *w, uint16_t v);
+void sn_write_le32(struct sn_writer *w, uint32_t v);
+void sn_write_le64(struct sn_writer *w, uint64_t v);
+void sn_write_bytes(struct sn_writer *w, const void *p, size_t n);
+static inline bool sn_writer_failed(const struct sn_writer *w) { return w->failed; }
+
+/* Big-endian, only for LMDB keys that must sort by number. */
+static inline void sn_put_be64(uint8_t out[8], uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		out[i] = (uint8_t)v;
+}
+static inline uint64_t sn_get_be64(const uint8_t in[8])
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | in[i];
+	return v;
+}
+
+/* ------------------------------------------------------------------- hex */
+
+/* Writes 2*len lowercase hex digits and a NUL; out must hold 2*len+1 bytes. */
+void sn_hex_encode(char *out, const void *in, size_t len);
+/* Decodes exactly outlen bytes from a string of exactly 2*outlen hex digits (either case).
+ * SN_E_INVAL otherwise; out is zeroed on entry. */
+SN_MUST_CHECK int sn_hex_decode(void *out, size_t outlen, const char *hex);
+/* Decodes a hex string of any even length up to cap bytes into out; *outlen set. */
+SN_MUST_CHECK int sn_hex_decode_var(uint8_t *out, size_t cap, size_t *outlen, const char *hex);
+
+/* ---------------------------------------------------------------- crypto */
+
+#define SN_HASH_LEN 32
+#define SN_TAG_MAX 16
+#define SN_PUBKEY_LEN 32 /* BIP340 x-only */
+#define SN_SECKEY_LEN 32
+#define SN_SIG_LEN 64
+
+/* Initialises libsodium and the process's one secp256k1 context (idempotent, thread-safe).
+ * Errors: SN_E_NOMEM, SN_E_IO (libsodium could not initialise). */
+SN_MUST_CHECK int sn_crypto_init(void);
+
+/* Tagged hash: BLAKE2b-256 with no key, no salt and the tag (at most 16 bytes, zero-padded
+ * to 16) as BLAKE2b's personalization. Different tags give unrelated hashes. */
+void sn_hash_tagged(uint8_t out[SN_HASH_LEN], const char *tag, const void *data, size_t len);
+
+struct sn_hasher {
+	/* crypto_generichash_blake2b_state is 384 bytes, 64-aligned. */
+	_Alignas(64) unsigned char state[384];
+};
+void sn_hasher_init(struct sn_hasher *h, const char *tag);
+void sn_hasher_update(struct sn_hasher *h, const void *data, size_t len);
+void sn_hasher_final(struct sn_hasher *h, uint8_t out[SN_HASH_LEN]);
+
+/* Fills buf with cryptographically secure random bytes. */
+void sn_random_bytes(void *buf, size_t len);
+/* Constant-time equality of two equal-length buffers. */
+bool sn_ct_equal(const void *a, const void *b, size_t len);
+/* Wipes memory in a way the compiler cannot drop. */
+void sn_wipe(void *p, size_t len);
+
+/* A fresh random BIP340 key pair. */
+SN_MUST_CHECK int sn_schnorr_keygen(uint8_t seckey[SN_SECKEY_LEN], uint8_t pubkey[SN_PUBKEY_LEN]);
+/* The x-only public key of seckey. SN_E_BADKEY if seckey is zero or not below the order. */
+SN_MUST_CHECK int sn_schnorr_pubkey(uint8_t pubkey[SN_PUBKEY_LEN], const uint8_t seckey[SN_SECKEY_LEN]);
+/* BIP340 signature over msg (any length). aux32 may be NULL (then 32 fresh random bytes).
+ * The internal key pair is wiped before return. */
+SN_MUST_CHECK int sn_schnorr_sign(uint8_t sig[SN_SIG_LEN], const uint8_t seckey[SN_SECKEY_LEN],
+                                  const void *msg, size_t msglen, const uint8_t *aux32);
+/* SN_OK if sig is a valid BIP340 signature of msg under pubkey; SN_E_BADKEY if pubkey is
+ * not an x coordinate on the curve; SN_E_BADSIG otherwise. */
+SN_MUST_CHECK int sn_schnorr_verify(const uint8_t sig[SN_SIG_LEN], const void *msg, size_t msglen,
+                                    const uint8_t pubkey[SN_PUBKEY_LEN]);
+
+/* ------------------------------------------------------------------ time */
+
+/* Monotonic nanoseconds (for benchmarks and timeouts, never for consensus). */
+uint64_t sn_time_mono_ns(void);
+
+#endif

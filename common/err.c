@@ -1,0 +1,47 @@
+/* common/err.c — the error table's text. */
+#include "common/common.h"
+
+#include <errno.h>
+
+static const char *const err_names[SN__ERR_COUNT] = {
+#define X(n, s, m) [SN__IDX_##n] = s,
+	SN_ERRORS(X)
+#undef X
+};
+static const char *const err_msgs[SN__ERR_COUNT] = {
+#define X(n, s, m) [SN__IDX_##n] = m,
+	SN_ERRORS(X)
+#undef X
+};
+
+const char *sn_strerror(int err)
+{
+	if (err > 0 || -err >= SN__ERR_COUNT)
+		return "unknown error";
+	return err_msgs[-err];
+}
+
+const char *sn_errname(int err)
+{
+	if (err > 0 || -err >= SN__ERR_COUNT)
+		return "unknown_error";
+	return err_names[-err];
+}
+
+int sn_err_from_errno(int e)
+{
+	switch (e) {
+	case 0:
+		return SN_OK;
+	case ENOMEM:
+		return SN_E_NOMEM;
+	case ENOENT:
+		return SN_E_NOTFOUND;
+	case EEXIST:
+		return SN_E_EXISTS;
+	case EINVAL:
+		return SN_E_INVAL;
+	default:
+		return SN_E_IO;
+	}
+}

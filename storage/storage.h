@@ -1,0 +1,140 @@
+/* storage/storage.h — the storage module's public API: the transaction, block and account
+ * encodings, the deep-sum index, and the LMDB store that holds the chain.
+ *
+ * A struct store may be shared between threads (reads run concurrently; one writer at a
+ * time). A struct store_wtxn belongs to the one thread that began it. */
+#ifndef SN_STORAGE_H
+#define SN_STORAGE_H
+
+#include "common/common.h"
+
+/* ================================================================ encodings */
+
+#define STORE_TX_V1 1
+#define STORE_BLOCK_V1 1
+#define STORE_ACCOUNT_V1 1
+
+enum store_tx_type {
+	STORE_TX_REGISTER = 1, /* the signer (sponsor) registers `to` under itself, funds it with `amount` (may be 0) */
+	STORE_TX_TRANSFER = 2, /* the signer sends `amount` (> 0) to `to` */
+};
+
+#define STORE_TX_PAYLOAD_V1 40                        /* [32] to | u64 amount */
+#define STORE_TX_HEADER_LEN (1 + 1 + 4 + 32 + 8 + 8 + 2) /* up to and including payload_len */
+#define STORE_TX_MAX 512                              /* largest encoded transaction */
+#define STORE_TX_V1_LEN (STORE_TX_HEADER_LEN + STORE_TX_PAYLOAD_V1 + SN_SIG_LEN)
+
+/* A decoded transaction (plain value, no pointers). */
+struct store_tx {
+	uint8_t version;
+	uint8_t type; /* enum store_tx_type */
+	uint32_t chain_id;
+	uint8_t signer[SN_PUBKEY_LEN];
+	uint64_t nonce;
+	uint64_t fee;
+	uint8_t to[SN_PUBKEY_LEN];
+	uint64_t amount;
+	uint8_t sig[SN_SIG_LEN];
+};
+
+/* Encodes tx (docs/protocol.md) into out[cap]; *outlen gets the length.
+ * SN_E_TOOBIG if cap is too small, SN_E_TYPE/SN_E_VERSION for an unknown type/version. */
+SN_MUST_CHECK int store_tx_encode(uint8_t *out, size_t cap, size_t *outlen, const struct store_tx *tx);
+/* Decodes exactly one transaction; tx is zeroed on entry. Errors: SN_E_TRUNCATED,
+ * SN_E_TRAILING, SN_E_VERSION, SN_E_TYPE, SN_E_TOOBIG (payload_len). Does not check the
+ * signature (store_tx_verify does). */
+SN_MUST_CHECK int store_tx_decode(struct store_tx *tx, const uint8_t *in, size_t len);
+/* The 32-byte message the signer signs: tagged hash of the encoding without the signature. */
+SN_MUST_CHECK int store_tx_sighash(uint8_t out[SN_HASH_LEN], const struct store_tx *tx);
+/* The transaction id: tagged hash of the full encoding (given as bytes). */
+void store_tx_id(uint8_t out[SN_HASH_LEN], const uint8_t *enc, size_t len);
+/* Fills tx->sig with the signer's BIP340 signature. seckey is not retained. */
+SN_MUST_CHECK int store_tx_sign(struct store_tx *tx, const uint8_t seckey[SN_SECKEY_LEN]);
+/* SN_OK, SN_E_BADSIG or SN_E_BADKEY. */
+SN_MUST_CHECK int store_tx_verify(const struct store_tx *tx);
+
+#define STORE_BLOCK_HEADER_LEN (1 + 4 + 8 + 32 + 8 + 32 + 32 + 32 + 4)
+#define STORE_BLOCK_MAX_TXS 65536
+#define STORE_BLOCK_MAX (STORE_BLOCK_HEADER_LEN + STORE_BLOCK_MAX_TXS * (4 + STORE_TX_MAX))
+
+struct store_block_header {
+	uint8_t version;
+	uint32_t chain_id;
+	uint64_t height;
+	uint8_t prev_hash[SN_HASH_LEN];
+	uint64_t time_ms;
+	uint8_t proposer[32]; /* the proposer's node key (Ed25519); zero until consensus lands */
+	uint8_t tx_root[SN_HASH_LEN];
+	uint8_t state_root[SN_HASH_LEN]; /* state after applying this block */
+	uint32_t tx_count;
+};
+
+/* A decoded block borrows its transactions from the input buffer. */
+struct store_block {
+	struct store_block_header hdr;
+	const uint8_t *body; /* tx_count × (u32 len | tx) */
+	size_t body_len;
+};
+
+/* Encodes a header (STORE_BLOCK_HEADER_LEN bytes) into out. */
+void store_block_header_encode(uint8_t out[STORE_BLOCK_HEADER_LEN], const struct store_block_header *h);
+/* The block hash: tagged hash of the encoded header. */
+void store_block_hash(uint8_t out[SN_HASH_LEN], const struct store_block_header *h);
+/* Decodes a whole block and checks its framing (every length within bounds, each tx at most
+ * STORE_TX_MAX, count as announced, no trailing bytes). Transactions are not decoded. */
+SN_MUST_CHECK int store_block_decode(struct store_block *b, const uint8_t *in, size_t len);
+/* Iterates the transactions of a decoded block: *pos starts at 0. Returns false at the end. */
+bool store_block_next_tx(const struct store_block *b, size_t *pos, const uint8_t **tx, size_t *len);
+/* tx_root = tagged hash of (u32 count | count × tx id). */
+void store_tx_root(uint8_t out[SN_HASH_LEN], const uint8_t (*ids)[SN_HASH_LEN], uint32_t n);
+
+/* An account's own fields. team figures are derived (store_team_get). */
+struct store_account {
+	uint8_t key[SN_PUBKEY_LEN];
+	uint64_t seq;         /* registration order; 0 is the genesis root */
+	uint64_t balance;
+	uint64_t nonce;       /* the nonce its next transaction must carry */
+	uint8_t sponsor[SN_PUBKEY_LEN]; /* zero for the root */
+	uint64_t sponsor_seq;
+	uint64_t personal_volume;
+	uint64_t reg_height;
+	uint64_t depth;       /* root is 0 */
+};
+
+#define STORE_ACCOUNT_LEN (1 + 8 + 8 + 8 + 32 + 8 + 8 + 8 + 8)
+/* The stored value (the key is the LMDB key and is not repeated). */
+void store_account_encode(uint8_t out[STORE_ACCOUNT_LEN], const struct store_account *a);
+/* a->key is left as given by the caller (set it before or after). */
+SN_MUST_CHECK int store_account_decode(struct store_account *a, const uint8_t *in, size_t len);
+
+/* ================================================================ deep sums */
+
+/* In-memory index of deep cumulative sums over the referral tree: for every account its
+ * team size (descendants) and team volume (its own personal volume plus all descendants').
+ * Accounts are numbered densely by registration order: seq 0 is the root, and every other
+ * account's sponsor has a smaller seq. Insert, volume update and query cost O(log n)
+ * whatever the depth (docs/deep-sums.md). Not synchronised: the store wraps it in a lock. */
+struct store_deepsum;
+
+/* A new empty index, with room for capacity accounts before it reallocates. */
+SN_MUST_CHECK int store_deepsum_new(struct store_deepsum **out, uint32_t capacity);
+void store_deepsum_free(struct store_deepsum *ds); /* accepts NULL */
+/* Builds the index for n accounts at once in O(n): parent[i] < i for 0 < i < n (parent[0] is
+ * ignored), pvol[i] the personal volume of account i. SN_E_INVAL if parent is not so ordered. */
+SN_MUST_CHECK int store_deepsum_build(struct store_deepsum **out, const uint32_t *parent,
+                                      const uint64_t *pvol, uint32_t n);
+uint32_t store_deepsum_count(const struct store_deepsum *ds);
+/* Makes room for n accounts in total, so that later inserts up to n cannot fail. */
+SN_MUST_CHECK int store_deepsum_reserve(struct store_deepsum *ds, uint32_t n);
+/* Adds account seq == count as a leaf under parent (< seq; ignored for seq 0) with personal
+ * volume pvol. SN_E_INVAL for a wrong seq or parent, SN_E_NOMEM. */
+SN_MUST_CHECK int store_deepsum_insert(struct store_deepsum *ds, uint32_t seq, uint32_t parent,
+                                       uint64_t pvol);
+/* Adds delta to account seq's personal volume. SN_E_INVAL if seq is unknown. */
+SN_MUST_CHECK int store_deepsum_add_volume(struct store_deepsum *ds, uint32_t seq, uint64_t delta);
+/* Team size (number of descendants, not counting seq) and team volume (seq's own personal
+ * volume plus all descendants'). SN_E_INVAL if seq is unknown. */
+SN_MUST_CHECK int store_deepsum_team(const struct store_deepsum *ds, uint32_t seq,
+                                     uint64_t *team_size, unsigned __int128 *team_volume);
+
+#endif
