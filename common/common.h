@@ -48,6 +48,7 @@
 	X(E_OVERFLOW, "overflow", "amount overflows")                                  \
 	X(E_FEE, "fee_too_low", "fee is below the chain's minimum fee")                \
 	X(E_HEIGHT, "bad_height", "block height is not the next height")              \
+	X(E_TIME, "bad_time", "block time is before its parent's")                   \
 	X(E_PREV, "bad_prev_hash", "block does not extend the current tip")            \
 	X(E_TXROOT, "bad_tx_root", "block's transaction root does not match")          \
 	X(E_STATEROOT, "bad_state_root", "block's state root does not match")          \
@@ -210,6 +211,8 @@ void sn_wipe(void *p, size_t len);
 SN_MUST_CHECK int sn_schnorr_keygen(uint8_t seckey[SN_SECKEY_LEN], uint8_t pubkey[SN_PUBKEY_LEN]);
 /* The x-only public key of seckey. SN_E_BADKEY if seckey is zero or not below the order. */
 SN_MUST_CHECK int sn_schnorr_pubkey(uint8_t pubkey[SN_PUBKEY_LEN], const uint8_t seckey[SN_SECKEY_LEN]);
+/* SN_OK if pubkey is a valid x-only public key (an x coordinate on the curve), else SN_E_BADKEY. */
+SN_MUST_CHECK int sn_schnorr_pubkey_check(const uint8_t pubkey[SN_PUBKEY_LEN]);
 /* BIP340 signature over msg (any length). aux32 may be NULL (then 32 fresh random bytes).
  * The internal key pair is wiped before return. */
 SN_MUST_CHECK int sn_schnorr_sign(uint8_t sig[SN_SIG_LEN], const uint8_t seckey[SN_SECKEY_LEN],

@@ -156,6 +156,15 @@ int sn_schnorr_sign(uint8_t sig[SN_SIG_LEN], const uint8_t seckey[SN_SECKEY_LEN]
 	return SN_OK;
 }
 
+int sn_schnorr_pubkey_check(const uint8_t pubkey[SN_PUBKEY_LEN])
+{
+	secp256k1_xonly_pubkey xpk;
+
+	if (sn_crypto_init())
+		return SN_E_IO;
+	return secp256k1_xonly_pubkey_parse(secp_ctx, &xpk, pubkey) ? SN_OK : SN_E_BADKEY;
+}
+
 int sn_schnorr_verify(const uint8_t sig[SN_SIG_LEN], const void *msg, size_t msglen,
                       const uint8_t pubkey[SN_PUBKEY_LEN])
 {

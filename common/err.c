@@ -14,16 +14,22 @@ static const char *const err_msgs[SN__ERR_COUNT] = {
 #undef X
 };
 
+/* Compares without negating err: -INT_MIN overflows. */
+static bool err_known(int err)
+{
+	return err <= 0 && err > -(int)SN__ERR_COUNT;
+}
+
 const char *sn_strerror(int err)
 {
-	if (err > 0 || -err >= SN__ERR_COUNT)
+	if (!err_known(err))
 		return "unknown error";
 	return err_msgs[-err];
 }
 
 const char *sn_errname(int err)
 {
-	if (err > 0 || -err >= SN__ERR_COUNT)
+	if (!err_known(err))
 		return "unknown_error";
 	return err_names[-err];
 }

@@ -137,4 +137,122 @@ SN_MUST_CHECK int store_deepsum_add_volume(struct store_deepsum *ds, uint32_t se
 SN_MUST_CHECK int store_deepsum_team(const struct store_deepsum *ds, uint32_t seq,
                                      uint64_t *team_size, unsigned __int128 *team_volume);
 
+
+/* ================================================================ the store */
+
+#define STORE_SCHEMA 1 /* on-disk schema this code writes and reads */
+
+/* Chain parameters (changed later only through governance). Part of the state root. */
+struct store_params {
+	uint64_t min_fee;       /* every transaction pays at least this into the treasury */
+	uint32_t max_block_txs; /* at most STORE_BLOCK_MAX_TXS */
+};
+
+struct store_opts {
+	uint32_t chain_id;
+	uint64_t map_size; /* initial LMDB map size in bytes; 0 = 256 MiB. It grows when full. */
+	bool no_sync;      /* benchmarks and tests only: no fsync at commit (not crash-safe) */
+};
+
+struct store_info {
+	uint32_t chain_id;
+	bool has_genesis;
+	uint64_t height; /* height of the tip; the genesis block is height 0 */
+	uint8_t tip_hash[SN_HASH_LEN];
+	uint64_t tip_time_ms;
+	uint8_t state_root[SN_HASH_LEN];
+	uint64_t accounts;
+	uint64_t treasury;
+	struct store_params params;
+	uint64_t map_size;
+};
+
+struct store_genesis_account {
+	uint8_t key[SN_PUBKEY_LEN];
+	uint8_t sponsor[SN_PUBKEY_LEN]; /* must be the root or an account listed earlier */
+	uint64_t balance;
+};
+
+struct store_genesis {
+	uint8_t root[SN_PUBKEY_LEN];
+	uint64_t root_balance;
+	const struct store_genesis_account *accounts;
+	size_t n_accounts;
+	struct store_params params;
+	uint64_t time_ms;
+};
+
+struct store;
+struct store_wtxn;
+
+/* Opens (creating if absent) the store in directory path. On SN_OK *out is a new handle owned
+ * by the caller (store_close releases it). The in-memory indexes (deep sums, state root) are
+ * rebuilt from the accounts and checked against the stored state root.
+ * Errors: SN_E_IO, SN_E_NOMEM, SN_E_CORRUPT (bad magic, records or state root),
+ * SN_E_VERSION (written by a newer schema), SN_E_CHAIN (store belongs to another chain id). */
+SN_MUST_CHECK int store_open(struct store **out, const char *path, const struct store_opts *opts);
+void store_close(struct store *st); /* accepts NULL */
+
+/* Writes the genesis state and block (height 0). SN_E_EXISTS if the store has one;
+ * SN_E_INVAL for an unknown sponsor, a duplicate key or bad params. */
+SN_MUST_CHECK int store_genesis_init(struct store *st, const struct store_genesis *g);
+
+/* A consistent copy of the tip's summary. */
+void store_info_get(struct store *st, struct store_info *out);
+
+/* Reads at the tip. SN_E_NOTFOUND if absent. */
+SN_MUST_CHECK int store_account_get(struct store *st, const uint8_t key[SN_PUBKEY_LEN],
+                                    struct store_account *out);
+
+struct store_team {
+	uint64_t size;             /* descendants */
+	unsigned __int128 volume;  /* own personal volume plus all descendants' */
+	uint64_t depth;            /* levels below the root */
+};
+SN_MUST_CHECK int store_team_get(struct store *st, const uint8_t key[SN_PUBKEY_LEN],
+                                 struct store_team *out);
+
+/* *out is a new buffer owned by the caller (sn_free). SN_E_NOTFOUND if no such block. */
+SN_MUST_CHECK int store_block_get(struct store *st, uint64_t height, uint8_t **out, size_t *len);
+SN_MUST_CHECK int store_block_height(struct store *st, const uint8_t hash[SN_HASH_LEN], uint64_t *height);
+/* Where a committed transaction is: block height and index within the block. */
+SN_MUST_CHECK int store_tx_locate(struct store *st, const uint8_t id[SN_HASH_LEN], uint64_t *height,
+                                  uint32_t *index);
+
+/* Calls fn for every account at the tip, in key order; stops at the first non-zero return,
+ * which it returns. For tests, tools and the oracle: it holds a read transaction throughout. */
+typedef int store_account_fn(void *ud, const struct store_account *a);
+SN_MUST_CHECK int store_account_foreach(struct store *st, store_account_fn *fn, void *ud);
+
+/* The write side: one block at a time. A wtxn reads a snapshot of the tip plus its own
+ * changes, which stay in memory until store_wtxn_commit writes them in one LMDB transaction
+ * (all or nothing, also across a crash). Only one wtxn exists at a time: store_wtxn_begin
+ * waits for the previous one to end. SN_E_FATAL once a commit has failed. */
+SN_MUST_CHECK int store_wtxn_begin(struct store *st, struct store_wtxn **out);
+void store_wtxn_abort(struct store_wtxn *w); /* accepts NULL; discards every change */
+const struct store_info *store_wtxn_info(const struct store_wtxn *w); /* the tip it builds on */
+
+SN_MUST_CHECK int store_wtxn_account_get(struct store_wtxn *w, const uint8_t key[SN_PUBKEY_LEN],
+                                         struct store_account *out);
+/* Registers key under sponsor (an account read from this wtxn) at height with a balance.
+ * *out gets the new record (seq, depth, ...). SN_E_REGISTERED if key exists. */
+SN_MUST_CHECK int store_wtxn_account_create(struct store_wtxn *w, const uint8_t key[SN_PUBKEY_LEN],
+                                            const struct store_account *sponsor, uint64_t height,
+                                            uint64_t balance, struct store_account *out);
+/* Replaces an existing account's own fields (seq, sponsor and key must not change;
+ * personal volume may only grow). */
+SN_MUST_CHECK int store_wtxn_account_put(struct store_wtxn *w, const struct store_account *a);
+uint64_t store_wtxn_treasury(const struct store_wtxn *w);
+SN_MUST_CHECK int store_wtxn_treasury_add(struct store_wtxn *w, uint64_t amount);
+/* Records a transaction of the block being built, in block order (for store_tx_locate). */
+SN_MUST_CHECK int store_wtxn_tx_add(struct store_wtxn *w, const uint8_t id[SN_HASH_LEN]);
+/* The state root after this wtxn's changes (does not change the store). */
+SN_MUST_CHECK int store_wtxn_state_root(struct store_wtxn *w, uint8_t out[SN_HASH_LEN]);
+/* Writes the block (hdr and its encoding) with every change of w in one LMDB transaction
+ * and makes it the tip; hdr->state_root must equal store_wtxn_state_root. Frees w whatever
+ * the outcome. A full map is grown and the commit retried. Errors leave the store as it was;
+ * SN_E_FATAL latches if LMDB fails to commit. */
+SN_MUST_CHECK int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr,
+                                    const uint8_t *block, size_t block_len);
+
 #endif

@@ -92,3 +92,55 @@ uint8_t *tu_read_file(const char *path, size_t *len)
 	fclose(f);
 	return buf;
 }
+
+void tu_key(uint64_t i, uint8_t sk[SN_SECKEY_LEN], uint8_t pk[SN_PUBKEY_LEN])
+{
+	uint8_t le[8];
+
+	for (int b = 0; b < 8; b++)
+		le[b] = (uint8_t)(i >> (8 * b));
+	sn_hash_tagged(sk, "settled/testkey", le, sizeof(le));
+	assert_int_equal(sn_schnorr_pubkey(pk, sk), SN_OK);
+}
+
+size_t tu_tx(uint8_t *out, uint8_t type, uint64_t signer_index, uint64_t nonce, uint64_t fee,
+             const uint8_t to[SN_PUBKEY_LEN], uint64_t amount)
+{
+	struct store_tx tx;
+	uint8_t sk[SN_SECKEY_LEN];
+	size_t len;
+
+	memset(&tx, 0, sizeof(tx));
+	tx.version = STORE_TX_V1;
+	tx.type = type;
+	tx.chain_id = TU_CHAIN;
+	tu_key(signer_index, sk, tx.signer);
+	tx.nonce = nonce;
+	tx.fee = fee;
+	memcpy(tx.to, to, SN_PUBKEY_LEN);
+	tx.amount = amount;
+	assert_int_equal(store_tx_sign(&tx, sk), SN_OK);
+	sn_wipe(sk, sizeof(sk));
+	assert_int_equal(store_tx_encode(out, STORE_TX_MAX, &len, &tx), SN_OK);
+	return len;
+}
+
+struct store *tu_store_new(char **dir, uint64_t root_balance, uint64_t min_fee, bool no_sync)
+{
+	struct store_opts o = { .chain_id = TU_CHAIN, .map_size = 64u << 20, .no_sync = no_sync };
+	struct store_genesis g;
+	struct store *st;
+	uint8_t sk[SN_SECKEY_LEN];
+
+	*dir = tu_tmpdir("sn-store");
+	assert_non_null(*dir);
+	assert_int_equal(store_open(&st, *dir, &o), SN_OK);
+	memset(&g, 0, sizeof(g));
+	tu_key(0, sk, g.root);
+	g.root_balance = root_balance;
+	g.params.min_fee = min_fee;
+	g.params.max_block_txs = 10000;
+	g.time_ms = 1700000000000ull;
+	assert_int_equal(store_genesis_init(st, &g), SN_OK);
+	return st;
+}

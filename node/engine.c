@@ -1,0 +1,424 @@
+/* node/engine.c — the settlement engine: blocks are checked and applied in one store write
+ * transaction. Signature checks (the dominant cost) run on every core; application runs on
+ * the calling thread in block order, overlapping with the checks of later transactions, so
+ * the result is deterministic whatever the thread timing. */
+#include "node/node.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#define CHUNK 32 /* transactions per unit of parallel work */
+
+struct vjob {
+	const uint8_t *const *raw;
+	const size_t *lens;
+	size_t n, nchunks;
+	uint32_t chain_id;
+	struct store_tx *txs;
+	uint8_t (*ids)[SN_HASH_LEN];
+	int *errs;
+	atomic_size_t next;   /* next chunk to claim */
+	atomic_uchar *done;   /* per chunk: checked */
+	atomic_bool cancel;
+};
+
+struct node_engine {
+	struct store *st;
+	pthread_t *threads;
+	unsigned n_threads; /* helper threads (not counting the caller) */
+	pthread_mutex_t mu;
+	pthread_cond_t cv_work, cv_idle;
+	struct vjob *job;
+	uint64_t gen;
+	unsigned busy;
+	bool stop;
+};
+
+/* Claims the next unchecked chunk and checks it. false when none is left. */
+static bool vjob_work(struct vjob *j)
+{
+	size_t c;
+
+	if (atomic_load_explicit(&j->cancel, memory_order_relaxed))
+		return false;
+	c = atomic_fetch_add(&j->next, 1);
+	if (c >= j->nchunks)
+		return false;
+	for (size_t i = c * CHUNK; i < j->n && i < (c + 1) * CHUNK; i++)
+		j->errs[i] = node_tx_check(j->raw[i], j->lens[i], j->chain_id, &j->txs[i], j->ids[i]);
+	atomic_store_explicit(&j->done[c], 1, memory_order_release);
+	return true;
+}
+
+static void *engine_worker(void *arg)
+{
+	struct node_engine *eng = arg;
+	uint64_t seen = 0;
+
+	pthread_mutex_lock(&eng->mu);
+	for (;;) {
+		struct vjob *j;
+
+		while (!eng->stop && (!eng->job || eng->gen == seen))
+			pthread_cond_wait(&eng->cv_work, &eng->mu);
+		if (eng->stop)
+			break;
+		seen = eng->gen;
+		j = eng->job;
+		eng->busy++;
+		pthread_mutex_unlock(&eng->mu);
+		while (vjob_work(j))
+			;
+		pthread_mutex_lock(&eng->mu);
+		if (--eng->busy == 0)
+			pthread_cond_signal(&eng->cv_idle);
+	}
+	pthread_mutex_unlock(&eng->mu);
+	return NULL;
+}
+
+int node_engine_new(struct node_engine **out, struct store *st, const struct node_engine_opts *opts)
+{
+	struct node_engine *eng;
+	unsigned threads = opts && opts->threads ? opts->threads : 0;
+
+	*out = NULL;
+	if (!threads) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		threads = n > 0 ? (unsigned)n : 1;
+	}
+	if (threads > 64)
+		threads = 64;
+	eng = sn_calloc(1, sizeof(*eng));
+	if (!eng)
+		return SN_E_NOMEM;
+	eng->st = st;
+	pthread_mutex_init(&eng->mu, NULL);
+	pthread_cond_init(&eng->cv_work, NULL);
+	pthread_cond_init(&eng->cv_idle, NULL);
+	eng->threads = sn_calloc(threads, sizeof(*eng->threads));
+	if (!eng->threads) {
+		node_engine_free(eng);
+		return SN_E_NOMEM;
+	}
+	for (unsigned i = 0; i + 1 < threads; i++) {
+		if (pthread_create(&eng->threads[i], NULL, engine_worker, eng) != 0) {
+			node_engine_free(eng);
+			return SN_E_NOMEM;
+		}
+		eng->n_threads++;
+	}
+	*out = eng;
+	return SN_OK;
+}
+
+void node_engine_free(struct node_engine *eng)
+{
+	if (!eng)
+		return;
+	pthread_mutex_lock(&eng->mu);
+	eng->stop = true;
+	pthread_cond_broadcast(&eng->cv_work);
+	pthread_mutex_unlock(&eng->mu);
+	for (unsigned i = 0; i < eng->n_threads; i++)
+		pthread_join(eng->threads[i], NULL);
+	sn_free(eng->threads);
+	pthread_mutex_destroy(&eng->mu);
+	pthread_cond_destroy(&eng->cv_work);
+	pthread_cond_destroy(&eng->cv_idle);
+	sn_free(eng);
+}
+
+/* The arrays of one batch of transactions. */
+struct batch {
+	struct store_tx *txs;
+	uint8_t (*ids)[SN_HASH_LEN];
+	int *errs;
+	atomic_uchar *done;
+};
+
+static void batch_free(struct batch *b)
+{
+	sn_free(b->txs);
+	sn_free(b->ids);
+	sn_free(b->errs);
+	sn_free(b->done);
+	memset(b, 0, sizeof(*b));
+}
+
+static int batch_alloc(struct batch *b, size_t n)
+{
+	size_t m = n ? n : 1;
+
+	b->txs = sn_malloc(m * sizeof(*b->txs));
+	b->ids = sn_malloc(m * SN_HASH_LEN);
+	b->errs = sn_malloc(m * sizeof(*b->errs));
+	b->done = sn_calloc((m + CHUNK - 1) / CHUNK, sizeof(*b->done));
+	if (!b->txs || !b->ids || !b->errs || !b->done) {
+		batch_free(b);
+		return SN_E_NOMEM;
+	}
+	return SN_OK;
+}
+
+/* Called for each transaction in order once it is checked; returns non-zero to stop. */
+typedef int apply_fn(void *ud, size_t i, int check_err, const struct store_tx *tx, const uint8_t *id);
+
+/* Checks every transaction on all threads and hands them to fn in order as they become ready.
+ * Returns fn's first non-zero result (after every helper has left the job). */
+static int engine_run(struct node_engine *eng, const uint8_t *const *raw, const size_t *lens, size_t n,
+                      uint32_t chain_id, struct batch *b, apply_fn *fn, void *ud)
+{
+	struct vjob j = { .raw = raw, .lens = lens, .n = n, .nchunks = (n + CHUNK - 1) / CHUNK,
+		          .chain_id = chain_id, .txs = b->txs, .ids = b->ids, .errs = b->errs,
+		          .done = b->done };
+	int stop = 0;
+
+	atomic_init(&j.next, 0);
+	atomic_init(&j.cancel, false);
+	if (eng->n_threads && j.nchunks > 1) {
+		pthread_mutex_lock(&eng->mu);
+		eng->job = &j;
+		eng->gen++;
+		pthread_cond_broadcast(&eng->cv_work);
+		pthread_mutex_unlock(&eng->mu);
+	}
+	for (size_t c = 0; c < j.nchunks && !stop; c++) {
+		while (!atomic_load_explicit(&j.done[c], memory_order_acquire))
+			if (!vjob_work(&j))
+				sched_yield(); /* chunk c is being checked by a helper */
+		for (size_t i = c * CHUNK; i < n && i < (c + 1) * CHUNK && !stop; i++)
+			stop = fn(ud, i, b->errs[i], &b->txs[i], b->ids[i]);
+	}
+	atomic_store(&j.cancel, true);
+	pthread_mutex_lock(&eng->mu);
+	eng->job = NULL;
+	while (eng->busy)
+		pthread_cond_wait(&eng->cv_idle, &eng->mu);
+	pthread_mutex_unlock(&eng->mu);
+	return stop;
+}
+
+struct apply_ctx {
+	struct store_wtxn *w;
+	uint64_t height;
+	struct node_block_result *res;
+};
+
+static int apply_strict(void *ud, size_t i, int check_err, const struct store_tx *tx, const uint8_t *id)
+{
+	struct apply_ctx *a = ud;
+	int err = check_err;
+
+	if (!err)
+		err = node_tx_apply(a->w, tx, a->height);
+	if (!err)
+		err = store_wtxn_tx_add(a->w, id);
+	if (err) {
+		a->res->err = err;
+		a->res->tx_index = (int32_t)i;
+	}
+	return err;
+}
+
+static int block_fail(struct node_block_result *res, int err, int32_t idx)
+{
+	res->err = err;
+	res->tx_index = idx;
+	return err;
+}
+
+int node_engine_apply_block(struct node_engine *eng, const uint8_t *block, size_t len,
+                            struct node_block_result *res)
+{
+	struct store_block b;
+	struct store_wtxn *w = NULL;
+	const struct store_info *tip;
+	struct batch bt = { 0 };
+	const uint8_t **raw = NULL;
+	size_t *lens = NULL, pos = 0;
+	uint8_t root[SN_HASH_LEN];
+	struct apply_ctx ctx;
+	int err;
+
+	res->err = SN_OK;
+	res->tx_index = -1;
+	if ((err = store_block_decode(&b, block, len)))
+		return block_fail(res, err, -1);
+	if ((err = store_wtxn_begin(eng->st, &w)))
+		return block_fail(res, err, -1);
+	tip = store_wtxn_info(w);
+	if (b.hdr.chain_id != tip->chain_id)
+		err = SN_E_CHAIN;
+	else if (!tip->has_genesis || b.hdr.height != tip->height + 1)
+		err = SN_E_HEIGHT;
+	else if (memcmp(b.hdr.prev_hash, tip->tip_hash, SN_HASH_LEN) != 0)
+		err = SN_E_PREV;
+	else if (b.hdr.time_ms < tip->tip_time_ms)
+		err = SN_E_TIME;
+	else if (b.hdr.tx_count > tip->params.max_block_txs)
+		err = SN_E_TOOBIG;
+	if (err)
+		goto fail_block;
+	raw = sn_malloc((b.hdr.tx_count ? b.hdr.tx_count : 1) * sizeof(*raw));
+	lens = sn_malloc((b.hdr.tx_count ? b.hdr.tx_count : 1) * sizeof(*lens));
+	if (!raw || !lens || batch_alloc(&bt, b.hdr.tx_count)) {
+		err = SN_E_NOMEM;
+		goto fail_block;
+	}
+	for (uint32_t i = 0; i < b.hdr.tx_count; i++)
+		if (!store_block_next_tx(&b, &pos, &raw[i], &lens[i])) {
+			err = SN_E_CORRUPT; /* store_block_decode checked the framing */
+			goto fail_block;
+		}
+	ctx = (struct apply_ctx){ .w = w, .height = b.hdr.height, .res = res };
+	if (engine_run(eng, raw, lens, b.hdr.tx_count, tip->chain_id, &bt, apply_strict, &ctx))
+		goto fail; /* res says which transaction */
+	store_tx_root(root, (const uint8_t(*)[SN_HASH_LEN])bt.ids, b.hdr.tx_count);
+	if (memcmp(root, b.hdr.tx_root, SN_HASH_LEN) != 0) {
+		err = SN_E_TXROOT;
+		goto fail_block;
+	}
+	if ((err = store_wtxn_state_root(w, root)))
+		goto fail_block;
+	if (memcmp(root, b.hdr.state_root, SN_HASH_LEN) != 0) {
+		err = SN_E_STATEROOT;
+		goto fail_block;
+	}
+	err = store_wtxn_commit(w, &b.hdr, block, len);
+	w = NULL;
+	if (err)
+		goto fail_block;
+	sn_free(raw);
+	sn_free(lens);
+	batch_free(&bt);
+	return SN_OK;
+fail_block:
+	block_fail(res, err, -1);
+fail:
+	store_wtxn_abort(w);
+	sn_free(raw);
+	sn_free(lens);
+	batch_free(&bt);
+	return res->err;
+}
+
+struct propose_ctx {
+	struct store_wtxn *w;
+	uint64_t height;
+	int *tx_errs;
+	size_t *chosen;
+	size_t n_chosen, max;
+	int fatal;
+};
+
+static int apply_lenient(void *ud, size_t i, int check_err, const struct store_tx *tx, const uint8_t *id)
+{
+	struct propose_ctx *p = ud;
+	int err = check_err;
+
+	if (p->n_chosen == p->max) {
+		p->tx_errs[i] = SN_E_TOOBIG; /* the block is full: left for the next one */
+		return 0;
+	}
+	if (!err)
+		err = node_tx_apply(p->w, tx, p->height);
+	if (!err && (err = store_wtxn_tx_add(p->w, id))) {
+		p->fatal = err; /* applied but not recorded: the whole block must go */
+		return 1;
+	}
+	if (err == SN_E_NOMEM) {
+		p->fatal = err;
+		return 1;
+	}
+	p->tx_errs[i] = err;
+	if (!err)
+		p->chosen[p->n_chosen++] = i;
+	return 0;
+}
+
+int node_engine_propose(struct node_engine *eng, const uint8_t *const *txs, const size_t *lens, size_t n,
+                        uint64_t time_ms, const uint8_t proposer[32], int *tx_errs, uint8_t **out,
+                        size_t *out_len, size_t *included)
+{
+	struct store_wtxn *w;
+	const struct store_info *tip;
+	struct store_block_header hdr;
+	struct batch bt = { 0 };
+	struct propose_ctx p = { 0 };
+	uint8_t(*ids)[SN_HASH_LEN] = NULL;
+	uint8_t *buf = NULL;
+	size_t cap;
+	struct sn_writer wr;
+	int err;
+
+	*out = NULL;
+	*out_len = 0;
+	*included = 0;
+	if ((err = store_wtxn_begin(eng->st, &w)))
+		return err;
+	tip = store_wtxn_info(w);
+	if (!tip->has_genesis) {
+		store_wtxn_abort(w);
+		return SN_E_HEIGHT;
+	}
+	p.w = w;
+	p.height = tip->height + 1;
+	p.tx_errs = tx_errs;
+	p.max = tip->params.max_block_txs;
+	p.chosen = sn_malloc((n ? n : 1) * sizeof(*p.chosen));
+	ids = sn_malloc((n ? n : 1) * SN_HASH_LEN);
+	if (!p.chosen || !ids || batch_alloc(&bt, n)) {
+		err = SN_E_NOMEM;
+		goto out;
+	}
+	engine_run(eng, txs, lens, n, tip->chain_id, &bt, apply_lenient, &p);
+	if ((err = p.fatal))
+		goto out;
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.version = STORE_BLOCK_V1;
+	hdr.chain_id = tip->chain_id;
+	hdr.height = tip->height + 1;
+	memcpy(hdr.prev_hash, tip->tip_hash, SN_HASH_LEN);
+	hdr.time_ms = time_ms > tip->tip_time_ms ? time_ms : tip->tip_time_ms;
+	if (proposer)
+		memcpy(hdr.proposer, proposer, 32);
+	hdr.tx_count = (uint32_t)p.n_chosen;
+	cap = STORE_BLOCK_HEADER_LEN;
+	for (size_t k = 0; k < p.n_chosen; k++) {
+		memcpy(ids[k], bt.ids[p.chosen[k]], SN_HASH_LEN);
+		cap += 4 + lens[p.chosen[k]];
+	}
+	store_tx_root(hdr.tx_root, (const uint8_t(*)[SN_HASH_LEN])ids, hdr.tx_count);
+	if ((err = store_wtxn_state_root(w, hdr.state_root)))
+		goto out;
+	if (!(buf = sn_malloc(cap))) {
+		err = SN_E_NOMEM;
+		goto out;
+	}
+	store_block_header_encode(buf, &hdr);
+	wr = sn_writer_init(buf, cap);
+	wr.len = STORE_BLOCK_HEADER_LEN;
+	for (size_t k = 0; k < p.n_chosen; k++) {
+		sn_write_le32(&wr, (uint32_t)lens[p.chosen[k]]);
+		sn_write_bytes(&wr, txs[p.chosen[k]], lens[p.chosen[k]]);
+	}
+	err = store_wtxn_commit(w, &hdr, buf, wr.len);
+	w = NULL;
+	if (!err) {
+		*out = buf;
+		*out_len = wr.len;
+		*included = p.n_chosen;
+		buf = NULL;
+	}
+out:
+	store_wtxn_abort(w);
+	sn_free(buf);
+	sn_free(ids);
+	sn_free(p.chosen);
+	batch_free(&bt);
+	return err;
+}

@@ -1,0 +1,497 @@
+/* storage/store.c — the LMDB environment: schema, open and rebuild, reads at the tip. */
+#include "storage/store_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#define STORE_MAGIC "SETTLED\0"
+#define STORE_MAGIC_LEN 8
+#define STORE_TIP_V1 1
+#define STORE_DEFAULT_MAP (256ull << 20)
+#define TIP_LEN (1 + 8 + SN_HASH_LEN + 8 + SN_HASH_LEN + 8 + 8 + 8 + 4)
+
+static const char *const KEY_FORMAT = "format";
+static const char *const KEY_TIP = "tip";
+
+int store__mdb_err(int rc, const char *what)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return SN_OK;
+	case MDB_NOTFOUND:
+		return SN_E_NOTFOUND;
+	case MDB_MAP_FULL:
+		return SN_E_MAPFULL;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+		SN_LOG(SN_LOG_ERROR, "store", "%s: %s", what, mdb_strerror(rc));
+		return SN_E_CORRUPT;
+	case ENOMEM:
+		return SN_E_NOMEM;
+	default:
+		SN_LOG(SN_LOG_ERROR, "store", "%s: %s", what, mdb_strerror(rc));
+		return SN_E_IO;
+	}
+}
+
+static MDB_val mval(const void *p, size_t n)
+{
+	MDB_val v = { n, (void *)p };
+	return v;
+}
+
+/* format: [8] magic | u32 schema | u32 chain_id */
+static int store_check_format(struct store *st, MDB_txn *txn, uint32_t chain_id)
+{
+	MDB_val k = mval(KEY_FORMAT, strlen(KEY_FORMAT)), v;
+	struct sn_reader r;
+	uint8_t magic[STORE_MAGIC_LEN];
+	uint32_t schema, stored_chain;
+	int rc = mdb_get(txn, st->db_meta, &k, &v);
+
+	if (rc == MDB_NOTFOUND) {
+		uint8_t buf[STORE_MAGIC_LEN + 8];
+		struct sn_writer w = sn_writer_init(buf, sizeof(buf));
+
+		sn_write_bytes(&w, STORE_MAGIC, STORE_MAGIC_LEN);
+		sn_write_le32(&w, STORE_SCHEMA);
+		sn_write_le32(&w, chain_id);
+		v = mval(buf, w.len);
+		return store__mdb_err(mdb_put(txn, st->db_meta, &k, &v, 0), "writing format");
+	}
+	if (rc)
+		return store__mdb_err(rc, "reading format");
+	r = sn_reader_init(v.mv_data, v.mv_size);
+	sn_read_bytes(&r, magic, sizeof(magic));
+	schema = sn_read_le32(&r);
+	stored_chain = sn_read_le32(&r);
+	if (sn_reader_finish(&r) || memcmp(magic, STORE_MAGIC, STORE_MAGIC_LEN) != 0) {
+		SN_LOG(SN_LOG_ERROR, "store", "not a settled store (bad magic or format record)");
+		return SN_E_CORRUPT;
+	}
+	if (schema > STORE_SCHEMA) {
+		SN_LOG(SN_LOG_ERROR, "store",
+		       "store was written by a newer settled (schema %u, this build reads up to %u)",
+		       schema, STORE_SCHEMA);
+		return SN_E_VERSION;
+	}
+	if (schema < STORE_SCHEMA) {
+		SN_LOG(SN_LOG_ERROR, "store", "store schema %u is older than %u and has no migration",
+		       schema, STORE_SCHEMA);
+		return SN_E_VERSION;
+	}
+	if (stored_chain != chain_id) {
+		SN_LOG(SN_LOG_ERROR, "store", "store belongs to chain id %u, not %u", stored_chain, chain_id);
+		return SN_E_CHAIN;
+	}
+	return SN_OK;
+}
+
+/* tip v1: u8 version | u64 height | [32] tip_hash | u64 tip_time_ms | [32] state_root |
+ *         u64 accounts | u64 treasury | u64 min_fee | u32 max_block_txs */
+void store__tip_encode(uint8_t *out, size_t cap, size_t *len, const struct store_info *in)
+{
+	struct sn_writer w = sn_writer_init(out, cap);
+
+	sn_write_u8(&w, STORE_TIP_V1);
+	sn_write_le64(&w, in->height);
+	sn_write_bytes(&w, in->tip_hash, SN_HASH_LEN);
+	sn_write_le64(&w, in->tip_time_ms);
+	sn_write_bytes(&w, in->state_root, SN_HASH_LEN);
+	sn_write_le64(&w, in->accounts);
+	sn_write_le64(&w, in->treasury);
+	sn_write_le64(&w, in->params.min_fee);
+	sn_write_le32(&w, in->params.max_block_txs);
+	*len = sn_writer_failed(&w) ? 0 : w.len;
+}
+
+static int tip_decode(struct store_info *info, const uint8_t *in, size_t len)
+{
+	struct sn_reader r = sn_reader_init(in, len);
+
+	if (sn_read_u8(&r) != STORE_TIP_V1)
+		return sn_reader_failed(&r) ? SN_E_TRUNCATED : SN_E_VERSION;
+	info->height = sn_read_le64(&r);
+	sn_read_bytes(&r, info->tip_hash, SN_HASH_LEN);
+	info->tip_time_ms = sn_read_le64(&r);
+	sn_read_bytes(&r, info->state_root, SN_HASH_LEN);
+	info->accounts = sn_read_le64(&r);
+	info->treasury = sn_read_le64(&r);
+	info->params.min_fee = sn_read_le64(&r);
+	info->params.max_block_txs = sn_read_le32(&r);
+	return sn_reader_finish(&r);
+}
+
+/* Rebuilds the deep-sum index and the Merkle tree from every account record and checks the
+ * result against the stored state root. */
+static int store_rebuild(struct store *st, MDB_txn *txn)
+{
+	uint64_t n = st->info.accounts;
+	uint32_t *parent = NULL;
+	uint64_t *pvol = NULL;
+	uint8_t *seen = NULL;
+	uint8_t(*leaves)[SN_HASH_LEN] = NULL;
+	uint8_t acct_root[SN_HASH_LEN], root[SN_HASH_LEN];
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	uint64_t count = 0;
+	int rc, err = SN_OK;
+
+	if (n > UINT32_MAX - 1)
+		return SN_E_CORRUPT;
+	parent = sn_calloc(n ? n : 1, sizeof(*parent));
+	pvol = sn_calloc(n ? n : 1, sizeof(*pvol));
+	seen = sn_calloc(n ? n : 1, 1);
+	leaves = sn_malloc((n ? n : 1) * SN_HASH_LEN);
+	if (!parent || !pvol || !seen || !leaves) {
+		err = SN_E_NOMEM;
+		goto out;
+	}
+	if ((rc = mdb_cursor_open(txn, st->db_accounts, &cur))) {
+		err = store__mdb_err(rc, "opening accounts cursor");
+		goto out;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct store_account a;
+
+		if (k.mv_size != SN_PUBKEY_LEN || store_account_decode(&a, v.mv_data, v.mv_size) ||
+		    a.seq >= n || seen[a.seq] || (a.seq && a.sponsor_seq >= a.seq)) {
+			SN_LOG(SN_LOG_ERROR, "store", "account record %llu is corrupt",
+			       (unsigned long long)count);
+			err = SN_E_CORRUPT;
+			goto out;
+		}
+		memcpy(a.key, k.mv_data, SN_PUBKEY_LEN);
+		seen[a.seq] = 1;
+		parent[a.seq] = (uint32_t)a.sponsor_seq;
+		pvol[a.seq] = a.personal_volume;
+		store__account_leaf(leaves[a.seq], &a);
+		count++;
+	}
+	if (rc != MDB_NOTFOUND) {
+		err = store__mdb_err(rc, "reading accounts");
+		goto out;
+	}
+	if (count != n) {
+		SN_LOG(SN_LOG_ERROR, "store", "%llu account records, tip says %llu",
+		       (unsigned long long)count, (unsigned long long)n);
+		err = SN_E_CORRUPT;
+		goto out;
+	}
+	if ((err = store_deepsum_build(&st->deepsum, parent, pvol, (uint32_t)n)))
+		goto out;
+	err = store__merkle_build(&st->merkle, leaves, (uint32_t)n, (uint32_t)(n ? n : 1));
+	leaves = NULL; /* owned by the tree now (freed on its error) */
+	if (err)
+		goto out;
+	store__merkle_root(&st->merkle, acct_root);
+	store__state_root(root, n, acct_root, st->info.treasury, &st->info.params);
+	if (st->info.has_genesis && memcmp(root, st->info.state_root, SN_HASH_LEN) != 0) {
+		SN_LOG(SN_LOG_ERROR, "store", "state root of the accounts does not match the tip's");
+		err = SN_E_CORRUPT;
+	}
+out:
+	mdb_cursor_close(cur);
+	sn_free(parent);
+	sn_free(pvol);
+	sn_free(seen);
+	sn_free(leaves);
+	return err;
+}
+
+int store__grow_map(struct store *st)
+{
+	MDB_envinfo ei;
+	int rc;
+
+	mdb_env_info(st->env, &ei);
+	if ((rc = mdb_env_set_mapsize(st->env, ei.me_mapsize * 2)))
+		return store__mdb_err(rc, "growing the map");
+	mdb_env_info(st->env, &ei);
+	st->info.map_size = ei.me_mapsize;
+	SN_LOG(SN_LOG_INFO, "store", "map grown to %llu MiB", (unsigned long long)(ei.me_mapsize >> 20));
+	return SN_OK;
+}
+
+int store_open(struct store **out, const char *path, const struct store_opts *opts)
+{
+	struct store *st;
+	MDB_txn *txn = NULL;
+	MDB_envinfo ei;
+	MDB_val k, v;
+	int rc, err;
+
+	*out = NULL;
+	if (!path || !opts)
+		return SN_E_INVAL;
+	if ((err = sn_crypto_init()))
+		return err;
+	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+		SN_LOG(SN_LOG_ERROR, "store", "cannot create %s: %s", path, strerror(errno));
+		return sn_err_from_errno(errno);
+	}
+	st = sn_calloc(1, sizeof(*st));
+	if (!st)
+		return SN_E_NOMEM;
+	pthread_rwlock_init(&st->lock, NULL);
+	pthread_mutex_init(&st->writer, NULL);
+	st->no_sync = opts->no_sync;
+	st->info.chain_id = opts->chain_id;
+	if ((rc = mdb_env_create(&st->env))) {
+		err = store__mdb_err(rc, "creating environment");
+		st->env = NULL;
+		goto fail;
+	}
+	mdb_env_set_maxdbs(st->env, 8);
+	mdb_env_set_maxreaders(st->env, 256);
+	mdb_env_set_mapsize(st->env, opts->map_size ? opts->map_size : STORE_DEFAULT_MAP);
+	rc = mdb_env_open(st->env, path, MDB_NOTLS | (opts->no_sync ? MDB_NOSYNC : 0), 0600);
+	if (rc) {
+		SN_LOG(SN_LOG_ERROR, "store", "cannot open %s: %s", path, mdb_strerror(rc));
+		err = store__mdb_err(rc, "opening environment");
+		goto fail;
+	}
+	mdb_env_info(st->env, &ei);
+	st->info.map_size = ei.me_mapsize;
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn))) {
+		err = store__mdb_err(rc, "beginning open transaction");
+		goto fail;
+	}
+	if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->db_meta)) ||
+	    (rc = mdb_dbi_open(txn, "accounts", MDB_CREATE, &st->db_accounts)) ||
+	    (rc = mdb_dbi_open(txn, "blocks", MDB_CREATE, &st->db_blocks)) ||
+	    (rc = mdb_dbi_open(txn, "block_hash", MDB_CREATE, &st->db_block_hash)) ||
+	    (rc = mdb_dbi_open(txn, "txs", MDB_CREATE, &st->db_txs))) {
+		err = store__mdb_err(rc, "opening tables");
+		goto fail;
+	}
+	if ((err = store_check_format(st, txn, opts->chain_id)))
+		goto fail;
+	k = mval(KEY_TIP, strlen(KEY_TIP));
+	rc = mdb_get(txn, st->db_meta, &k, &v);
+	if (rc == 0) {
+		if (tip_decode(&st->info, v.mv_data, v.mv_size)) {
+			SN_LOG(SN_LOG_ERROR, "store", "tip record is corrupt");
+			err = SN_E_CORRUPT;
+			goto fail;
+		}
+		st->info.has_genesis = true;
+	} else if (rc != MDB_NOTFOUND) {
+		err = store__mdb_err(rc, "reading tip");
+		goto fail;
+	}
+	if ((err = store_rebuild(st, txn)))
+		goto fail;
+	if ((rc = mdb_txn_commit(txn))) {
+		txn = NULL;
+		err = store__mdb_err(rc, "committing open transaction");
+		goto fail;
+	}
+	*out = st;
+	return SN_OK;
+fail:
+	if (txn)
+		mdb_txn_abort(txn);
+	store_close(st);
+	return err;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	if (st->env)
+		mdb_env_close(st->env);
+	store_deepsum_free(st->deepsum);
+	store__merkle_free(&st->merkle);
+	pthread_rwlock_destroy(&st->lock);
+	pthread_mutex_destroy(&st->writer);
+	sn_free(st);
+}
+
+void store_info_get(struct store *st, struct store_info *out)
+{
+	pthread_rwlock_rdlock(&st->lock);
+	*out = st->info;
+	pthread_rwlock_unlock(&st->lock);
+}
+
+/* A read at the tip: the rwlock is held for reading while the LMDB read txn lives, so the
+ * map cannot be resized under it. */
+static int read_begin(struct store *st, MDB_txn **txn)
+{
+	int rc;
+
+	pthread_rwlock_rdlock(&st->lock);
+	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn))) {
+		pthread_rwlock_unlock(&st->lock);
+		*txn = NULL;
+		return store__mdb_err(rc, "beginning read");
+	}
+	return SN_OK;
+}
+
+static void read_end(struct store *st, MDB_txn *txn)
+{
+	mdb_txn_abort(txn);
+	pthread_rwlock_unlock(&st->lock);
+}
+
+int store__account_read(struct store *st, MDB_txn *txn, const uint8_t key[SN_PUBKEY_LEN],
+                        struct store_account *out)
+{
+	MDB_val k = mval(key, SN_PUBKEY_LEN), v;
+	int rc = mdb_get(txn, st->db_accounts, &k, &v);
+
+	memset(out, 0, sizeof(*out));
+	if (rc)
+		return store__mdb_err(rc, "reading account");
+	memcpy(out->key, key, SN_PUBKEY_LEN);
+	if (store_account_decode(out, v.mv_data, v.mv_size)) {
+		SN_LOG(SN_LOG_ERROR, "store", "account record is corrupt");
+		return SN_E_CORRUPT;
+	}
+	return SN_OK;
+}
+
+int store_account_get(struct store *st, const uint8_t key[SN_PUBKEY_LEN], struct store_account *out)
+{
+	MDB_txn *txn;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if ((err = read_begin(st, &txn)))
+		return err;
+	err = store__account_read(st, txn, key, out);
+	read_end(st, txn);
+	return err;
+}
+
+int store_team_get(struct store *st, const uint8_t key[SN_PUBKEY_LEN], struct store_team *out)
+{
+	struct store_account a;
+	MDB_txn *txn;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if ((err = read_begin(st, &txn)))
+		return err;
+	/* The rwlock is held: the index matches the snapshot (commits update it under the
+	 * write lock after LMDB commits, and this read txn began after the last of them). */
+	err = store__account_read(st, txn, key, &a);
+	if (!err && a.seq >= store_deepsum_count(st->deepsum))
+		err = SN_E_CORRUPT;
+	if (!err)
+		err = store_deepsum_team(st->deepsum, (uint32_t)a.seq, &out->size, &out->volume);
+	out->depth = a.depth;
+	read_end(st, txn);
+	return err;
+}
+
+int store_block_get(struct store *st, uint64_t height, uint8_t **out, size_t *len)
+{
+	uint8_t kb[8];
+	MDB_val k = mval(kb, sizeof(kb)), v;
+	MDB_txn *txn;
+	int rc, err;
+
+	*out = NULL;
+	*len = 0;
+	sn_put_be64(kb, height);
+	if ((err = read_begin(st, &txn)))
+		return err;
+	rc = mdb_get(txn, st->db_blocks, &k, &v);
+	if (rc) {
+		err = store__mdb_err(rc, "reading block");
+	} else if (!(*out = sn_malloc(v.mv_size))) {
+		err = SN_E_NOMEM;
+	} else {
+		memcpy(*out, v.mv_data, v.mv_size);
+		*len = v.mv_size;
+	}
+	read_end(st, txn);
+	return err;
+}
+
+int store_block_height(struct store *st, const uint8_t hash[SN_HASH_LEN], uint64_t *height)
+{
+	MDB_val k = mval(hash, SN_HASH_LEN), v;
+	MDB_txn *txn;
+	int rc, err;
+
+	*height = 0;
+	if ((err = read_begin(st, &txn)))
+		return err;
+	rc = mdb_get(txn, st->db_block_hash, &k, &v);
+	if (rc)
+		err = store__mdb_err(rc, "reading block hash");
+	else if (v.mv_size != 8)
+		err = SN_E_CORRUPT;
+	else
+		*height = sn_get_be64(v.mv_data);
+	read_end(st, txn);
+	return err;
+}
+
+/* txs value v1: u8 version | u64 height | u32 index */
+int store_tx_locate(struct store *st, const uint8_t id[SN_HASH_LEN], uint64_t *height, uint32_t *index)
+{
+	MDB_val k = mval(id, SN_HASH_LEN), v;
+	MDB_txn *txn;
+	int rc, err;
+
+	*height = 0;
+	*index = 0;
+	if ((err = read_begin(st, &txn)))
+		return err;
+	rc = mdb_get(txn, st->db_txs, &k, &v);
+	if (rc) {
+		err = store__mdb_err(rc, "reading tx");
+	} else {
+		struct sn_reader r = sn_reader_init(v.mv_data, v.mv_size);
+
+		if (sn_read_u8(&r) != 1)
+			err = SN_E_CORRUPT;
+		*height = sn_read_le64(&r);
+		*index = sn_read_le32(&r);
+		if (!err && sn_reader_finish(&r))
+			err = SN_E_CORRUPT;
+	}
+	read_end(st, txn);
+	return err;
+}
+
+int store_account_foreach(struct store *st, store_account_fn *fn, void *ud)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, err;
+
+	if ((err = read_begin(st, &txn)))
+		return err;
+	if ((rc = mdb_cursor_open(txn, st->db_accounts, &cur))) {
+		read_end(st, txn);
+		return store__mdb_err(rc, "opening cursor");
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !err;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct store_account a;
+
+		if (k.mv_size != SN_PUBKEY_LEN || store_account_decode(&a, v.mv_data, v.mv_size)) {
+			err = SN_E_CORRUPT;
+			break;
+		}
+		memcpy(a.key, k.mv_data, SN_PUBKEY_LEN);
+		err = fn(ud, &a);
+	}
+	if (!err && rc != MDB_NOTFOUND && rc != 0)
+		err = store__mdb_err(rc, "iterating accounts");
+	mdb_cursor_close(cur);
+	read_end(st, txn);
+	return err;
+}

@@ -1,0 +1,579 @@
+/* storage/wtxn.c — the write side: one block's changes kept in an in-memory overlay over a
+ * read snapshot, then written in one LMDB transaction (sorted puts), after which the
+ * in-memory indexes (Merkle tree, deep sums) and the tip summary are updated. */
+#include "storage/store_int.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+
+struct ov_entry {
+	struct store_account a;
+	uint64_t orig_pvol; /* personal volume in the snapshot (0 for new accounts) */
+	bool is_new;
+	bool dirty;
+};
+
+struct store_wtxn {
+	struct store *st;
+	MDB_txn *rtxn;            /* read snapshot of the tip */
+	struct store_info base;   /* the tip it builds on */
+	struct store_params params;
+	uint64_t treasury;
+	struct ov_entry *ent;     /* append-only; indexes stay valid */
+	uint32_t n_ent, cap_ent;
+	uint32_t *slots;          /* open addressing: entry index + 1, 0 = empty */
+	uint32_t n_slots;         /* power of two */
+	uint32_t *new_ent;        /* entries of new accounts in seq order */
+	uint32_t n_new, cap_new;
+	uint8_t (*tx_ids)[SN_HASH_LEN];
+	uint32_t n_tx, cap_tx;
+	struct merkle_update mu;
+	bool root_valid;
+	uint8_t root[SN_HASH_LEN];
+};
+
+static unsigned char ov_hash_key[crypto_shorthash_KEYBYTES];
+static pthread_once_t ov_hash_once = PTHREAD_ONCE_INIT;
+
+static void ov_hash_init(void)
+{
+	/* Keys are attacker-chosen: a keyed hash keeps the table's probes short. */
+	randombytes_buf(ov_hash_key, sizeof(ov_hash_key));
+}
+
+static uint32_t ov_hash(const uint8_t key[SN_PUBKEY_LEN])
+{
+	uint8_t h[crypto_shorthash_BYTES];
+
+	crypto_shorthash(h, key, SN_PUBKEY_LEN, ov_hash_key);
+	return (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+}
+
+static struct ov_entry *ov_find(struct store_wtxn *w, const uint8_t key[SN_PUBKEY_LEN])
+{
+	uint32_t mask = w->n_slots - 1;
+
+	for (uint32_t i = ov_hash(key) & mask;; i = (i + 1) & mask) {
+		uint32_t s = w->slots[i];
+
+		if (!s)
+			return NULL;
+		if (memcmp(w->ent[s - 1].a.key, key, SN_PUBKEY_LEN) == 0)
+			return &w->ent[s - 1];
+	}
+}
+
+static void ov_slot_insert(struct store_wtxn *w, uint32_t e)
+{
+	uint32_t mask = w->n_slots - 1;
+	uint32_t i = ov_hash(w->ent[e].a.key) & mask;
+
+	while (w->slots[i])
+		i = (i + 1) & mask;
+	w->slots[i] = e + 1;
+}
+
+/* Appends a (not yet present) account to the overlay. */
+static int ov_add(struct store_wtxn *w, const struct store_account *a, bool is_new, struct ov_entry **out)
+{
+	if (w->n_ent == w->cap_ent) {
+		uint32_t ncap = w->cap_ent * 2;
+		struct ov_entry *ne = sn_realloc(w->ent, (size_t)ncap * sizeof(*ne));
+
+		if (!ne)
+			return SN_E_NOMEM;
+		w->ent = ne;
+		w->cap_ent = ncap;
+	}
+	if (2 * (w->n_ent + 1) > w->n_slots) {
+		uint32_t *ns = sn_calloc((size_t)w->n_slots * 2, sizeof(*ns));
+
+		if (!ns)
+			return SN_E_NOMEM;
+		sn_free(w->slots);
+		w->slots = ns;
+		w->n_slots *= 2;
+		for (uint32_t e = 0; e < w->n_ent; e++)
+			ov_slot_insert(w, e);
+	}
+	if (is_new && w->n_new == w->cap_new) {
+		uint32_t ncap = w->cap_new ? 2 * w->cap_new : 64;
+		uint32_t *nn = sn_realloc(w->new_ent, (size_t)ncap * sizeof(*nn));
+
+		if (!nn)
+			return SN_E_NOMEM;
+		w->new_ent = nn;
+		w->cap_new = ncap;
+	}
+	w->ent[w->n_ent] = (struct ov_entry){ .a = *a, .orig_pvol = is_new ? 0 : a->personal_volume,
+		                              .is_new = is_new, .dirty = is_new };
+	ov_slot_insert(w, w->n_ent);
+	if (is_new)
+		w->new_ent[w->n_new++] = w->n_ent;
+	*out = &w->ent[w->n_ent++];
+	w->root_valid = false;
+	return SN_OK;
+}
+
+int store_wtxn_begin(struct store *st, struct store_wtxn **out)
+{
+	struct store_wtxn *w;
+	int rc;
+
+	*out = NULL;
+	pthread_once(&ov_hash_once, ov_hash_init);
+	pthread_mutex_lock(&st->writer);
+	if (st->fatal) {
+		pthread_mutex_unlock(&st->writer);
+		return SN_E_FATAL;
+	}
+	w = sn_calloc(1, sizeof(*w));
+	if (w) {
+		w->cap_ent = 256;
+		w->n_slots = 1024;
+		w->ent = sn_malloc(w->cap_ent * sizeof(*w->ent));
+		w->slots = sn_calloc(w->n_slots, sizeof(*w->slots));
+	}
+	if (!w || !w->ent || !w->slots) {
+		if (w) {
+			sn_free(w->ent);
+			sn_free(w->slots);
+		}
+		sn_free(w);
+		pthread_mutex_unlock(&st->writer);
+		return SN_E_NOMEM;
+	}
+	w->st = st;
+	pthread_rwlock_rdlock(&st->lock);
+	w->base = st->info;
+	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &w->rtxn))) {
+		pthread_rwlock_unlock(&st->lock);
+		w->rtxn = NULL;
+		store_wtxn_abort(w);
+		return store__mdb_err(rc, "beginning snapshot");
+	}
+	w->params = w->base.params;
+	w->treasury = w->base.treasury;
+	*out = w;
+	return SN_OK;
+}
+
+static void wtxn_end_snapshot(struct store_wtxn *w)
+{
+	if (w->rtxn) {
+		mdb_txn_abort(w->rtxn);
+		w->rtxn = NULL;
+		pthread_rwlock_unlock(&w->st->lock);
+	}
+}
+
+void store_wtxn_abort(struct store_wtxn *w)
+{
+	struct store *st;
+
+	if (!w)
+		return;
+	st = w->st;
+	wtxn_end_snapshot(w);
+	store__merkle_update_free(&w->mu);
+	sn_free(w->ent);
+	sn_free(w->slots);
+	sn_free(w->new_ent);
+	sn_free(w->tx_ids);
+	sn_free(w);
+	pthread_mutex_unlock(&st->writer);
+}
+
+const struct store_info *store_wtxn_info(const struct store_wtxn *w)
+{
+	return &w->base;
+}
+
+/* The overlay entry for key, loading it from the snapshot on first use. */
+static int wtxn_load(struct store_wtxn *w, const uint8_t key[SN_PUBKEY_LEN], struct ov_entry **out)
+{
+	struct store_account a;
+	int err;
+
+	*out = ov_find(w, key);
+	if (*out)
+		return SN_OK;
+	if ((err = store__account_read(w->st, w->rtxn, key, &a)))
+		return err;
+	return ov_add(w, &a, false, out);
+}
+
+int store_wtxn_account_get(struct store_wtxn *w, const uint8_t key[SN_PUBKEY_LEN], struct store_account *out)
+{
+	struct ov_entry *e;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if ((err = wtxn_load(w, key, &e)))
+		return err;
+	*out = e->a;
+	return SN_OK;
+}
+
+static int wtxn_create(struct store_wtxn *w, const uint8_t key[SN_PUBKEY_LEN],
+                       const struct store_account *sponsor, uint64_t height, uint64_t balance,
+                       struct store_account *out)
+{
+	struct store_account a;
+	struct ov_entry *e;
+	int err = wtxn_load(w, key, &e);
+
+	if (err == SN_OK)
+		return SN_E_REGISTERED;
+	if (err != SN_E_NOTFOUND)
+		return err;
+	if (w->base.accounts + w->n_new >= UINT32_MAX - 1)
+		return SN_E_OVERFLOW;
+	memset(&a, 0, sizeof(a));
+	memcpy(a.key, key, SN_PUBKEY_LEN);
+	a.seq = w->base.accounts + w->n_new;
+	a.balance = balance;
+	a.reg_height = height;
+	if (sponsor) {
+		memcpy(a.sponsor, sponsor->key, SN_PUBKEY_LEN);
+		a.sponsor_seq = sponsor->seq;
+		a.depth = sponsor->depth + 1;
+	}
+	if ((err = ov_add(w, &a, true, &e)))
+		return err;
+	if (out)
+		*out = a;
+	return SN_OK;
+}
+
+int store_wtxn_account_create(struct store_wtxn *w, const uint8_t key[SN_PUBKEY_LEN],
+                              const struct store_account *sponsor, uint64_t height, uint64_t balance,
+                              struct store_account *out)
+{
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (!sponsor || !ov_find(w, sponsor->key))
+		return SN_E_UNKNOWN_SPONSOR;
+	return wtxn_create(w, key, sponsor, height, balance, out);
+}
+
+int store_wtxn_account_put(struct store_wtxn *w, const struct store_account *a)
+{
+	struct ov_entry *e = ov_find(w, a->key);
+
+	if (!e || e->a.seq != a->seq || e->a.sponsor_seq != a->sponsor_seq ||
+	    a->personal_volume < e->a.personal_volume)
+		return SN_E_INVAL;
+	e->a = *a;
+	e->dirty = true;
+	w->root_valid = false;
+	return SN_OK;
+}
+
+uint64_t store_wtxn_treasury(const struct store_wtxn *w)
+{
+	return w->treasury;
+}
+
+int store_wtxn_treasury_add(struct store_wtxn *w, uint64_t amount)
+{
+	if (w->treasury > UINT64_MAX - amount)
+		return SN_E_OVERFLOW;
+	w->treasury += amount;
+	w->root_valid = false;
+	return SN_OK;
+}
+
+int store_wtxn_tx_add(struct store_wtxn *w, const uint8_t id[SN_HASH_LEN])
+{
+	if (w->n_tx == w->cap_tx) {
+		uint32_t ncap = w->cap_tx ? 2 * w->cap_tx : 256;
+		uint8_t(*n)[SN_HASH_LEN] = sn_realloc(w->tx_ids, (size_t)ncap * SN_HASH_LEN);
+
+		if (!n)
+			return SN_E_NOMEM;
+		w->tx_ids = n;
+		w->cap_tx = ncap;
+	}
+	memcpy(w->tx_ids[w->n_tx++], id, SN_HASH_LEN);
+	return SN_OK;
+}
+
+static const struct store_wtxn *sort_ctx;
+
+static int cmp_by_seq(const void *x, const void *y)
+{
+	uint64_t a = sort_ctx->ent[*(const uint32_t *)x].a.seq, b = sort_ctx->ent[*(const uint32_t *)y].a.seq;
+
+	return a < b ? -1 : a > b;
+}
+
+static int cmp_by_key(const void *x, const void *y)
+{
+	return memcmp(sort_ctx->ent[*(const uint32_t *)x].a.key, sort_ctx->ent[*(const uint32_t *)y].a.key,
+	              SN_PUBKEY_LEN);
+}
+
+/* Indexes of the dirty entries, sorted by cmp. The caller frees *out. sort_ctx is guarded by
+ * the writer mutex (one wtxn at a time). */
+static int dirty_sorted(struct store_wtxn *w, int (*cmp)(const void *, const void *), uint32_t **out,
+                        uint32_t *cnt)
+{
+	uint32_t *d = sn_malloc((size_t)(w->n_ent ? w->n_ent : 1) * sizeof(*d)), n = 0;
+
+	*out = NULL;
+	*cnt = 0;
+	if (!d)
+		return SN_E_NOMEM;
+	for (uint32_t e = 0; e < w->n_ent; e++)
+		if (w->ent[e].dirty)
+			d[n++] = e;
+	sort_ctx = w;
+	qsort(d, n, sizeof(*d), cmp);
+	sort_ctx = NULL;
+	*out = d;
+	*cnt = n;
+	return SN_OK;
+}
+
+int store_wtxn_state_root(struct store_wtxn *w, uint8_t out[SN_HASH_LEN])
+{
+	uint32_t *d = NULL, n = 0, *idx = NULL;
+	uint8_t(*leaves)[SN_HASH_LEN] = NULL;
+	int err;
+
+	if (w->root_valid) {
+		memcpy(out, w->root, SN_HASH_LEN);
+		return SN_OK;
+	}
+	memset(out, 0, SN_HASH_LEN);
+	if ((err = dirty_sorted(w, cmp_by_seq, &d, &n)))
+		return err;
+	idx = sn_malloc((size_t)(n ? n : 1) * sizeof(*idx));
+	leaves = sn_malloc((size_t)(n ? n : 1) * SN_HASH_LEN);
+	if (!idx || !leaves) {
+		err = SN_E_NOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		idx[i] = (uint32_t)w->ent[d[i]].a.seq;
+		store__account_leaf(leaves[i], &w->ent[d[i]].a);
+	}
+	err = store__merkle_compute(&w->st->merkle, &w->mu, (uint32_t)(w->base.accounts + w->n_new), idx,
+	                            (const uint8_t(*)[SN_HASH_LEN])leaves, n);
+	if (err)
+		goto out;
+	store__state_root(w->root, w->base.accounts + w->n_new, w->mu.root, w->treasury, &w->params);
+	w->root_valid = true;
+	memcpy(out, w->root, SN_HASH_LEN);
+out:
+	sn_free(d);
+	sn_free(idx);
+	sn_free(leaves);
+	return err;
+}
+
+static int put(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kn, const void *v, size_t vn)
+{
+	MDB_val mk = { kn, (void *)k }, mv = { vn, (void *)v };
+
+	return mdb_put(txn, dbi, &mk, &mv, 0);
+}
+
+/* Every LMDB write of the block. Returns an LMDB code. */
+static int wtxn_write(struct store_wtxn *w, MDB_txn *txn, const uint32_t *dirty, uint32_t n_dirty,
+                      const struct store_block_header *hdr, const uint8_t hash[SN_HASH_LEN],
+                      const uint8_t *block, size_t block_len, const struct store_info *tip)
+{
+	struct store *st = w->st;
+	uint8_t hb[8], tipbuf[128];
+	size_t tiplen;
+	int rc;
+
+	for (uint32_t i = 0; i < n_dirty; i++) {
+		const struct store_account *a = &w->ent[dirty[i]].a;
+		uint8_t rec[STORE_ACCOUNT_LEN];
+
+		store_account_encode(rec, a);
+		if ((rc = put(txn, st->db_accounts, a->key, SN_PUBKEY_LEN, rec, sizeof(rec))))
+			return rc;
+	}
+	sn_put_be64(hb, hdr->height);
+	if ((rc = put(txn, st->db_blocks, hb, 8, block, block_len)) ||
+	    (rc = put(txn, st->db_block_hash, hash, SN_HASH_LEN, hb, 8)))
+		return rc;
+	for (uint32_t i = 0; i < w->n_tx; i++) {
+		uint8_t loc[13];
+		struct sn_writer lw = sn_writer_init(loc, sizeof(loc));
+
+		sn_write_u8(&lw, 1);
+		sn_write_le64(&lw, hdr->height);
+		sn_write_le32(&lw, i);
+		if ((rc = put(txn, st->db_txs, w->tx_ids[i], SN_HASH_LEN, loc, sizeof(loc))))
+			return rc;
+	}
+	store__tip_encode(tipbuf, sizeof(tipbuf), &tiplen, tip);
+	return put(txn, st->db_meta, "tip", 3, tipbuf, tiplen);
+}
+
+/* After LMDB committed: bring the in-memory indexes to the new tip. Cannot fail after the
+ * reservations; if it does anyway the store latches fatal (memory no longer matches disk). */
+static int wtxn_apply_memory(struct store_wtxn *w, const struct store_info *tip)
+{
+	struct store *st = w->st;
+	int err = SN_OK;
+
+	store__merkle_apply(&st->merkle, &w->mu);
+	for (uint32_t i = 0; i < w->n_new && !err; i++) {
+		const struct store_account *a = &w->ent[w->new_ent[i]].a;
+
+		err = store_deepsum_insert(st->deepsum, (uint32_t)a->seq, (uint32_t)a->sponsor_seq,
+		                           a->personal_volume);
+	}
+	for (uint32_t e = 0; e < w->n_ent && !err; e++) {
+		const struct ov_entry *oe = &w->ent[e];
+
+		if (!oe->is_new && oe->a.personal_volume != oe->orig_pvol)
+			err = store_deepsum_add_volume(st->deepsum, (uint32_t)oe->a.seq,
+			                               oe->a.personal_volume - oe->orig_pvol);
+	}
+	st->info = *tip;
+	return err;
+}
+
+int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr, const uint8_t *block,
+                      size_t block_len)
+{
+	struct store *st = w->st;
+	struct store_info tip;
+	uint8_t root[SN_HASH_LEN], hash[SN_HASH_LEN];
+	uint32_t *dirty = NULL, n_dirty = 0;
+	MDB_txn *txn = NULL;
+	int err, rc;
+
+	if ((err = store_wtxn_state_root(w, root)))
+		goto out;
+	if (w->base.has_genesis ? hdr->height != w->base.height + 1 : hdr->height != 0) {
+		err = SN_E_HEIGHT;
+		goto out;
+	}
+	if (w->base.has_genesis && memcmp(hdr->prev_hash, w->base.tip_hash, SN_HASH_LEN) != 0) {
+		err = SN_E_PREV;
+		goto out;
+	}
+	if (memcmp(hdr->state_root, root, SN_HASH_LEN) != 0 || hdr->tx_count != w->n_tx) {
+		err = hdr->tx_count != w->n_tx ? SN_E_INVAL : SN_E_STATEROOT;
+		goto out;
+	}
+	if ((err = dirty_sorted(w, cmp_by_key, &dirty, &n_dirty)))
+		goto out;
+	store_block_hash(hash, hdr);
+	tip = w->base;
+	tip.has_genesis = true;
+	tip.height = hdr->height;
+	memcpy(tip.tip_hash, hash, SN_HASH_LEN);
+	tip.tip_time_ms = hdr->time_ms;
+	memcpy(tip.state_root, root, SN_HASH_LEN);
+	tip.accounts = w->base.accounts + w->n_new;
+	tip.treasury = w->treasury;
+	tip.params = w->params;
+
+	wtxn_end_snapshot(w);
+	/* Reservations first, so that the in-memory update after the commit cannot fail. */
+	pthread_rwlock_wrlock(&st->lock);
+	err = store_deepsum_reserve(st->deepsum, (uint32_t)tip.accounts);
+	if (!err)
+		err = store__merkle_reserve(&st->merkle, &w->mu);
+	pthread_rwlock_unlock(&st->lock);
+	if (err)
+		goto out;
+
+	for (int attempt = 0;; attempt++) {
+		if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn))) {
+			err = store__mdb_err(rc, "beginning write");
+			goto out;
+		}
+		rc = wtxn_write(w, txn, dirty, n_dirty, hdr, hash, block, block_len, &tip);
+		if (rc == 0) {
+			pthread_rwlock_wrlock(&st->lock);
+			rc = mdb_txn_commit(txn);
+			txn = NULL;
+			if (rc == 0) {
+				tip.map_size = st->info.map_size;
+				if ((err = wtxn_apply_memory(w, &tip))) {
+					SN_LOG(SN_LOG_ERROR, "store",
+					       "in-memory index update failed after commit: restart to rebuild");
+					st->fatal = SN_E_FATAL;
+				}
+				pthread_rwlock_unlock(&st->lock);
+				goto out;
+			}
+			pthread_rwlock_unlock(&st->lock);
+		} else {
+			mdb_txn_abort(txn);
+			txn = NULL;
+		}
+		if (rc != MDB_MAP_FULL || attempt >= 20) {
+			err = store__mdb_err(rc, "writing block");
+			if (rc != MDB_MAP_FULL) {
+				SN_LOG(SN_LOG_ERROR, "store", "commit failed: the store stops accepting writes");
+				st->fatal = SN_E_FATAL;
+			}
+			goto out;
+		}
+		pthread_rwlock_wrlock(&st->lock);
+		err = store__grow_map(st);
+		pthread_rwlock_unlock(&st->lock);
+		if (err)
+			goto out;
+	}
+out:
+	sn_free(dirty);
+	store_wtxn_abort(w);
+	return err;
+}
+
+int store_genesis_init(struct store *st, const struct store_genesis *g)
+{
+	struct store_wtxn *w;
+	struct store_block_header hdr;
+	struct store_account root;
+	uint8_t block[STORE_BLOCK_HEADER_LEN];
+	int err;
+
+	if (!g->params.max_block_txs || g->params.max_block_txs > STORE_BLOCK_MAX_TXS)
+		return SN_E_INVAL;
+	if ((err = store_wtxn_begin(st, &w)))
+		return err;
+	if (w->base.has_genesis) {
+		store_wtxn_abort(w);
+		return SN_E_EXISTS;
+	}
+	w->params = g->params;
+	err = wtxn_create(w, g->root, NULL, 0, g->root_balance, &root);
+	for (size_t i = 0; i < g->n_accounts && !err; i++) {
+		const struct store_genesis_account *ga = &g->accounts[i];
+		struct store_account sponsor;
+
+		err = store_wtxn_account_get(w, ga->sponsor, &sponsor);
+		if (err == SN_E_NOTFOUND)
+			err = SN_E_INVAL;
+		if (!err)
+			err = wtxn_create(w, ga->key, &sponsor, 0, ga->balance, NULL);
+		if (err == SN_E_REGISTERED)
+			err = SN_E_INVAL;
+	}
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.version = STORE_BLOCK_V1;
+	hdr.chain_id = w->base.chain_id;
+	hdr.time_ms = g->time_ms;
+	store_tx_root(hdr.tx_root, NULL, 0);
+	if (!err)
+		err = store_wtxn_state_root(w, hdr.state_root);
+	if (err) {
+		store_wtxn_abort(w);
+		return err;
+	}
+	store_block_header_encode(block, &hdr);
+	return store_wtxn_commit(w, &hdr, block, sizeof(block));
+}

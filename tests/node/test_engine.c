@@ -1,0 +1,513 @@
+/* tests/node/test_engine.c — the settlement engine: every validation error, whole-block
+ * rejection, determinism across stores and thread counts, and team figures against the
+ * naive ancestor-walk oracle. */
+#include "testutil.h"
+
+#include <stdlib.h>
+
+#include "node/node.h"
+
+#define FEE 3
+
+struct fixture {
+	char *dir;
+	struct store *st;
+	struct node_engine *eng;
+};
+
+static struct fixture fx_new(unsigned threads, uint64_t min_fee)
+{
+	struct fixture f;
+	struct node_engine_opts o = { .threads = threads };
+
+	f.st = tu_store_new(&f.dir, 1000000000000ull, min_fee, true);
+	assert_int_equal(node_engine_new(&f.eng, f.st, &o), SN_OK);
+	return f;
+}
+
+static void fx_free(struct fixture *f)
+{
+	node_engine_free(f->eng);
+	store_close(f->st);
+	tu_rmtree(f->dir);
+	free(f->dir);
+}
+
+static void pk_of(uint64_t i, uint8_t pk[SN_PUBKEY_LEN])
+{
+	uint8_t sk[SN_SECKEY_LEN];
+
+	tu_key(i, sk, pk);
+}
+
+/* Proposes a block of one transaction and returns that transaction's result. */
+static int propose1(struct fixture *f, const uint8_t *tx, size_t len)
+{
+	const uint8_t *txs[1] = { tx };
+	size_t lens[1] = { len }, inc;
+	int errs[1];
+	uint8_t *blk;
+	size_t blen;
+
+	assert_int_equal(node_engine_propose(f->eng, txs, lens, 1, 1700000001000ull, NULL, errs, &blk, &blen, &inc),
+	                 SN_OK);
+	sn_free(blk);
+	assert_int_equal(inc, errs[0] == SN_OK ? 1 : 0);
+	return errs[0];
+}
+
+static uint64_t nonce_of(struct fixture *f, uint64_t i)
+{
+	uint8_t pk[SN_PUBKEY_LEN];
+	struct store_account a;
+
+	pk_of(i, pk);
+	assert_int_equal(store_account_get(f->st, pk, &a), SN_OK);
+	return a.nonce;
+}
+
+static void do_register(struct fixture *f, uint64_t sponsor, uint64_t fresh, uint64_t amount)
+{
+	uint8_t tx[STORE_TX_MAX], pk[SN_PUBKEY_LEN];
+	size_t n;
+
+	pk_of(fresh, pk);
+	n = tu_tx(tx, STORE_TX_REGISTER, sponsor, nonce_of(f, sponsor), FEE, pk, amount);
+	assert_int_equal(propose1(f, tx, n), SN_OK);
+}
+
+static void test_every_error(void **state)
+{
+	struct fixture f = fx_new(2, FEE);
+	uint8_t tx[STORE_TX_MAX], pk1[SN_PUBKEY_LEN], pk2[SN_PUBKEY_LEN], pk9[SN_PUBKEY_LEN];
+	struct store_tx t;
+	struct store_info before, after;
+	size_t n;
+
+	(void)state;
+	pk_of(1, pk1);
+	pk_of(2, pk2);
+	pk_of(9, pk9);
+	do_register(&f, 0, 1, 5000);
+
+	/* unknown sponsor: 9 is not registered */
+	n = tu_tx(tx, STORE_TX_REGISTER, 9, 0, FEE, pk2, 0);
+	assert_int_equal(propose1(&f, tx, n), SN_E_UNKNOWN_SPONSOR);
+	/* unknown signer of a transfer */
+	n = tu_tx(tx, STORE_TX_TRANSFER, 9, 0, FEE, pk1, 1);
+	assert_int_equal(propose1(&f, tx, n), SN_E_UNKNOWN_ACCOUNT);
+	/* already registered */
+	n = tu_tx(tx, STORE_TX_REGISTER, 0, 1, FEE, pk1, 0);
+	assert_int_equal(propose1(&f, tx, n), SN_E_REGISTERED);
+	/* nonce not next (replay of nonce 0) */
+	n = tu_tx(tx, STORE_TX_REGISTER, 0, 0, FEE, pk2, 0);
+	assert_int_equal(propose1(&f, tx, n), SN_E_NONCE);
+	/* unknown recipient */
+	n = tu_tx(tx, STORE_TX_TRANSFER, 1, 0, FEE, pk9, 1);
+	assert_int_equal(propose1(&f, tx, n), SN_E_UNKNOWN_RECIPIENT);
+	/* insufficient balance (5000 - fee) */
+	pk_of(0, pk2);
+	n = tu_tx(tx, STORE_TX_TRANSFER, 1, 0, FEE, pk2, 4998);
+	assert_int_equal(propose1(&f, tx, n), SN_E_BALANCE);
+	/* amount zero */
+	n = tu_tx(tx, STORE_TX_TRANSFER, 1, 0, FEE, pk2, 0);
+	assert_int_equal(propose1(&f, tx, n), SN_E_AMOUNT_ZERO);
+	/* amount + fee overflows */
+	n = tu_tx(tx, STORE_TX_TRANSFER, 1, 0, FEE, pk2, UINT64_MAX - 1);
+	assert_int_equal(propose1(&f, tx, n), SN_E_OVERFLOW);
+	/* self transfer */
+	n = tu_tx(tx, STORE_TX_TRANSFER, 1, 0, FEE, pk1, 1);
+	assert_int_equal(propose1(&f, tx, n), SN_E_SELF);
+	/* fee below the minimum */
+	n = tu_tx(tx, STORE_TX_TRANSFER, 1, 0, FEE - 1, pk2, 1);
+	assert_int_equal(propose1(&f, tx, n), SN_E_FEE);
+	/* registering an invalid key (x not on the curve: all 0xff is above p) */
+	{
+		uint8_t bad[SN_PUBKEY_LEN];
+
+		memset(bad, 0xff, sizeof(bad));
+		n = tu_tx(tx, STORE_TX_REGISTER, 0, 1, FEE, bad, 0);
+		assert_int_equal(propose1(&f, tx, n), SN_E_BADKEY);
+	}
+	/* bad signature: flip one bit of the signature */
+	n = tu_tx(tx, STORE_TX_TRANSFER, 1, 0, FEE, pk2, 1);
+	tx[n - 1] ^= 1;
+	assert_int_equal(propose1(&f, tx, n), SN_E_BADSIG);
+	/* signature over other fields: change the amount after signing */
+	n = tu_tx(tx, STORE_TX_TRANSFER, 1, 0, FEE, pk2, 1);
+	assert_int_equal(store_tx_decode(&t, tx, n), SN_OK);
+	t.amount = 2;
+	assert_int_equal(store_tx_encode(tx, sizeof(tx), &n, &t), SN_OK);
+	assert_int_equal(propose1(&f, tx, n), SN_E_BADSIG);
+	/* wrong chain id (signed for another chain) */
+	n = tu_tx(tx, STORE_TX_TRANSFER, 1, 0, FEE, pk2, 1);
+	assert_int_equal(store_tx_decode(&t, tx, n), SN_OK);
+	t.chain_id = TU_CHAIN + 1;
+	assert_int_equal(store_tx_encode(tx, sizeof(tx), &n, &t), SN_OK);
+	assert_int_equal(propose1(&f, tx, n), SN_E_CHAIN);
+	/* trailing bytes, unknown version, unknown type */
+	n = tu_tx(tx, STORE_TX_TRANSFER, 1, 0, FEE, pk2, 1);
+	tx[n] = 0;
+	assert_int_equal(propose1(&f, tx, n + 1), SN_E_TRAILING);
+	tx[0] = 2;
+	assert_int_equal(propose1(&f, tx, n), SN_E_VERSION);
+	tx[0] = 1;
+	tx[1] = 9;
+	assert_int_equal(propose1(&f, tx, n), SN_E_TYPE);
+
+	/* None of the failures changed anything but the height (empty blocks). */
+	store_info_get(f.st, &before);
+	assert_int_equal(nonce_of(&f, 1), 0);
+	assert_int_equal(before.treasury, FEE);
+	/* and a valid transfer still goes through */
+	n = tu_tx(tx, STORE_TX_TRANSFER, 1, 0, FEE, pk2, 100);
+	assert_int_equal(propose1(&f, tx, n), SN_OK);
+	store_info_get(f.st, &after);
+	assert_int_equal(after.treasury, 2 * FEE);
+	assert_int_equal(after.height, before.height + 1);
+	fx_free(&f);
+}
+
+/* ------------------------------------------------------------------ oracle */
+
+struct oracle {
+	struct store_account *a;
+	size_t n, cap;
+};
+
+static int oracle_add(void *ud, const struct store_account *a)
+{
+	struct oracle *o = ud;
+
+	if (o->n == o->cap) {
+		o->cap = o->cap ? 2 * o->cap : 256;
+		o->a = realloc(o->a, o->cap * sizeof(*o->a));
+		assert_non_null(o->a);
+	}
+	o->a[o->n++] = *a;
+	return 0;
+}
+
+/* Every account's team figures from the store equal the naive ancestor walk's. */
+static void check_against_oracle(struct store *st)
+{
+	struct oracle o = { 0 };
+	struct store_account **by_seq;
+	uint64_t *size;
+	unsigned __int128 *vol;
+
+	assert_int_equal(store_account_foreach(st, oracle_add, &o), SN_OK);
+	by_seq = calloc(o.n, sizeof(*by_seq));
+	size = calloc(o.n, sizeof(*size));
+	vol = calloc(o.n, sizeof(*vol));
+	for (size_t i = 0; i < o.n; i++) {
+		assert_true(o.a[i].seq < o.n);
+		by_seq[o.a[i].seq] = &o.a[i];
+	}
+	for (size_t i = 0; i < o.n; i++) {
+		uint64_t s = i;
+
+		vol[i] += by_seq[i]->personal_volume;
+		while (s != 0) { /* the ancestor walk */
+			s = by_seq[s]->sponsor_seq;
+			size[s]++;
+			vol[s] += by_seq[i]->personal_volume;
+		}
+	}
+	for (size_t i = 0; i < o.n; i++) {
+		struct store_team t;
+
+		assert_int_equal(store_team_get(st, by_seq[i]->key, &t), SN_OK);
+		assert_int_equal(t.size, size[i]);
+		assert_true(t.volume == vol[i]);
+	}
+	free(by_seq);
+	free(size);
+	free(vol);
+	free(o.a);
+}
+
+/* Random registrations and transfers in multi-transaction blocks; some invalid on purpose
+ * (too much, to itself, to a key whose registration failed). reg[] holds the key indexes of
+ * registered accounts, *next_key the next unused key index. */
+struct keyset {
+	uint64_t reg[4096];
+	uint64_t nonce[4096];
+	size_t n_reg;
+	uint64_t next_key;
+};
+
+static void keyset_refresh(struct fixture *f, struct keyset *ks)
+{
+	uint8_t pk[SN_PUBKEY_LEN];
+	struct store_account a;
+
+	ks->n_reg = 0;
+	for (uint64_t k = 0; k < ks->next_key && ks->n_reg < 4096; k++) {
+		pk_of(k, pk);
+		if (store_account_get(f->st, pk, &a) == SN_OK) {
+			ks->reg[ks->n_reg] = k;
+			ks->nonce[ks->n_reg++] = a.nonce;
+		}
+	}
+}
+
+static void random_blocks(struct fixture *f, struct tu_rng *rng, int blocks, int per_block, struct keyset *ks)
+{
+	static uint8_t bufs[512][STORE_TX_MAX];
+	const uint8_t *txs[512];
+	size_t lens[512], inc;
+	int errs[512];
+
+	assert_true(per_block <= 512);
+	keyset_refresh(f, ks);
+	for (int b = 0; b < blocks; b++) {
+		uint8_t *blk;
+		size_t blen;
+
+		for (int k = 0; k < per_block; k++) {
+			uint8_t to[SN_PUBKEY_LEN];
+			size_t from = tu_rand_below(rng, ks->n_reg);
+
+			if (tu_rand_below(rng, 3) == 0 && ks->next_key < 4000) {
+				pk_of(ks->next_key++, to);
+				lens[k] = tu_tx(bufs[k], STORE_TX_REGISTER, ks->reg[from], ks->nonce[from], FEE, to,
+				                tu_rand_below(rng, 100000));
+			} else {
+				pk_of(tu_rand_below(rng, ks->next_key), to);
+				lens[k] = tu_tx(bufs[k], STORE_TX_TRANSFER, ks->reg[from], ks->nonce[from], FEE, to,
+				                1 + tu_rand_below(rng, tu_rand_below(rng, 10) ? 5000 : 1u << 30));
+			}
+			txs[k] = bufs[k];
+			ks->nonce[from]++;
+		}
+		assert_int_equal(node_engine_propose(f->eng, txs, lens, (size_t)per_block, 1700000002000ull + (uint64_t)b,
+		                                     NULL, errs, &blk, &blen, &inc), SN_OK);
+		sn_free(blk);
+		/* Re-read the truth: rejected transactions did not consume nonces. */
+		keyset_refresh(f, ks);
+	}
+}
+
+static void test_team_figures_match_oracle(void **state)
+{
+	struct fixture f = fx_new(2, FEE);
+	struct tu_rng rng = { tu_seed("team_figures_match_oracle") };
+	static struct keyset ks;
+	struct store_info info;
+
+	(void)state;
+	/* A chain first, so depth is real. */
+	for (uint64_t i = 1; i <= 40; i++)
+		do_register(&f, i - 1, i, 1000000000ull - i * 1000000ull);
+	ks.next_key = 41;
+	random_blocks(&f, &rng, 30, 200, &ks);
+	store_info_get(f.st, &info);
+	assert_true(info.accounts > 500);
+	check_against_oracle(f.st);
+	fx_free(&f);
+}
+
+/* Blocks proposed on one store apply on another with the same genesis, for any thread count,
+ * and both end with the same state root; and the team figures survive a reopen. */
+static void test_replay_is_deterministic(void **state)
+{
+	struct fixture a = fx_new(2, FEE), b = fx_new(1, FEE), c = fx_new(3, FEE);
+	struct tu_rng rng = { tu_seed("replay_is_deterministic") };
+	struct store_info ia, ib, ic;
+	static struct keyset ks;
+	struct store_opts o = { .chain_id = TU_CHAIN, .no_sync = true };
+
+	(void)state;
+	for (uint64_t i = 1; i <= 8; i++)
+		do_register(&a, 0, i, 1000000000ull);
+	ks.next_key = 9;
+	random_blocks(&a, &rng, 12, 300, &ks);
+	store_info_get(a.st, &ia);
+	assert_true(ia.accounts > 50);
+	for (uint64_t h = 1; h <= ia.height; h++) {
+		uint8_t *blk;
+		size_t len;
+		struct node_block_result r;
+
+		assert_int_equal(store_block_get(a.st, h, &blk, &len), SN_OK);
+		assert_int_equal(node_engine_apply_block(b.eng, blk, len, &r), SN_OK);
+		assert_int_equal(node_engine_apply_block(c.eng, blk, len, &r), SN_OK);
+		/* applying the same block twice is refused */
+		assert_int_equal(node_engine_apply_block(c.eng, blk, len, &r), SN_E_HEIGHT);
+		sn_free(blk);
+	}
+	store_info_get(b.st, &ib);
+	store_info_get(c.st, &ic);
+	assert_memory_equal(ia.state_root, ib.state_root, SN_HASH_LEN);
+	assert_memory_equal(ia.state_root, ic.state_root, SN_HASH_LEN);
+	assert_memory_equal(ia.tip_hash, ib.tip_hash, SN_HASH_LEN);
+	/* reopen: the rebuilt indexes give the same root and the oracle still agrees */
+	node_engine_free(b.eng);
+	store_close(b.st);
+	assert_int_equal(store_open(&b.st, b.dir, &o), SN_OK);
+	assert_int_equal(node_engine_new(&b.eng, b.st, NULL), SN_OK);
+	store_info_get(b.st, &ib);
+	assert_memory_equal(ia.state_root, ib.state_root, SN_HASH_LEN);
+	check_against_oracle(b.st);
+	fx_free(&a);
+	fx_free(&b);
+	fx_free(&c);
+}
+
+/* Builds a block by hand (valid header fields, given transactions, correct tx root, given
+ * state root). *out is malloc'd. */
+static size_t hand_block(struct store *st, const uint8_t *const *txs, const size_t *lens, uint32_t n,
+                         const uint8_t state_root[SN_HASH_LEN], uint8_t **out)
+{
+	struct store_info info;
+	struct store_block_header h;
+	uint8_t(*ids)[SN_HASH_LEN] = calloc(n ? n : 1, SN_HASH_LEN);
+	size_t cap = STORE_BLOCK_HEADER_LEN, off;
+	uint8_t *buf;
+
+	store_info_get(st, &info);
+	memset(&h, 0, sizeof(h));
+	h.version = STORE_BLOCK_V1;
+	h.chain_id = info.chain_id;
+	h.height = info.height + 1;
+	memcpy(h.prev_hash, info.tip_hash, SN_HASH_LEN);
+	h.time_ms = info.tip_time_ms + 1;
+	h.tx_count = n;
+	for (uint32_t i = 0; i < n; i++) {
+		store_tx_id(ids[i], txs[i], lens[i]);
+		cap += 4 + lens[i];
+	}
+	store_tx_root(h.tx_root, (const uint8_t(*)[SN_HASH_LEN])ids, n);
+	memcpy(h.state_root, state_root, SN_HASH_LEN);
+	buf = malloc(cap);
+	store_block_header_encode(buf, &h);
+	off = STORE_BLOCK_HEADER_LEN;
+	for (uint32_t i = 0; i < n; i++) {
+		buf[off] = (uint8_t)lens[i];
+		buf[off + 1] = (uint8_t)(lens[i] >> 8);
+		buf[off + 2] = buf[off + 3] = 0;
+		memcpy(buf + off + 4, txs[i], lens[i]);
+		off += 4 + lens[i];
+	}
+	free(ids);
+	*out = buf;
+	return off;
+}
+
+static void test_block_rejected_whole(void **state)
+{
+	struct fixture f = fx_new(2, FEE);
+	uint8_t t1[STORE_TX_MAX], t2[STORE_TX_MAX], t3[STORE_TX_MAX], pk1[SN_PUBKEY_LEN], pk2[SN_PUBKEY_LEN];
+	const uint8_t *txs[3] = { t1, t2, t3 };
+	size_t lens[3];
+	uint8_t zero[SN_HASH_LEN] = { 0 }, *blk;
+	size_t len;
+	struct node_block_result r;
+	struct store_info before, after;
+	struct store_account a;
+
+	(void)state;
+	pk_of(1, pk1);
+	pk_of(2, pk2);
+	lens[0] = tu_tx(t1, STORE_TX_REGISTER, 0, 0, FEE, pk1, 1000);
+	lens[1] = tu_tx(t2, STORE_TX_TRANSFER, 1, 0, FEE, pk1, 10); /* self: invalid */
+	lens[2] = tu_tx(t3, STORE_TX_REGISTER, 0, 1, FEE, pk2, 1000);
+	store_info_get(f.st, &before);
+
+	len = hand_block(f.st, txs, lens, 3, zero, &blk);
+	assert_int_equal(node_engine_apply_block(f.eng, blk, len, &r), SN_E_SELF);
+	assert_int_equal(r.tx_index, 1);
+	free(blk);
+	store_info_get(f.st, &after);
+	assert_memory_equal(&before, &after, sizeof(before));
+	assert_int_equal(store_account_get(f.st, pk1, &a), SN_E_NOTFOUND);
+
+	/* All valid but a wrong state root: rejected, unchanged. */
+	{
+		uint8_t root_pk[SN_PUBKEY_LEN];
+
+		pk_of(0, root_pk);
+		lens[1] = tu_tx(t2, STORE_TX_TRANSFER, 1, 0, FEE, root_pk, 10);
+	}
+	len = hand_block(f.st, txs, lens, 3, zero, &blk);
+	assert_int_equal(node_engine_apply_block(f.eng, blk, len, &r), SN_E_STATEROOT);
+	assert_int_equal(r.tx_index, -1);
+	free(blk);
+	store_info_get(f.st, &after);
+	assert_memory_equal(&before, &after, sizeof(before));
+	assert_int_equal(store_account_get(f.st, pk1, &a), SN_E_NOTFOUND);
+
+	/* A tampered tx root, a wrong height, a wrong parent, a wrong chain, an old time. */
+	len = hand_block(f.st, txs, lens, 3, zero, &blk);
+	blk[1 + 4 + 8 + 32 + 8 + 32] ^= 1; /* tx_root */
+	assert_int_equal(node_engine_apply_block(f.eng, blk, len, &r), SN_E_TXROOT);
+	blk[1 + 4 + 8 + 32 + 8 + 32] ^= 1;
+	blk[5] ^= 1; /* height */
+	assert_int_equal(node_engine_apply_block(f.eng, blk, len, &r), SN_E_HEIGHT);
+	blk[5] ^= 1;
+	blk[13] ^= 1; /* prev hash */
+	assert_int_equal(node_engine_apply_block(f.eng, blk, len, &r), SN_E_PREV);
+	blk[13] ^= 1;
+	blk[1] ^= 1; /* chain id */
+	assert_int_equal(node_engine_apply_block(f.eng, blk, len, &r), SN_E_CHAIN);
+	blk[1] ^= 1;
+	memset(blk + 1 + 4 + 8 + 32, 0, 8); /* time 0 */
+	assert_int_equal(node_engine_apply_block(f.eng, blk, len, &r), SN_E_TIME);
+	assert_int_equal(node_engine_apply_block(f.eng, blk, len - 1, &r), SN_E_TRUNCATED);
+	free(blk);
+	store_info_get(f.st, &after);
+	assert_memory_equal(&before, &after, sizeof(before));
+	fx_free(&f);
+}
+
+/* Fault injection: failing the Nth allocation anywhere in propose leaves the store as it was
+ * (or applies the block fully). */
+static void test_alloc_failures_leave_store_consistent(void **state)
+{
+	struct fixture f = fx_new(1, FEE);
+	uint8_t t1[STORE_TX_MAX], pk[SN_PUBKEY_LEN];
+	const uint8_t *txs[1] = { t1 };
+	size_t lens[1], inc, blen;
+	int errs[1];
+	uint8_t *blk;
+
+	(void)state;
+	for (unsigned long nth = 1; nth < 200; nth++) {
+		struct store_info before, after;
+		int err;
+
+		store_info_get(f.st, &before);
+		pk_of(100 + nth, pk);
+		lens[0] = tu_tx(t1, STORE_TX_REGISTER, 0, nonce_of(&f, 0), FEE, pk, 1);
+		sn_alloc_fail_after(nth);
+		err = node_engine_propose(f.eng, txs, lens, 1, 1700000003000ull, NULL, errs, &blk, &blen, &inc);
+		sn_alloc_fail_after(0);
+		store_info_get(f.st, &after);
+		if (err == SN_OK) {
+			sn_free(blk);
+			assert_int_equal(after.height, before.height + 1);
+			if (inc == 0)
+				assert_int_equal(errs[0], SN_E_NOMEM);
+		} else {
+			assert_int_equal(err, SN_E_NOMEM);
+			assert_memory_equal(&before, &after, sizeof(before));
+		}
+	}
+	check_against_oracle(f.st);
+	fx_free(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_error),
+		cmocka_unit_test(test_team_figures_match_oracle),
+		cmocka_unit_test(test_replay_is_deterministic),
+		cmocka_unit_test(test_block_rejected_whole),
+		cmocka_unit_test(test_alloc_failures_leave_store_consistent),
+	};
+
+	assert_int_equal(sn_crypto_init(), SN_OK);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
