@@ -5,6 +5,7 @@
 #include "node/node.h"
 
 #include <pthread.h>
+#include <sodium.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@ struct vjob {
 	const size_t *lens;
 	size_t n, nchunks;
 	uint32_t chain_id;
+	bool preverified;
 	struct store_tx *txs;
 	uint8_t (*ids)[SN_HASH_LEN];
 	int *errs;
@@ -46,8 +48,14 @@ static bool vjob_work(struct vjob *j)
 	c = atomic_fetch_add(&j->next, 1);
 	if (c >= j->nchunks)
 		return false;
-	for (size_t i = c * CHUNK; i < j->n && i < (c + 1) * CHUNK; i++)
-		j->errs[i] = node_tx_check(j->raw[i], j->lens[i], j->chain_id, &j->txs[i], j->ids[i]);
+	for (size_t i = c * CHUNK; i < j->n && i < (c + 1) * CHUNK; i++) {
+		if (j->preverified) {
+			j->errs[i] = store_tx_decode(&j->txs[i], j->raw[i], j->lens[i]);
+			store_tx_id(j->ids[i], j->raw[i], j->lens[i]);
+		} else {
+			j->errs[i] = node_tx_check(j->raw[i], j->lens[i], j->chain_id, &j->txs[i], j->ids[i]);
+		}
+	}
 	atomic_store_explicit(&j->done[c], 1, memory_order_release);
 	return true;
 }
@@ -170,11 +178,11 @@ typedef int apply_fn(void *ud, size_t i, int check_err, const struct store_tx *t
 /* Checks every transaction on all threads and hands them to fn in order as they become ready.
  * Returns fn's first non-zero result (after every helper has left the job). */
 static int engine_run(struct node_engine *eng, const uint8_t *const *raw, const size_t *lens, size_t n,
-                      uint32_t chain_id, struct batch *b, apply_fn *fn, void *ud)
+                      uint32_t chain_id, bool preverified, struct batch *b, apply_fn *fn, void *ud)
 {
 	struct vjob j = { .raw = raw, .lens = lens, .n = n, .nchunks = (n + CHUNK - 1) / CHUNK,
-		          .chain_id = chain_id, .txs = b->txs, .ids = b->ids, .errs = b->errs,
-		          .done = b->done };
+		          .chain_id = chain_id, .preverified = preverified, .txs = b->txs, .ids = b->ids,
+		          .errs = b->errs, .done = b->done };
 	int stop = 0;
 
 	atomic_init(&j.next, 0);
@@ -231,8 +239,8 @@ static int block_fail(struct node_block_result *res, int err, int32_t idx)
 	return err;
 }
 
-int node_engine_apply_block(struct node_engine *eng, const uint8_t *block, size_t len,
-                            struct node_block_result *res)
+int node_engine_apply_block(struct node_engine *eng, const uint8_t *block, size_t len, const uint8_t *commit,
+                            size_t commit_len, struct node_block_result *res)
 {
 	struct store_block b;
 	struct store_wtxn *w = NULL;
@@ -275,7 +283,7 @@ int node_engine_apply_block(struct node_engine *eng, const uint8_t *block, size_
 			goto fail_block;
 		}
 	ctx = (struct apply_ctx){ .w = w, .height = b.hdr.height, .res = res };
-	if (engine_run(eng, raw, lens, b.hdr.tx_count, tip->chain_id, &bt, apply_strict, &ctx))
+	if (engine_run(eng, raw, lens, b.hdr.tx_count, tip->chain_id, false, &bt, apply_strict, &ctx))
 		goto fail; /* res says which transaction */
 	store_tx_root(root, (const uint8_t(*)[SN_HASH_LEN])bt.ids, b.hdr.tx_count);
 	if (memcmp(root, b.hdr.tx_root, SN_HASH_LEN) != 0) {
@@ -288,7 +296,7 @@ int node_engine_apply_block(struct node_engine *eng, const uint8_t *block, size_
 		err = SN_E_STATEROOT;
 		goto fail_block;
 	}
-	err = store_wtxn_commit(w, &b.hdr, block, len);
+	err = store_wtxn_commit(w, &b.hdr, block, len, commit, commit_len);
 	w = NULL;
 	if (err)
 		goto fail_block;
@@ -340,10 +348,42 @@ static int apply_lenient(void *ud, size_t i, int check_err, const struct store_t
 	return 0;
 }
 
-int node_engine_propose(struct node_engine *eng, const uint8_t *const *txs, const size_t *lens, size_t n,
-                        uint64_t time_ms, const uint8_t proposer[32], int *tx_errs, uint8_t **out,
-                        size_t *out_len, size_t *included)
+void node_commit_message(uint8_t out[SN_HASH_LEN], uint32_t chain_id, uint64_t height,
+                         const uint8_t block_hash[SN_HASH_LEN])
 {
+	uint8_t buf[4 + 8 + SN_HASH_LEN];
+	struct sn_writer w = sn_writer_init(buf, sizeof(buf));
+
+	sn_write_le32(&w, chain_id);
+	sn_write_le64(&w, height);
+	sn_write_bytes(&w, block_hash, SN_HASH_LEN);
+	sn_hash_tagged(out, "settled/commit", buf, w.len);
+}
+
+#define COMMIT1_LEN (1 + 2 + 32 + NODE_ED25519_SIG_LEN)
+
+/* commit v1: u8 version | u16 count | count × ([32] validator key | [64] Ed25519 signature
+ * of node_commit_message). The devnet's single validator signs alone. */
+static void commit_sign(uint8_t out[COMMIT1_LEN], const struct store_block_header *hdr, const uint8_t *node_sk)
+{
+	struct sn_writer w = sn_writer_init(out, COMMIT1_LEN);
+	uint8_t hash[SN_HASH_LEN], msg[SN_HASH_LEN], sig[NODE_ED25519_SIG_LEN];
+
+	store_block_hash(hash, hdr);
+	node_commit_message(msg, hdr->chain_id, hdr->height, hash);
+	crypto_sign_detached(sig, NULL, msg, sizeof(msg), node_sk);
+	sn_write_u8(&w, NODE_COMMIT_V1);
+	sn_write_le16(&w, 1);
+	sn_write_bytes(&w, node_sk + 32, 32); /* libsodium keeps the public key in the second half */
+	sn_write_bytes(&w, sig, sizeof(sig));
+}
+
+int node_engine_propose(struct node_engine *eng, const uint8_t *const *txs, const size_t *lens, size_t n,
+                        const struct node_propose_opts *opts, int *tx_errs, uint8_t **out, size_t *out_len,
+                        size_t *included)
+{
+	uint8_t commit[COMMIT1_LEN];
+	size_t commit_len = 0;
 	struct store_wtxn *w;
 	const struct store_info *tip;
 	struct store_block_header hdr;
@@ -375,7 +415,7 @@ int node_engine_propose(struct node_engine *eng, const uint8_t *const *txs, cons
 		err = SN_E_NOMEM;
 		goto out;
 	}
-	engine_run(eng, txs, lens, n, tip->chain_id, &bt, apply_lenient, &p);
+	engine_run(eng, txs, lens, n, tip->chain_id, opts->preverified, &bt, apply_lenient, &p);
 	if ((err = p.fatal))
 		goto out;
 	memset(&hdr, 0, sizeof(hdr));
@@ -383,9 +423,9 @@ int node_engine_propose(struct node_engine *eng, const uint8_t *const *txs, cons
 	hdr.chain_id = tip->chain_id;
 	hdr.height = tip->height + 1;
 	memcpy(hdr.prev_hash, tip->tip_hash, SN_HASH_LEN);
-	hdr.time_ms = time_ms > tip->tip_time_ms ? time_ms : tip->tip_time_ms;
-	if (proposer)
-		memcpy(hdr.proposer, proposer, 32);
+	hdr.time_ms = opts->time_ms > tip->tip_time_ms ? opts->time_ms : tip->tip_time_ms;
+	if (opts->node_sk)
+		memcpy(hdr.proposer, opts->node_sk + 32, 32);
 	hdr.tx_count = (uint32_t)p.n_chosen;
 	cap = STORE_BLOCK_HEADER_LEN;
 	for (size_t k = 0; k < p.n_chosen; k++) {
@@ -406,7 +446,11 @@ int node_engine_propose(struct node_engine *eng, const uint8_t *const *txs, cons
 		sn_write_le32(&wr, (uint32_t)lens[p.chosen[k]]);
 		sn_write_bytes(&wr, txs[p.chosen[k]], lens[p.chosen[k]]);
 	}
-	err = store_wtxn_commit(w, &hdr, buf, wr.len);
+	if (opts->node_sk) {
+		commit_sign(commit, &hdr, opts->node_sk);
+		commit_len = sizeof(commit);
+	}
+	err = store_wtxn_commit(w, &hdr, buf, wr.len, commit, commit_len);
 	w = NULL;
 	if (!err) {
 		*out = buf;

@@ -41,14 +41,31 @@ struct node_block_result {
  * the state root. The block is rejected whole if anything is invalid, and then the store is
  * unchanged. Returns res->err. */
 SN_MUST_CHECK int node_engine_apply_block(struct node_engine *eng, const uint8_t *block, size_t len,
+                                          const uint8_t *commit, size_t commit_len,
                                           struct node_block_result *res);
+
+#define NODE_COMMIT_V1 1
+#define NODE_ED25519_SIG_LEN 64
+
+struct node_propose_opts {
+	uint64_t time_ms;        /* block time (raised to the parent's if earlier) */
+	const uint8_t *node_sk;  /* Ed25519 secret key (64 bytes) of the proposer, or NULL: then
+	                          * the block carries no proposer and no commit */
+	bool preverified;        /* the transactions' signatures were already checked (our own
+	                          * mempool): only decode them */
+};
 
 /* Builds and commits the next block from candidate transactions, in order, leaving out the
  * ones that are invalid at their turn (tx_errs[i] says why; SN_OK for included ones), up to
- * the chain's block size. *out (owned by the caller, sn_free) gets the block's encoding;
- * *included the number of transactions in it. */
+ * the chain's block size. With a node key the block is signed (its commit, docs/protocol.md).
+ * *out (owned by the caller, sn_free) gets the block's encoding; *included the number of
+ * transactions in it. */
 SN_MUST_CHECK int node_engine_propose(struct node_engine *eng, const uint8_t *const *txs, const size_t *lens,
-                                      size_t n, uint64_t time_ms, const uint8_t proposer[32], int *tx_errs,
+                                      size_t n, const struct node_propose_opts *opts, int *tx_errs,
                                       uint8_t **out, size_t *out_len, size_t *included);
+
+/* The message a validator signs to commit a block: tagged hash of chain id, height and hash. */
+void node_commit_message(uint8_t out[SN_HASH_LEN], uint32_t chain_id, uint64_t height,
+                         const uint8_t block_hash[SN_HASH_LEN]);
 
 #endif

@@ -5,77 +5,90 @@
  * A new leaf's two tokens go right after its sponsor's enter token, so the tour of the
  * grown tree stays a tour. An account's team is then one contiguous range of tokens:
  *
- *   team_volume = sum of personal volumes carried by the tokens in [enter, exit)
+ *   team_volume = sum of the personal volumes carried by the tokens in [enter, exit)
  *   team_size   = number of enter tokens in [enter, exit) - 1
  *
- * The tour is stored as a treap (a binary search tree ordered by tour position, heap
- * ordered by a keyed hash of the token number) with parent links and, in every node, the
- * aggregates of its subtree: the number of enter tokens and the sum of volumes. Only
- * enter tokens carry volume (the account's personal volume). Every operation walks
- * between one node and the treap root — O(log n) expected, independent of how deep the
- * account sits in the referral tree — and nothing is recursive.
+ * The tour is stored in a counted B+tree. Leaves hold up to LEAF_CAP tokens in tour order
+ * with the personal volume each carries (enter tokens carry the account's, exit tokens 0);
+ * inner nodes hold up to FANOUT children with, per child, the number of enter tokens and
+ * the volume below it. Every node knows its parent and leaf_of[] maps a token to its leaf.
+ * An operation starts at the token's leaf and walks up to the root: the B+tree's height
+ * (about log_12 of 2n, 6 levels for two million tokens), whatever the depth of the
+ * account in the referral tree. Nothing is recursive.
  *
- * Node numbers are token numbers: enter(s) = 2s + 2, exit(s) = 2s + 3, so an account's
- * two nodes share one 64-byte cache line; node 0 is the nil node (all zero, never
- * written) and node 1 is unused. */
+ * Tokens: enter(s) = 2s, exit(s) = 2s + 1. Leaf ids start at 0; inner ids start at 1 so
+ * that 0 means "no parent". */
 #include "storage/deepsum_int.h"
 
 #include <assert.h>
 #include <sys/mman.h>
 
-/* Largest number of accounts: every token number must fit a u32. */
-#define DS_MAX_ACCOUNTS 0x7ffffffeu
-#define DS_NODE_ALIGN 64
-#define DS_MIN_GROW 1024u
-#define DS_HUGE_PAGE ((uintptr_t)2 << 20)
+#define LEAF_CAP 20      /* tokens per leaf: a leaf is 256 bytes, four cache lines */
+#define FANOUT 16        /* children per inner node (448 bytes) */
+#define BUILD_LEAF 16    /* tokens per leaf in a bulk build: room for 2 inserts each */
+#define BUILD_FANOUT 14
+#define MAX_HEIGHT 32    /* inner levels; log_6(2^32) < 13, so never reached */
+#define DS_MAX_ACCOUNTS 0x7fffffffu
+#define DS_HUGE_PAGE ((size_t)2 << 20)
 
-/* 32 bytes: two nodes per cache line. */
-struct ds_node {
-	uint32_t left, right, parent;
-	uint32_t count;            /* enter tokens in this subtree */
-	unsigned __int128 volume;  /* personal volumes of the enter tokens in this subtree */
+struct ds_leaf {
+	uint32_t parent;          /* inner id, 0 for the root */
+	uint32_t n;
+	uint32_t tok[LEAF_CAP];
+	uint64_t volume[LEAF_CAP]; /* personal volume carried by tok[i] */
+	uint64_t pad;
+};
+
+struct ds_inner {
+	uint32_t parent;          /* inner id, 0 for the root */
+	uint16_t n;
+	uint16_t leaf_children;   /* child[] are leaf ids (else inner ids) */
+	uint32_t child[FANOUT];
+	uint32_t count[FANOUT];   /* enter tokens below child[i] */
+	unsigned __int128 volume[FANOUT];
+} __attribute__((aligned(64)));
+
+_Static_assert(sizeof(struct ds_leaf) == 256, "a leaf is four cache lines");
+_Static_assert(sizeof(struct ds_inner) == 448, "an inner node is seven cache lines");
+
+/* A growable array of fixed-size elements whose storage is cache-line aligned. */
+struct ds_pool {
+	void *raw;
+	void *base;
+	size_t cap; /* elements */
 };
 
 struct store_deepsum {
-	struct ds_node *node; /* DS_NODE_ALIGN-aligned view into raw */
-	void *raw;
-	uint32_t count;       /* accounts */
-	uint32_t capacity;    /* accounts that fit node[] */
-	uint32_t root;        /* 0 when empty */
-	uint64_t seed;        /* keys the priorities; secret, so inputs cannot unbalance */
+	struct ds_pool leaf_of_pool; /* uint32_t per token */
+	struct ds_pool leaf_pool;    /* struct ds_leaf */
+	struct ds_pool inner_pool;   /* struct ds_inner, [0] unused */
+	uint32_t *leaf_of;
+	struct ds_leaf *leaf;
+	struct ds_inner *inner;
+	uint32_t count;              /* accounts */
+	uint32_t capacity;           /* accounts for which every insert is guaranteed */
+	uint32_t nleaves, ninner;    /* ninner counts the unused [0] */
+	uint32_t root;               /* leaf id if height == 0, else inner id */
+	uint32_t height;             /* inner levels above the leaves */
 };
 
-static inline uint32_t tok_enter(uint32_t seq) { return 2 * seq + 2; }
-static inline uint32_t tok_exit(uint32_t seq) { return 2 * seq + 3; }
+static inline uint32_t tok_enter(uint32_t seq) { return 2 * seq; }
+static inline uint32_t tok_exit(uint32_t seq) { return 2 * seq + 1; }
 static inline bool tok_is_enter(uint32_t t) { return (t & 1) == 0; }
-static inline uint32_t tok_seq(uint32_t t) { return t / 2 - 1; }
+static inline uint32_t tok_seq(uint32_t t) { return t / 2; }
 
-/* A bijection of the token number keyed by the seed (splitmix64's finaliser), so no two
- * tokens ever share a priority. Not stored: recomputing costs less than a cache miss. */
-static inline uint64_t ds_prio(const struct store_deepsum *ds, uint32_t t)
-{
-	uint64_t z = ((uint64_t)t ^ ds->seed) * 0x9e3779b97f4a7c15ull;
+/* ---------------------------------------------------------------- memory */
 
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static size_t ds_nodes_for(uint32_t accounts)
-{
-	return 2 * (size_t)accounts + 2;
-}
-
-/* Operations walk ~2 log2(n) nodes spread over the whole array: with 4 KiB pages nearly
- * each step is also a TLB miss. Transparent huge pages (where the kernel offers them on
- * request) cover the array with a few dozen TLB entries. Only a hint: failure is fine. */
+/* Operations touch a few nodes spread over arrays of tens of MiB: with 4 KiB pages nearly
+ * every step is also a TLB miss. Transparent huge pages (where the kernel offers them on
+ * request) cover the arrays with a handful of TLB entries. Only a hint. */
 static void ds_advise_huge(void *p, size_t bytes)
 {
 #ifdef MADV_HUGEPAGE
 	uintptr_t lo = ((uintptr_t)p + DS_HUGE_PAGE - 1) & ~(uintptr_t)(DS_HUGE_PAGE - 1);
 	uintptr_t hi = ((uintptr_t)p + bytes) & ~(uintptr_t)(DS_HUGE_PAGE - 1);
 
-	if (hi > lo)
+	if (bytes >= 4 * DS_HUGE_PAGE && hi > lo)
 		(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 #else
 	(void)p;
@@ -83,25 +96,75 @@ static void ds_advise_huge(void *p, size_t bytes)
 #endif
 }
 
-/* Moves the nodes into an array for new_cap accounts (new_cap >= count). */
-static int ds_resize(struct store_deepsum *ds, uint32_t new_cap)
+/* Makes room for cap elements of size elem, keeping the first used ones. */
+static int pool_grow(struct ds_pool *pool, size_t cap, size_t elem, size_t used)
 {
-	size_t bytes = ds_nodes_for(new_cap) * sizeof(struct ds_node);
-	void *raw = sn_malloc(bytes + DS_NODE_ALIGN - 1);
-	struct ds_node *node;
+	void *raw, *base;
 
+	if (cap <= pool->cap)
+		return SN_OK;
+	if (cap > SIZE_MAX / elem - 64)
+		return SN_E_NOMEM;
+	raw = sn_malloc(cap * elem + 63);
 	if (!raw)
 		return SN_E_NOMEM;
-	node = (struct ds_node *)(((uintptr_t)raw + DS_NODE_ALIGN - 1) & ~(uintptr_t)(DS_NODE_ALIGN - 1));
-	ds_advise_huge(node, bytes);
-	if (ds->node)
-		memcpy(node, ds->node, ds_nodes_for(ds->count) * sizeof(struct ds_node));
-	else
-		memset(node, 0, 2 * sizeof(struct ds_node));
-	sn_free(ds->raw);
-	ds->raw = raw;
-	ds->node = node;
-	ds->capacity = new_cap;
+	base = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+	ds_advise_huge(base, cap * elem);
+	if (used && pool->base)
+		memcpy(base, pool->base, (used < pool->cap ? used : pool->cap) * elem);
+	sn_free(pool->raw);
+	pool->raw = raw;
+	pool->base = base;
+	pool->cap = cap;
+	return SN_OK;
+}
+
+static void ds_sync(struct store_deepsum *ds)
+{
+	ds->leaf_of = ds->leaf_of_pool.base;
+	ds->leaf = ds->leaf_pool.base;
+	ds->inner = ds->inner_pool.base;
+}
+
+/* Every leaf but a lone root holds at least LEAF_CAP/2 - 1 = 9 tokens, so n accounts need
+ * at most 2n/9 + 1 leaves; every inner node but the root has at least 7 children (a full
+ * node splits 8 + 9; a bulk build deals BUILD_FANOUT evenly), so the inner levels need at
+ * most leaves/6 + MAX_HEIGHT nodes. The bounds are generous. */
+static size_t leaves_for(uint32_t accounts)
+{
+	return (size_t)accounts / 4 + 2;
+}
+
+static size_t inners_for(uint32_t accounts)
+{
+	return leaves_for(accounts) / 6 + MAX_HEIGHT + 2;
+}
+
+/* Grows the pools to hold the given numbers (not a promise about later inserts). */
+static int ds_grow(struct store_deepsum *ds, size_t tokens, size_t leaves, size_t inners)
+{
+	int err;
+
+	err = pool_grow(&ds->leaf_of_pool, tokens, sizeof(uint32_t), 2 * (size_t)ds->count);
+	if (!err)
+		err = pool_grow(&ds->leaf_pool, leaves, sizeof(struct ds_leaf), ds->nleaves);
+	if (!err)
+		err = pool_grow(&ds->inner_pool, inners, sizeof(struct ds_inner), ds->ninner);
+	ds_sync(ds);
+	return err;
+}
+
+int store_deepsum_reserve(struct store_deepsum *ds, uint32_t n)
+{
+	int err;
+
+	if (n > DS_MAX_ACCOUNTS)
+		return SN_E_TOOBIG;
+	if (n <= ds->capacity)
+		return SN_OK;
+	if ((err = ds_grow(ds, 2 * (size_t)n, leaves_for(n), inners_for(n))))
+		return err;
+	ds->capacity = n;
 	return SN_OK;
 }
 
@@ -116,9 +179,9 @@ static int ds_alloc(struct store_deepsum **out, uint32_t capacity)
 	ds = sn_calloc(1, sizeof(*ds));
 	if (!ds)
 		return SN_E_NOMEM;
-	sn_random_bytes(&ds->seed, sizeof(ds->seed));
-	if ((err = ds_resize(ds, capacity))) {
-		sn_free(ds);
+	ds->ninner = 1;
+	if ((err = store_deepsum_reserve(ds, capacity))) {
+		store_deepsum_free(ds);
 		return err;
 	}
 	*out = ds;
@@ -134,7 +197,9 @@ void store_deepsum_free(struct store_deepsum *ds)
 {
 	if (!ds)
 		return;
-	sn_free(ds->raw);
+	sn_free(ds->leaf_of_pool.raw);
+	sn_free(ds->leaf_pool.raw);
+	sn_free(ds->inner_pool.raw);
 	sn_free(ds);
 }
 
@@ -143,140 +208,97 @@ uint32_t store_deepsum_count(const struct store_deepsum *ds)
 	return ds->count;
 }
 
-int store_deepsum_reserve(struct store_deepsum *ds, uint32_t n)
+/* ---------------------------------------------------------------- walking up */
+
+static inline uint32_t child_slot(const struct ds_inner *p, uint32_t c)
 {
-	if (n > DS_MAX_ACCOUNTS)
-		return SN_E_TOOBIG;
-	if (n <= ds->capacity)
-		return SN_OK;
-	return ds_resize(ds, n);
+	uint32_t j = 0;
+
+	while (p->child[j] != c)
+		j++;
+	assert(j < p->n);
+	return j;
 }
 
-/* Lifts n above its parent p, keeping the in-order sequence and fixing both aggregates
- * (the pair's combined subtree, and so every ancestor above, is unchanged). */
-static void ds_rotate_up(struct store_deepsum *ds, uint32_t n)
+static inline uint32_t leaf_slot(const struct ds_leaf *l, uint32_t t)
 {
-	struct ds_node *node = ds->node;
-	uint32_t p = node[n].parent, g = node[p].parent, b;
-	uint32_t n_count = node[n].count;
-	unsigned __int128 n_volume = node[n].volume;
+	uint32_t i = 0;
 
-	if (node[p].left == n) {
-		b = node[n].right;
-		node[p].left = b;
-		node[n].right = p;
-	} else {
-		b = node[n].left;
-		node[p].right = b;
-		node[n].left = p;
-	}
-	if (b)
-		node[b].parent = p;
-	node[p].parent = n;
-	node[n].parent = g;
-	if (!g)
-		ds->root = n;
-	else if (node[g].left == p)
-		node[g].left = n;
-	else
-		node[g].right = n;
-	node[n].count = node[p].count;
-	node[n].volume = node[p].volume;
-	node[p].count = node[p].count - n_count + node[b].count;
-	node[p].volume = node[p].volume - n_volume + node[b].volume;
+	while (l->tok[i] != t)
+		i++;
+	assert(i < l->n);
+	return i;
 }
 
-/* Links the fresh node t (own aggregates count/volume) right after node y in tour order
- * (as the root if the tree is empty), adds its aggregates to every ancestor, then restores
- * the heap order by rotating it up. */
-static void ds_link_after(struct store_deepsum *ds, uint32_t y, uint32_t t, uint32_t count,
-                          uint64_t volume)
+/* The slot arrays' lines are requested together with the child[] line, so a level costs
+ * one memory latency rather than two in a row (the slot index comes from child[]). */
+static inline void inner_prefetch(const struct ds_inner *in)
 {
-	struct ds_node *node = ds->node;
-	uint64_t prio;
-	uint32_t p;
+	const char *p = (const char *)in;
 
-	node[t].left = node[t].right = 0;
-	node[t].count = count;
-	node[t].volume = volume;
-	if (!y) {
-		assert(ds->root == 0);
-		node[t].parent = 0;
-		ds->root = t;
-		return;
-	}
-	if (!node[y].right) {
-		node[y].right = t;
-		p = y;
-	} else {
-		p = node[y].right;
-		while (node[p].left)
-			p = node[p].left;
-		node[p].left = t;
-	}
-	node[t].parent = p;
-	if (count || volume) {
-		for (uint32_t q = p; q; q = node[q].parent) {
-			node[q].count += count;
-			node[q].volume += volume;
-		}
-	}
-	prio = ds_prio(ds, t);
-	while ((p = node[t].parent) && ds_prio(ds, p) < prio)
-		ds_rotate_up(ds, t);
+	for (size_t off = 64; off < sizeof(*in); off += 64)
+		__builtin_prefetch(p + off);
 }
 
-int store_deepsum_insert(struct store_deepsum *ds, uint32_t seq, uint32_t parent, uint64_t pvol)
+/* Adds (count, volume) to the slot of every ancestor of leaf id c. */
+static void ds_propagate(struct store_deepsum *ds, uint32_t c, uint32_t count, uint64_t volume)
 {
-	uint32_t e;
-	int err;
+	uint32_t p = ds->leaf[c].parent;
 
-	if (seq != ds->count || (seq > 0 && parent >= seq))
-		return SN_E_INVAL;
-	if (seq >= DS_MAX_ACCOUNTS)
-		return SN_E_TOOBIG;
-	if (seq == ds->capacity) {
-		uint32_t grow = ds->capacity / 2 > DS_MIN_GROW ? ds->capacity / 2 : DS_MIN_GROW;
-		uint32_t cap = DS_MAX_ACCOUNTS - ds->capacity > grow ? ds->capacity + grow : DS_MAX_ACCOUNTS;
+	while (p) {
+		struct ds_inner *in = &ds->inner[p];
+		uint32_t j;
 
-		if ((err = ds_resize(ds, cap)))
-			return err;
+		inner_prefetch(in);
+		j = child_slot(in, c);
+
+		in->count[j] += count;
+		in->volume[j] += volume;
+		c = p;
+		p = in->parent;
 	}
-	e = tok_enter(seq);
-	ds_link_after(ds, seq ? tok_enter(parent) : 0, e, 1, pvol);
-	ds_link_after(ds, e, tok_exit(seq), 0, 0); /* carries nothing: no ancestor changes */
-	ds->count++;
-	return SN_OK;
 }
 
 int store_deepsum_add_volume(struct store_deepsum *ds, uint32_t seq, uint64_t delta)
 {
-	struct ds_node *node = ds->node;
+	uint32_t t, l, i;
 
 	if (seq >= ds->count)
 		return SN_E_INVAL;
-	for (uint32_t t = tok_enter(seq); t; t = node[t].parent)
-		node[t].volume += delta;
+	t = tok_enter(seq);
+	l = ds->leaf_of[t];
+	i = leaf_slot(&ds->leaf[l], t);
+	if (ds->leaf[l].volume[i] > UINT64_MAX - delta)
+		return SN_E_OVERFLOW;
+	ds->leaf[l].volume[i] += delta;
+	ds_propagate(ds, l, 0, delta);
 	return SN_OK;
 }
 
-/* Aggregates of every token strictly before t in tour order: its left subtree, plus, at
- * each step up from a right child, the parent and the parent's left subtree. */
-static void ds_prefix(const struct ds_node *node, uint32_t t, uint64_t *count,
+/* Everything strictly before token t in tour order. */
+static void ds_prefix(const struct store_deepsum *ds, uint32_t t, uint64_t *count,
                       unsigned __int128 *volume)
 {
-	uint32_t l = node[t].left;
-	uint64_t c = node[l].count;
-	unsigned __int128 v = node[l].volume;
+	uint32_t c = ds->leaf_of[t], p;
+	const struct ds_leaf *l = &ds->leaf[c];
+	uint64_t cnt = 0;
+	unsigned __int128 vol = 0;
 
-	for (uint32_t x = t, p = node[t].parent; p; x = p, p = node[p].parent) {
-		if (node[p].right == x) {
-			c += node[p].count - node[x].count;
-			v += node[p].volume - node[x].volume;
+	for (uint32_t i = 0; l->tok[i] != t; i++) {
+		cnt += tok_is_enter(l->tok[i]);
+		vol += l->volume[i];
+	}
+	for (p = l->parent; p; c = p, p = ds->inner[p].parent) {
+		const struct ds_inner *in = &ds->inner[p];
+
+		inner_prefetch(in);
+		for (uint32_t j = 0; in->child[j] != c; j++) {
+			cnt += in->count[j];
+			vol += in->volume[j];
 		}
 	}
-	*count = c;
-	*volume = v;
+	*count = cnt;
+	*volume = vol;
 }
 
 int store_deepsum_team(const struct store_deepsum *ds, uint32_t seq, uint64_t *team_size,
@@ -289,61 +311,289 @@ int store_deepsum_team(const struct store_deepsum *ds, uint32_t seq, uint64_t *t
 	*team_volume = 0;
 	if (seq >= ds->count)
 		return SN_E_INVAL;
-	ds_prefix(ds->node, tok_enter(seq), &c_in, &v_in);
-	ds_prefix(ds->node, tok_exit(seq), &c_out, &v_out);
+	ds_prefix(ds, tok_enter(seq), &c_in, &v_in);
+	ds_prefix(ds, tok_exit(seq), &c_out, &v_out);
 	assert(c_out > c_in);
 	*team_size = c_out - c_in - 1;
 	*team_volume = v_out - v_in;
 	return SN_OK;
 }
 
-/* ---------------------------------------------------------------- bulk build */
+/* ---------------------------------------------------------------- insert */
 
-/* The treap of a whole tour at once: tokens arrive in tour order and hang off the right
- * spine (a stack), the classic O(n) Cartesian-tree construction. A node popped off the
- * spine never changes again, so its aggregates are summed right then (its right child
- * was popped just before it, its left child when it was pushed). */
-struct ds_builder {
-	struct store_deepsum *ds;
-	const uint64_t *pvol;
-	uint32_t *spine;
-	uint32_t depth;
+struct ds_totals {
+	uint32_t count;
+	unsigned __int128 volume;
 };
 
-static void ds_finish(struct ds_builder *b, uint32_t t)
+static struct ds_totals leaf_totals(const struct ds_leaf *l)
 {
-	struct ds_node *node = b->ds->node;
-	uint32_t l = node[t].left, r = node[t].right;
+	struct ds_totals s = { 0, 0 };
 
-	node[t].count = node[l].count + node[r].count;
-	node[t].volume = node[l].volume + node[r].volume;
-	if (tok_is_enter(t)) {
-		node[t].count++;
-		node[t].volume += b->pvol[tok_seq(t)];
+	for (uint32_t i = 0; i < l->n; i++) {
+		s.count += tok_is_enter(l->tok[i]);
+		s.volume += l->volume[i];
+	}
+	return s;
+}
+
+static struct ds_totals inner_totals(const struct ds_inner *in)
+{
+	struct ds_totals s = { 0, 0 };
+
+	for (uint32_t j = 0; j < in->n; j++) {
+		s.count += in->count[j];
+		s.volume += in->volume[j];
+	}
+	return s;
+}
+
+static void set_parent(struct store_deepsum *ds, bool leaf, uint32_t c, uint32_t p)
+{
+	if (leaf)
+		ds->leaf[c].parent = p;
+	else
+		ds->inner[c].parent = p;
+}
+
+/* Puts (c, totals) into slot j of p, shifting the later slots right (p has room). */
+static void inner_put(struct store_deepsum *ds, uint32_t p, uint32_t j, uint32_t c,
+                      struct ds_totals s)
+{
+	struct ds_inner *in = &ds->inner[p];
+
+	for (uint32_t k = in->n; k > j; k--) {
+		in->child[k] = in->child[k - 1];
+		in->count[k] = in->count[k - 1];
+		in->volume[k] = in->volume[k - 1];
+	}
+	in->child[j] = c;
+	in->count[j] = s.count;
+	in->volume[j] = s.volume;
+	in->n++;
+	set_parent(ds, in->leaf_children, c, p);
+}
+
+/* Node `left` (a leaf if `leaf`) has just been split into left and right (new, placed after
+ * it in tour order); their totals are given. Hangs right next to left in left's parent,
+ * splitting full inner nodes upward and growing a new root if the old one splits. The
+ * pools have room (checked before anything changed). */
+static void ds_hang(struct store_deepsum *ds, bool leaf, uint32_t left, struct ds_totals ls,
+                    uint32_t right, struct ds_totals rs)
+{
+	for (;;) {
+		uint32_t p = leaf ? ds->leaf[left].parent : ds->inner[left].parent;
+		struct ds_inner *in, *q;
+		uint32_t j, h, qid;
+
+		if (!p) {
+			uint32_t r = ds->ninner++;
+
+			in = &ds->inner[r];
+			memset(in, 0, sizeof(*in));
+			in->leaf_children = leaf;
+			inner_put(ds, r, 0, left, ls);
+			inner_put(ds, r, 1, right, rs);
+			ds->root = r;
+			ds->height++;
+			return;
+		}
+		in = &ds->inner[p];
+		j = child_slot(in, left);
+		in->count[j] = ls.count;
+		in->volume[j] = ls.volume;
+		if (in->n < FANOUT) {
+			inner_put(ds, p, j + 1, right, rs);
+			return;
+		}
+		/* Split p: slots [h, FANOUT) move to a new node q, then right goes in. */
+		qid = ds->ninner++;
+		in = &ds->inner[p]; /* (no reallocation happens here; kept for clarity) */
+		q = &ds->inner[qid];
+		memset(q, 0, sizeof(*q));
+		q->leaf_children = in->leaf_children;
+		q->parent = in->parent;
+		h = FANOUT / 2;
+		for (uint32_t k = h; k < FANOUT; k++) {
+			q->child[k - h] = in->child[k];
+			q->count[k - h] = in->count[k];
+			q->volume[k - h] = in->volume[k];
+			set_parent(ds, in->leaf_children, in->child[k], qid);
+		}
+		q->n = FANOUT - h;
+		in->n = h;
+		if (j + 1 <= h)
+			inner_put(ds, p, j + 1, right, rs);
+		else
+			inner_put(ds, qid, j + 1 - h, right, rs);
+		leaf = false;
+		left = p;
+		ls = inner_totals(in);
+		right = qid;
+		rs = inner_totals(q);
 	}
 }
 
-static void ds_push(struct ds_builder *b, uint32_t t)
+/* How many new leaves and inner nodes inserting into leaf l will take. */
+static void ds_need(const struct store_deepsum *ds, uint32_t l, size_t *leaves, size_t *inners)
 {
-	struct ds_node *node = b->ds->node;
-	uint64_t prio = ds_prio(b->ds, t);
-	uint32_t last = 0;
+	uint32_t p;
 
-	while (b->depth > 0 && ds_prio(b->ds, b->spine[b->depth - 1]) < prio) {
-		last = b->spine[--b->depth];
-		ds_finish(b, last);
+	*leaves = 0;
+	*inners = 0;
+	if (ds->leaf[l].n + 2 <= LEAF_CAP)
+		return;
+	*leaves = 1;
+	for (p = ds->leaf[l].parent; p && ds->inner[p].n == FANOUT; p = ds->inner[p].parent)
+		(*inners)++;
+	if (!p)
+		(*inners)++; /* a new root */
+}
+
+static int ds_make_room(struct store_deepsum *ds, size_t leaves, size_t inners)
+{
+	size_t tok = 2 * (size_t)ds->count + 2;
+	size_t nl = ds->nleaves + leaves, ni = ds->ninner + inners;
+
+	if (tok <= ds->leaf_of_pool.cap && nl <= ds->leaf_pool.cap && ni <= ds->inner_pool.cap)
+		return SN_OK;
+	/* Outside a reservation: grow by half again. */
+	return ds_grow(ds, tok > ds->leaf_of_pool.cap ? tok + tok / 2 + 64 : 0,
+	               nl > ds->leaf_pool.cap ? nl + nl / 2 + 16 : 0,
+	               ni > ds->inner_pool.cap ? ni + ni / 2 + 16 : 0);
+}
+
+int store_deepsum_insert(struct store_deepsum *ds, uint32_t seq, uint32_t parent, uint64_t pvol)
+{
+	uint32_t e = tok_enter(seq), x = tok_exit(seq), l = 0, i;
+	struct ds_leaf *lf;
+	size_t need_leaves = 1, need_inners = 0;
+	int err;
+
+	if (seq != ds->count || (seq > 0 && parent >= seq))
+		return SN_E_INVAL;
+	if (seq >= DS_MAX_ACCOUNTS)
+		return SN_E_TOOBIG;
+	if (seq > 0) {
+		l = ds->leaf_of[tok_enter(parent)];
+		ds_need(ds, l, &need_leaves, &need_inners);
 	}
-	node[t].left = last;
-	node[t].right = 0;
-	if (last)
-		node[last].parent = t;
-	if (b->depth > 0) {
-		node[b->spine[b->depth - 1]].right = t;
-		node[t].parent = b->spine[b->depth - 1];
-	} else {
-		node[t].parent = 0;
+	if ((err = ds_make_room(ds, need_leaves, need_inners)))
+		return err;
+	if (seq == 0) {
+		lf = &ds->leaf[ds->nleaves++];
+		memset(lf, 0, sizeof(*lf));
+		lf->n = 2;
+		lf->tok[0] = e;
+		lf->volume[0] = pvol;
+		lf->tok[1] = x;
+		ds->leaf_of[e] = ds->leaf_of[x] = 0;
+		ds->root = 0;
+		ds->height = 0;
+		ds->count = 1;
+		return SN_OK;
 	}
-	b->spine[b->depth++] = t;
+	lf = &ds->leaf[l];
+	i = leaf_slot(lf, tok_enter(parent)) + 1; /* the new tokens go at i and i + 1 */
+	if (lf->n + 2 > LEAF_CAP) {
+		uint32_t rid = ds->nleaves++, h = lf->n / 2;
+		struct ds_leaf *rf = &ds->leaf[rid];
+
+		memset(rf, 0, sizeof(*rf));
+		rf->parent = lf->parent;
+		rf->n = lf->n - h;
+		memcpy(rf->tok, lf->tok + h, rf->n * sizeof(rf->tok[0]));
+		memcpy(rf->volume, lf->volume + h, rf->n * sizeof(rf->volume[0]));
+		lf->n = h;
+		for (uint32_t k = 0; k < rf->n; k++)
+			ds->leaf_of[rf->tok[k]] = rid;
+		ds_hang(ds, true, l, leaf_totals(lf), rid, leaf_totals(rf));
+		if (i > h) {
+			l = rid;
+			lf = rf;
+			i -= h;
+		}
+	}
+	for (uint32_t k = lf->n + 1; k > i + 1; k--) {
+		lf->tok[k] = lf->tok[k - 2];
+		lf->volume[k] = lf->volume[k - 2];
+	}
+	lf->tok[i] = e;
+	lf->volume[i] = pvol;
+	lf->tok[i + 1] = x;
+	lf->volume[i + 1] = 0;
+	lf->n += 2;
+	ds->leaf_of[e] = ds->leaf_of[x] = l;
+	ds_propagate(ds, l, 1, pvol);
+	ds->count++;
+	return SN_OK;
+}
+
+/* ---------------------------------------------------------------- bulk build */
+
+/* Lays the tour into leaves of BUILD_LEAF tokens (dealt evenly, so none is nearly empty)
+ * and the inner levels bottom-up, BUILD_FANOUT children each: O(n), sequential writes. */
+struct ds_builder {
+	struct store_deepsum *ds;
+	const uint64_t *pvol;
+	uint64_t tokens, done;     /* tokens in all, tokens laid so far */
+	uint32_t nleaves, cur;     /* leaves to fill, the leaf being filled */
+};
+
+/* Token k (0-based in tour order) goes to leaf k * nleaves / tokens: an even deal. */
+static void ds_lay(struct ds_builder *b, uint32_t t)
+{
+	struct store_deepsum *ds = b->ds;
+	uint32_t l = (uint32_t)(b->done * b->nleaves / b->tokens);
+	struct ds_leaf *lf = &ds->leaf[l];
+
+	if (l != b->cur || b->done == 0) {
+		memset(lf, 0, sizeof(*lf));
+		b->cur = l;
+	}
+	lf->tok[lf->n] = t;
+	lf->volume[lf->n] = tok_is_enter(t) ? b->pvol[tok_seq(t)] : 0;
+	lf->n++;
+	ds->leaf_of[t] = l;
+	b->done++;
+}
+
+/* The inner levels over nodes [first, first + m) of the level below. */
+static void ds_build_inner(struct store_deepsum *ds, uint32_t m)
+{
+	bool leaf = true;
+	uint32_t first = 0;
+
+	while (m > 1) {
+		uint32_t groups = (m + BUILD_FANOUT - 1) / BUILD_FANOUT;
+		uint32_t base = ds->ninner;
+
+		for (uint32_t g = 0; g < groups; g++)
+			memset(&ds->inner[base + g], 0, sizeof(ds->inner[0]));
+		for (uint32_t k = 0; k < m; k++) {
+			uint32_t p = base + (uint32_t)((uint64_t)k * groups / m);
+			uint32_t c = first + k;
+			struct ds_totals s = leaf ? leaf_totals(&ds->leaf[c]) : inner_totals(&ds->inner[c]);
+			struct ds_inner *in = &ds->inner[p];
+
+			in->leaf_children = leaf;
+			in->child[in->n] = c;
+			in->count[in->n] = s.count;
+			in->volume[in->n] = s.volume;
+			in->n++;
+			set_parent(ds, leaf, c, p);
+		}
+		ds->ninner += groups;
+		ds->height++;
+		first = base;
+		m = groups;
+		leaf = false;
+	}
+	ds->root = first;
+	if (leaf)
+		ds->leaf[first].parent = 0;
+	else
+		ds->inner[first].parent = 0;
 }
 
 int store_deepsum_build(struct store_deepsum **out, const uint32_t *parent, const uint64_t *pvol,
@@ -375,8 +625,7 @@ int store_deepsum_build(struct store_deepsum **out, const uint32_t *parent, cons
 	end = sn_calloc((size_t)n + 1, sizeof(*end));
 	kids = sn_malloc((size_t)n * sizeof(*kids));
 	stack = sn_malloc((size_t)n * sizeof(*stack));
-	b.spine = sn_malloc(2 * (size_t)n * sizeof(*b.spine));
-	if (!end || !kids || !stack || !b.spine) {
+	if (!end || !kids || !stack) {
 		err = SN_E_NOMEM;
 		goto out;
 	}
@@ -390,8 +639,11 @@ int store_deepsum_build(struct store_deepsum **out, const uint32_t *parent, cons
 
 	b.ds = ds;
 	b.pvol = pvol;
+	b.tokens = 2 * (uint64_t)n;
+	b.nleaves = (uint32_t)((b.tokens + BUILD_LEAF - 1) / BUILD_LEAF);
+	assert(b.nleaves <= ds->leaf_pool.cap);
 	sp = 0;
-	ds_push(&b, tok_enter(0));
+	ds_lay(&b, tok_enter(0));
 	stack[sp][0] = 0;
 	stack[sp][1] = 0;
 	sp++;
@@ -402,25 +654,23 @@ int store_deepsum_build(struct store_deepsum **out, const uint32_t *parent, cons
 			uint32_t c = kids[next];
 
 			stack[sp - 1][1] = next + 1;
-			ds_push(&b, tok_enter(c));
+			ds_lay(&b, tok_enter(c));
 			stack[sp][0] = c;
-			stack[sp][1] = c ? end[c - 1] : 0;
+			stack[sp][1] = end[c - 1];
 			sp++;
 		} else {
-			ds_push(&b, tok_exit(s));
+			ds_lay(&b, tok_exit(s));
 			sp--;
 		}
 	}
-	while (b.depth > 0)
-		ds_finish(&b, b.spine[--b.depth]);
-	ds->root = b.spine[0];
+	ds->nleaves = b.nleaves;
 	ds->count = n;
+	ds_build_inner(ds, b.nleaves);
 	err = SN_OK;
 out:
 	sn_free(end);
 	sn_free(kids);
 	sn_free(stack);
-	sn_free(b.spine);
 	if (err) {
 		store_deepsum_free(ds);
 		return err;
@@ -433,103 +683,112 @@ out:
 
 size_t store__deepsum_bytes(const struct store_deepsum *ds)
 {
-	return sizeof(*ds) + ds_nodes_for(ds->capacity) * sizeof(struct ds_node) + DS_NODE_ALIGN - 1;
+	return sizeof(*ds) + ds->leaf_of_pool.cap * sizeof(uint32_t) +
+	       ds->leaf_pool.cap * sizeof(struct ds_leaf) + ds->inner_pool.cap * sizeof(struct ds_inner);
 }
 
-static uint32_t ds_leftmost(const struct ds_node *node, uint32_t t)
+size_t store__deepsum_bytes_used(const struct store_deepsum *ds)
 {
-	while (node[t].left)
-		t = node[t].left;
-	return t;
+	return sizeof(*ds) + 2 * (size_t)ds->count * sizeof(uint32_t) +
+	       ds->nleaves * sizeof(struct ds_leaf) + ds->ninner * sizeof(struct ds_inner);
 }
 
 int store__deepsum_check(const struct store_deepsum *ds)
 {
-	const struct ds_node *node = ds->node;
+	struct frame {
+		uint32_t node, next;
+	} stack[MAX_HEIGHT + 1];
 	uint64_t tokens = 2 * (uint64_t)ds->count, seen = 0;
-	uint32_t *open = NULL, depth = 0, t;
+	uint32_t *open = NULL, depth = 0, sp = 0, leaves_seen = 0;
 	int err = SN_E_CORRUPT;
 
-	if (ds->count > ds->capacity || ds->capacity > DS_MAX_ACCOUNTS)
-		return SN_E_CORRUPT;
-	if (node[0].left || node[0].right || node[0].parent || node[0].count || node[0].volume)
-		return SN_E_CORRUPT;
 	if (ds->count == 0)
-		return ds->root == 0 ? SN_OK : SN_E_CORRUPT;
-	if (ds->root < 2 || ds->root >= tokens + 2 || node[ds->root].parent != 0)
+		return ds->nleaves == 0 && ds->ninner == 1 ? SN_OK : SN_E_CORRUPT;
+	if (ds->nleaves > ds->leaf_pool.cap || ds->ninner > ds->inner_pool.cap ||
+	    tokens > ds->leaf_of_pool.cap || ds->height > MAX_HEIGHT)
 		return SN_E_CORRUPT;
 	open = sn_malloc((size_t)ds->count * sizeof(*open));
 	if (!open)
 		return SN_E_NOMEM;
-	/* In-order walk through the parent links (no recursion, no stack). */
-	for (t = ds_leftmost(node, ds->root); t; seen++) {
-		uint32_t l, r;
-		uint64_t c;
-
-		if (seen >= tokens || t < 2 || t >= tokens + 2)
+	if (ds->height == 0) {
+		if (ds->root >= ds->nleaves || ds->leaf[ds->root].parent != 0)
 			goto out;
-		l = node[t].left;
-		r = node[t].right;
-		if ((l && (l < 2 || l >= tokens + 2)) || (r && (r < 2 || r >= tokens + 2)))
+	} else {
+		if (ds->root < 1 || ds->root >= ds->ninner || ds->inner[ds->root].parent != 0)
 			goto out;
-		c = (uint64_t)node[l].count + node[r].count + tok_is_enter(t);
-		if ((l && (node[l].parent != t || ds_prio(ds, l) > ds_prio(ds, t))) ||
-		    (r && (node[r].parent != t || ds_prio(ds, r) > ds_prio(ds, t))))
-			goto out;
-		if (node[t].count != c)
-			goto out;
-		if (tok_is_enter(t) ? node[t].volume < node[l].volume + node[r].volume
-		                    : node[t].volume != node[l].volume + node[r].volume)
-			goto out;
-		/* The tour: balanced, the root outermost, each account inside a smaller one. */
-		if (tok_is_enter(t)) {
-			uint32_t s = tok_seq(t);
-
-			if (depth == 0 ? (s != 0 || seen != 0) : open[depth - 1] >= s)
-				goto out;
-			open[depth++] = s;
-		} else if (depth == 0 || open[--depth] != tok_seq(t)) {
-			goto out;
-		}
-		if (r) {
-			t = ds_leftmost(node, r);
-		} else {
-			while (node[t].parent && node[node[t].parent].right == t)
-				t = node[t].parent;
-			t = node[t].parent;
-		}
 	}
-	if (seen == tokens && depth == 0 && node[ds->root].count == ds->count)
+	/* Depth-first over the B+tree: frames are inner nodes; leaves are visited inline. */
+	if (ds->height > 0)
+		stack[sp++] = (struct frame){ ds->root, 0 };
+	for (;;) {
+		uint32_t l;
+
+		if (sp > 0) {
+			struct frame *f = &stack[sp - 1];
+			const struct ds_inner *in = &ds->inner[f->node];
+			struct ds_totals s;
+			uint32_t c;
+
+			if (in->n < 1 || in->n > FANOUT || (sp > 1 && in->n < 2))
+				goto out;
+			if (f->next == in->n) {
+				sp--;
+				if (sp == 0)
+					break;
+				continue;
+			}
+			c = in->child[f->next++];
+			if (in->leaf_children != (sp == ds->height))
+				goto out;
+			if (!in->leaf_children) {
+				if (c < 1 || c >= ds->ninner || ds->inner[c].parent != f->node)
+					goto out;
+				s = inner_totals(&ds->inner[c]);
+				if (s.count != in->count[f->next - 1] || s.volume != in->volume[f->next - 1])
+					goto out;
+				stack[sp++] = (struct frame){ c, 0 };
+				continue;
+			}
+			if (c >= ds->nleaves || ds->leaf[c].parent != f->node)
+				goto out;
+			s = leaf_totals(&ds->leaf[c]);
+			if (s.count != in->count[f->next - 1] || s.volume != in->volume[f->next - 1])
+				goto out;
+			l = c;
+		} else {
+			l = ds->root;
+		}
+		/* A leaf: its tokens continue the tour. */
+		leaves_seen++;
+		if (ds->leaf[l].n < 1 || ds->leaf[l].n > LEAF_CAP)
+			goto out;
+		for (uint32_t i = 0; i < ds->leaf[l].n; i++) {
+			uint32_t t = ds->leaf[l].tok[i];
+
+			if (t >= tokens || ds->leaf_of[t] != l || seen++ >= tokens)
+				goto out;
+			if (tok_is_enter(t)) {
+				uint32_t s = tok_seq(t);
+
+				if (depth == 0 ? (s != 0 || seen != 1) : open[depth - 1] >= s)
+					goto out;
+				open[depth++] = s;
+			} else if (ds->leaf[l].volume[i] != 0 || depth == 0 || open[--depth] != tok_seq(t)) {
+				goto out;
+			}
+		}
+		if (sp == 0)
+			break;
+	}
+	if (seen == tokens && depth == 0 && leaves_seen == ds->nleaves)
 		err = SN_OK;
 out:
 	sn_free(open);
 	return err;
 }
 
-void store__deepsum_shape(const struct store_deepsum *ds, uint32_t *height, double *mean_depth)
+void store__deepsum_shape(const struct store_deepsum *ds, uint32_t *levels, double *leaf_fill)
 {
-	const struct ds_node *node = ds->node;
-	uint64_t sum = 0;
-	uint32_t h = 0;
-
-	/* Every enter token's distance to the root: O(n log n), diagnostics only. */
-	for (uint32_t s = 0; s < ds->count; s++) {
-		uint32_t d = 0;
-
-		for (uint32_t t = tok_enter(s); t; t = node[t].parent)
-			d++;
-		sum += d;
-		if (d > h)
-			h = d;
-	}
-	for (uint32_t s = 0; s < ds->count; s++) {
-		uint32_t d = 0;
-
-		for (uint32_t t = tok_exit(s); t; t = node[t].parent)
-			d++;
-		if (d > h)
-			h = d;
-	}
-	*height = h;
-	*mean_depth = ds->count ? (double)sum / ds->count : 0;
+	*levels = ds->count ? ds->height + 1 : 0;
+	*leaf_fill = ds->nleaves ? 2.0 * ds->count / ((double)ds->nleaves * LEAF_CAP) : 0;
 }

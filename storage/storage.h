@@ -208,9 +208,16 @@ struct store_team {
 	uint64_t size;             /* descendants */
 	unsigned __int128 volume;  /* own personal volume plus all descendants' */
 	uint64_t depth;            /* levels below the root */
+	uint64_t direct;           /* direct referrals (accounts it sponsored) */
 };
 SN_MUST_CHECK int store_team_get(struct store *st, const uint8_t key[SN_PUBKEY_LEN],
                                  struct store_team *out);
+
+/* The keys of up to max accounts that key sponsored, in key order, starting after `after`
+ * (NULL: from the first). *n gets how many were written to out. */
+SN_MUST_CHECK int store_referrals_list(struct store *st, const uint8_t key[SN_PUBKEY_LEN],
+                                       const uint8_t *after, uint8_t (*out)[SN_PUBKEY_LEN], size_t max,
+                                       size_t *n);
 
 /* *out is a new buffer owned by the caller (sn_free). SN_E_NOTFOUND if no such block. */
 SN_MUST_CHECK int store_block_get(struct store *st, uint64_t height, uint8_t **out, size_t *len);
@@ -229,6 +236,11 @@ SN_MUST_CHECK int store_account_foreach(struct store *st, store_account_fn *fn, 
  * (all or nothing, also across a crash). Only one wtxn exists at a time: store_wtxn_begin
  * waits for the previous one to end. SN_E_FATAL once a commit has failed. */
 SN_MUST_CHECK int store_wtxn_begin(struct store *st, struct store_wtxn **out);
+/* A speculative wtxn (the mempool's view of the tip plus pending transactions): it does not
+ * wait for or block the writer and can never be committed, but it holds a read snapshot, so
+ * it must be aborted before another thread's store_wtxn_commit of the same store (which
+ * waits for it). */
+SN_MUST_CHECK int store_wtxn_begin_speculative(struct store *st, struct store_wtxn **out);
 void store_wtxn_abort(struct store_wtxn *w); /* accepts NULL; discards every change */
 const struct store_info *store_wtxn_info(const struct store_wtxn *w); /* the tip it builds on */
 
@@ -249,10 +261,15 @@ SN_MUST_CHECK int store_wtxn_tx_add(struct store_wtxn *w, const uint8_t id[SN_HA
 /* The state root after this wtxn's changes (does not change the store). */
 SN_MUST_CHECK int store_wtxn_state_root(struct store_wtxn *w, uint8_t out[SN_HASH_LEN]);
 /* Writes the block (hdr and its encoding) with every change of w in one LMDB transaction
- * and makes it the tip; hdr->state_root must equal store_wtxn_state_root. Frees w whatever
+ * and its commit (may be empty) and makes it the tip; hdr->state_root must equal
+ * store_wtxn_state_root. Frees w whatever
  * the outcome. A full map is grown and the commit retried. Errors leave the store as it was;
  * SN_E_FATAL latches if LMDB fails to commit. */
 SN_MUST_CHECK int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr,
-                                    const uint8_t *block, size_t block_len);
+                                    const uint8_t *block, size_t block_len, const uint8_t *commit,
+                                    size_t commit_len);
+/* The commit stored with a block (the signatures that made it final; docs/protocol.md).
+ * *out is owned by the caller (sn_free). SN_E_NOTFOUND if none. */
+SN_MUST_CHECK int store_commit_get(struct store *st, uint64_t height, uint8_t **out, size_t *len);
 
 #endif

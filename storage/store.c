@@ -184,6 +184,13 @@ static int store_rebuild(struct store *st, MDB_txn *txn)
 	}
 	if ((err = store_deepsum_build(&st->deepsum, parent, pvol, (uint32_t)n)))
 		goto out;
+	st->direct_cap = (uint32_t)(n ? n : 1);
+	if (!(st->direct = sn_calloc(st->direct_cap, sizeof(*st->direct)))) {
+		err = SN_E_NOMEM;
+		goto out;
+	}
+	for (uint64_t i = 1; i < n; i++)
+		st->direct[parent[i]]++;
 	err = store__merkle_build(&st->merkle, leaves, (uint32_t)n, (uint32_t)(n ? n : 1));
 	leaves = NULL; /* owned by the tree now (freed on its error) */
 	if (err)
@@ -265,7 +272,9 @@ int store_open(struct store **out, const char *path, const struct store_opts *op
 	    (rc = mdb_dbi_open(txn, "accounts", MDB_CREATE, &st->db_accounts)) ||
 	    (rc = mdb_dbi_open(txn, "blocks", MDB_CREATE, &st->db_blocks)) ||
 	    (rc = mdb_dbi_open(txn, "block_hash", MDB_CREATE, &st->db_block_hash)) ||
-	    (rc = mdb_dbi_open(txn, "txs", MDB_CREATE, &st->db_txs))) {
+	    (rc = mdb_dbi_open(txn, "txs", MDB_CREATE, &st->db_txs)) ||
+	    (rc = mdb_dbi_open(txn, "commits", MDB_CREATE, &st->db_commits)) ||
+	    (rc = mdb_dbi_open(txn, "referrals", MDB_CREATE, &st->db_referrals))) {
 		err = store__mdb_err(rc, "opening tables");
 		goto fail;
 	}
@@ -308,6 +317,7 @@ void store_close(struct store *st)
 		mdb_env_close(st->env);
 	store_deepsum_free(st->deepsum);
 	store__merkle_free(&st->merkle);
+	sn_free(st->direct);
 	pthread_rwlock_destroy(&st->lock);
 	pthread_mutex_destroy(&st->writer);
 	sn_free(st);
@@ -388,26 +398,27 @@ int store_team_get(struct store *st, const uint8_t key[SN_PUBKEY_LEN], struct st
 	if (!err)
 		err = store_deepsum_team(st->deepsum, (uint32_t)a.seq, &out->size, &out->volume);
 	out->depth = a.depth;
+	out->direct = err ? 0 : st->direct[a.seq];
 	read_end(st, txn);
 	return err;
 }
 
-int store_block_get(struct store *st, uint64_t height, uint8_t **out, size_t *len)
+/* Copies the value at key in dbi into a new buffer (*out owned by the caller). */
+static int get_copy(struct store *st, MDB_dbi dbi, const void *key, size_t klen, uint8_t **out, size_t *len,
+                    const char *what)
 {
-	uint8_t kb[8];
-	MDB_val k = mval(kb, sizeof(kb)), v;
+	MDB_val k = mval(key, klen), v;
 	MDB_txn *txn;
 	int rc, err;
 
 	*out = NULL;
 	*len = 0;
-	sn_put_be64(kb, height);
 	if ((err = read_begin(st, &txn)))
 		return err;
-	rc = mdb_get(txn, st->db_blocks, &k, &v);
+	rc = mdb_get(txn, dbi, &k, &v);
 	if (rc) {
-		err = store__mdb_err(rc, "reading block");
-	} else if (!(*out = sn_malloc(v.mv_size))) {
+		err = store__mdb_err(rc, what);
+	} else if (!(*out = sn_malloc(v.mv_size ? v.mv_size : 1))) {
 		err = SN_E_NOMEM;
 	} else {
 		memcpy(*out, v.mv_data, v.mv_size);
@@ -415,6 +426,22 @@ int store_block_get(struct store *st, uint64_t height, uint8_t **out, size_t *le
 	}
 	read_end(st, txn);
 	return err;
+}
+
+int store_block_get(struct store *st, uint64_t height, uint8_t **out, size_t *len)
+{
+	uint8_t kb[8];
+
+	sn_put_be64(kb, height);
+	return get_copy(st, st->db_blocks, kb, sizeof(kb), out, len, "reading block");
+}
+
+int store_commit_get(struct store *st, uint64_t height, uint8_t **out, size_t *len)
+{
+	uint8_t kb[8];
+
+	sn_put_be64(kb, height);
+	return get_copy(st, st->db_commits, kb, sizeof(kb), out, len, "reading commit");
 }
 
 int store_block_height(struct store *st, const uint8_t hash[SN_HASH_LEN], uint64_t *height)
@@ -461,6 +488,42 @@ int store_tx_locate(struct store *st, const uint8_t id[SN_HASH_LEN], uint64_t *h
 		if (!err && sn_reader_finish(&r))
 			err = SN_E_CORRUPT;
 	}
+	read_end(st, txn);
+	return err;
+}
+
+int store_referrals_list(struct store *st, const uint8_t key[SN_PUBKEY_LEN], const uint8_t *after,
+                         uint8_t (*out)[SN_PUBKEY_LEN], size_t max, size_t *n)
+{
+	uint8_t kb[2 * SN_PUBKEY_LEN];
+	MDB_val k = mval(kb, sizeof(kb)), v;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	int rc, err;
+
+	*n = 0;
+	memcpy(kb, key, SN_PUBKEY_LEN);
+	if (after)
+		memcpy(kb + SN_PUBKEY_LEN, after, SN_PUBKEY_LEN);
+	else
+		memset(kb + SN_PUBKEY_LEN, 0, SN_PUBKEY_LEN);
+	if ((err = read_begin(st, &txn)))
+		return err;
+	if ((rc = mdb_cursor_open(txn, st->db_referrals, &cur))) {
+		read_end(st, txn);
+		return store__mdb_err(rc, "opening cursor");
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && *n < max;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != sizeof(kb) || memcmp(k.mv_data, key, SN_PUBKEY_LEN) != 0)
+			break;
+		if (after && memcmp((uint8_t *)k.mv_data + SN_PUBKEY_LEN, after, SN_PUBKEY_LEN) == 0)
+			continue;
+		memcpy(out[(*n)++], (uint8_t *)k.mv_data + SN_PUBKEY_LEN, SN_PUBKEY_LEN);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		err = store__mdb_err(rc, "listing referrals");
+	mdb_cursor_close(cur);
 	read_end(st, txn);
 	return err;
 }

@@ -59,7 +59,7 @@ void store__state_root(uint8_t out[SN_HASH_LEN], uint64_t accounts, const uint8_
 /* ---------------------------------------------------------------- the store */
 struct store {
 	MDB_env *env;
-	MDB_dbi db_meta, db_accounts, db_blocks, db_block_hash, db_txs;
+	MDB_dbi db_meta, db_accounts, db_blocks, db_block_hash, db_txs, db_commits, db_referrals;
 	bool no_sync;
 	/* Held for reading by every LMDB read transaction and in-memory read; for writing while
 	 * the map is resized and while a commit updates the in-memory indexes. */
@@ -69,6 +69,8 @@ struct store {
 	struct store_info info;
 	struct merkle merkle;
 	struct store_deepsum *deepsum;
+	uint32_t *direct;     /* direct referrals per account, by seq */
+	uint32_t direct_cap;
 };
 
 /* Maps an LMDB return code to an sn error (logging where it happened). */

@@ -28,6 +28,7 @@ struct store_wtxn {
 	uint8_t (*tx_ids)[SN_HASH_LEN];
 	uint32_t n_tx, cap_tx;
 	struct merkle_update mu;
+	bool speculative;
 	bool root_valid;
 	uint8_t root[SN_HASH_LEN];
 };
@@ -115,16 +116,18 @@ static int ov_add(struct store_wtxn *w, const struct store_account *a, bool is_n
 	return SN_OK;
 }
 
-int store_wtxn_begin(struct store *st, struct store_wtxn **out)
+static int wtxn_begin(struct store *st, struct store_wtxn **out, bool speculative)
 {
 	struct store_wtxn *w;
 	int rc;
 
 	*out = NULL;
 	pthread_once(&ov_hash_once, ov_hash_init);
-	pthread_mutex_lock(&st->writer);
+	if (!speculative)
+		pthread_mutex_lock(&st->writer);
 	if (st->fatal) {
-		pthread_mutex_unlock(&st->writer);
+		if (!speculative)
+			pthread_mutex_unlock(&st->writer);
 		return SN_E_FATAL;
 	}
 	w = sn_calloc(1, sizeof(*w));
@@ -140,10 +143,12 @@ int store_wtxn_begin(struct store *st, struct store_wtxn **out)
 			sn_free(w->slots);
 		}
 		sn_free(w);
-		pthread_mutex_unlock(&st->writer);
+		if (!speculative)
+			pthread_mutex_unlock(&st->writer);
 		return SN_E_NOMEM;
 	}
 	w->st = st;
+	w->speculative = speculative;
 	pthread_rwlock_rdlock(&st->lock);
 	w->base = st->info;
 	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &w->rtxn))) {
@@ -158,6 +163,16 @@ int store_wtxn_begin(struct store *st, struct store_wtxn **out)
 	return SN_OK;
 }
 
+int store_wtxn_begin(struct store *st, struct store_wtxn **out)
+{
+	return wtxn_begin(st, out, false);
+}
+
+int store_wtxn_begin_speculative(struct store *st, struct store_wtxn **out)
+{
+	return wtxn_begin(st, out, true);
+}
+
 static void wtxn_end_snapshot(struct store_wtxn *w)
 {
 	if (w->rtxn) {
@@ -170,10 +185,12 @@ static void wtxn_end_snapshot(struct store_wtxn *w)
 void store_wtxn_abort(struct store_wtxn *w)
 {
 	struct store *st;
+	bool speculative;
 
 	if (!w)
 		return;
 	st = w->st;
+	speculative = w->speculative;
 	wtxn_end_snapshot(w);
 	store__merkle_update_free(&w->mu);
 	sn_free(w->ent);
@@ -181,7 +198,8 @@ void store_wtxn_abort(struct store_wtxn *w)
 	sn_free(w->new_ent);
 	sn_free(w->tx_ids);
 	sn_free(w);
-	pthread_mutex_unlock(&st->writer);
+	if (!speculative)
+		pthread_mutex_unlock(&st->writer);
 }
 
 const struct store_info *store_wtxn_info(const struct store_wtxn *w)
@@ -383,7 +401,8 @@ static int put(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kn, const void *
 /* Every LMDB write of the block. Returns an LMDB code. */
 static int wtxn_write(struct store_wtxn *w, MDB_txn *txn, const uint32_t *dirty, uint32_t n_dirty,
                       const struct store_block_header *hdr, const uint8_t hash[SN_HASH_LEN],
-                      const uint8_t *block, size_t block_len, const struct store_info *tip)
+                      const uint8_t *block, size_t block_len, const uint8_t *commit, size_t commit_len,
+                      const struct store_info *tip)
 {
 	struct store *st = w->st;
 	uint8_t hb[8], tipbuf[128];
@@ -392,15 +411,23 @@ static int wtxn_write(struct store_wtxn *w, MDB_txn *txn, const uint32_t *dirty,
 
 	for (uint32_t i = 0; i < n_dirty; i++) {
 		const struct store_account *a = &w->ent[dirty[i]].a;
-		uint8_t rec[STORE_ACCOUNT_LEN];
+		uint8_t rec[STORE_ACCOUNT_LEN], ref[2 * SN_PUBKEY_LEN];
 
 		store_account_encode(rec, a);
 		if ((rc = put(txn, st->db_accounts, a->key, SN_PUBKEY_LEN, rec, sizeof(rec))))
+			return rc;
+		if (!w->ent[dirty[i]].is_new || a->seq == 0)
+			continue;
+		memcpy(ref, a->sponsor, SN_PUBKEY_LEN);
+		memcpy(ref + SN_PUBKEY_LEN, a->key, SN_PUBKEY_LEN);
+		if ((rc = put(txn, st->db_referrals, ref, sizeof(ref), "", 0)))
 			return rc;
 	}
 	sn_put_be64(hb, hdr->height);
 	if ((rc = put(txn, st->db_blocks, hb, 8, block, block_len)) ||
 	    (rc = put(txn, st->db_block_hash, hash, SN_HASH_LEN, hb, 8)))
+		return rc;
+	if (commit_len && (rc = put(txn, st->db_commits, hb, 8, commit, commit_len)))
 		return rc;
 	for (uint32_t i = 0; i < w->n_tx; i++) {
 		uint8_t loc[13];
@@ -427,6 +454,9 @@ static int wtxn_apply_memory(struct store_wtxn *w, const struct store_info *tip)
 	for (uint32_t i = 0; i < w->n_new && !err; i++) {
 		const struct store_account *a = &w->ent[w->new_ent[i]].a;
 
+		st->direct[a->seq] = 0;
+		if (a->seq)
+			st->direct[a->sponsor_seq]++;
 		err = store_deepsum_insert(st->deepsum, (uint32_t)a->seq, (uint32_t)a->sponsor_seq,
 		                           a->personal_volume);
 	}
@@ -442,7 +472,7 @@ static int wtxn_apply_memory(struct store_wtxn *w, const struct store_info *tip)
 }
 
 int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr, const uint8_t *block,
-                      size_t block_len)
+                      size_t block_len, const uint8_t *commit, size_t commit_len)
 {
 	struct store *st = w->st;
 	struct store_info tip;
@@ -451,6 +481,10 @@ int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr
 	MDB_txn *txn = NULL;
 	int err, rc;
 
+	if (w->speculative) {
+		err = SN_E_INVAL;
+		goto out;
+	}
 	if ((err = store_wtxn_state_root(w, root)))
 		goto out;
 	if (w->base.has_genesis ? hdr->height != w->base.height + 1 : hdr->height != 0) {
@@ -482,6 +516,17 @@ int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr
 	/* Reservations first, so that the in-memory update after the commit cannot fail. */
 	pthread_rwlock_wrlock(&st->lock);
 	err = store_deepsum_reserve(st->deepsum, (uint32_t)tip.accounts);
+	if (!err && tip.accounts > st->direct_cap) {
+		uint32_t ncap = (uint32_t)(tip.accounts + tip.accounts / 2 + 16);
+		uint32_t *nd = sn_realloc(st->direct, (size_t)ncap * sizeof(*nd));
+
+		if (nd) {
+			st->direct = nd;
+			st->direct_cap = ncap;
+		} else {
+			err = SN_E_NOMEM;
+		}
+	}
 	if (!err)
 		err = store__merkle_reserve(&st->merkle, &w->mu);
 	pthread_rwlock_unlock(&st->lock);
@@ -493,7 +538,7 @@ int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr
 			err = store__mdb_err(rc, "beginning write");
 			goto out;
 		}
-		rc = wtxn_write(w, txn, dirty, n_dirty, hdr, hash, block, block_len, &tip);
+		rc = wtxn_write(w, txn, dirty, n_dirty, hdr, hash, block, block_len, commit, commit_len, &tip);
 		if (rc == 0) {
 			pthread_rwlock_wrlock(&st->lock);
 			rc = mdb_txn_commit(txn);
@@ -575,5 +620,5 @@ int store_genesis_init(struct store *st, const struct store_genesis *g)
 		return err;
 	}
 	store_block_header_encode(block, &hdr);
-	return store_wtxn_commit(w, &hdr, block, sizeof(block));
+	return store_wtxn_commit(w, &hdr, block, sizeof(block), NULL, 0);
 }
