@@ -496,7 +496,7 @@ int store_referrals_list(struct store *st, const uint8_t key[SN_PUBKEY_LEN], con
                          uint8_t (*out)[SN_PUBKEY_LEN], size_t max, size_t *n)
 {
 	uint8_t kb[2 * SN_PUBKEY_LEN];
-	MDB_val k = mval(kb, sizeof(kb)), v;
+	MDB_val k, v;
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	int rc, err;
@@ -507,6 +507,7 @@ int store_referrals_list(struct store *st, const uint8_t key[SN_PUBKEY_LEN], con
 		memcpy(kb + SN_PUBKEY_LEN, after, SN_PUBKEY_LEN);
 	else
 		memset(kb + SN_PUBKEY_LEN, 0, SN_PUBKEY_LEN);
+	k = mval(kb, sizeof(kb));
 	if ((err = read_begin(st, &txn)))
 		return err;
 	if ((rc = mdb_cursor_open(txn, st->db_referrals, &cur))) {
