@@ -6,6 +6,7 @@
 #ifndef SN_COMMON_H
 #define SN_COMMON_H
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -55,6 +56,8 @@
 	X(E_DUPTX, "duplicate_tx", "transaction is already in the chain or block")     \
 	X(E_MAPFULL, "map_full", "storage map is full")                                \
 	X(E_FATAL, "store_failed", "store is in a failed state after a write error")   \
+	X(E_MEMPOOL_FULL, "mempool_full", "mempool is full")                          \
+	X(E_BUSY, "busy", "busy, try again")                                          \
 	X(E_CANCELLED, "cancelled", "cancelled")                                       \
 	X(E_TIMEOUT, "timeout", "timed out")
 
@@ -92,7 +95,8 @@ void sn_alloc_fail_after(unsigned long n);
 enum sn_log_level { SN_LOG_TRACE, SN_LOG_DEBUG, SN_LOG_INFO, SN_LOG_WARN, SN_LOG_ERROR, SN_LOG_OFF };
 
 typedef void sn_log_fn(void *ud, enum sn_log_level lvl, const char *subsys, const char *msg);
-/* Sets the sink and the minimum level. NULL fn restores the default (stderr). */
+/* Sets the sink and the minimum level. NULL fn restores the default (stderr). Call it before
+ * other threads log (at start-up): the sink itself is not synchronised; the level is. */
 void sn_log_set(sn_log_fn *fn, void *ud, enum sn_log_level min);
 enum sn_log_level sn_log_level_get(void);
 const char *sn_log_level_name(enum sn_log_level lvl);

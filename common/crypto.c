@@ -51,6 +51,7 @@ static void tag_personal(unsigned char personal[crypto_generichash_blake2b_PERSO
 	size_t n = strlen(tag);
 
 	/* Tags are compile-time constants of at most 16 bytes. */
+	assert(n <= SN_TAG_MAX);
 	if (n > SN_TAG_MAX)
 		n = SN_TAG_MAX;
 	memset(personal, 0, crypto_generichash_blake2b_PERSONALBYTES);

@@ -49,7 +49,7 @@ static int propose1(struct fixture *f, const uint8_t *tx, size_t len)
 	uint8_t *blk;
 	size_t blen;
 
-	assert_int_equal(node_engine_propose(f->eng, txs, lens, 1, 1700000001000ull, NULL, errs, &blk, &blen, &inc),
+	assert_int_equal(node_engine_propose(f->eng, txs, lens, 1, &(struct node_propose_opts){ .time_ms = 1700000001000ull }, errs, &blk, &blen, &inc),
 	                 SN_OK);
 	sn_free(blk);
 	assert_int_equal(inc, errs[0] == SN_OK ? 1 : 0);
@@ -281,8 +281,8 @@ static void random_blocks(struct fixture *f, struct tu_rng *rng, int blocks, int
 			txs[k] = bufs[k];
 			ks->nonce[from]++;
 		}
-		assert_int_equal(node_engine_propose(f->eng, txs, lens, (size_t)per_block, 1700000002000ull + (uint64_t)b,
-		                                     NULL, errs, &blk, &blen, &inc), SN_OK);
+		assert_int_equal(node_engine_propose(f->eng, txs, lens, (size_t)per_block,
+		                                     &(struct node_propose_opts){ .time_ms = 1700000002000ull + (uint64_t)b }, errs, &blk, &blen, &inc), SN_OK);
 		sn_free(blk);
 		/* Re-read the truth: rejected transactions did not consume nonces. */
 		keyset_refresh(f, ks);
@@ -331,10 +331,10 @@ static void test_replay_is_deterministic(void **state)
 		struct node_block_result r;
 
 		assert_int_equal(store_block_get(a.st, h, &blk, &len), SN_OK);
-		assert_int_equal(node_engine_apply_block(b.eng, blk, len, &r), SN_OK);
-		assert_int_equal(node_engine_apply_block(c.eng, blk, len, &r), SN_OK);
+		assert_int_equal(node_engine_apply_block(b.eng, blk, len, NULL, 0, &r), SN_OK);
+		assert_int_equal(node_engine_apply_block(c.eng, blk, len, NULL, 0, &r), SN_OK);
 		/* applying the same block twice is refused */
-		assert_int_equal(node_engine_apply_block(c.eng, blk, len, &r), SN_E_HEIGHT);
+		assert_int_equal(node_engine_apply_block(c.eng, blk, len, NULL, 0, &r), SN_E_HEIGHT);
 		sn_free(blk);
 	}
 	store_info_get(b.st, &ib);
@@ -416,7 +416,7 @@ static void test_block_rejected_whole(void **state)
 	store_info_get(f.st, &before);
 
 	len = hand_block(f.st, txs, lens, 3, zero, &blk);
-	assert_int_equal(node_engine_apply_block(f.eng, blk, len, &r), SN_E_SELF);
+	assert_int_equal(node_engine_apply_block(f.eng, blk, len, NULL, 0, &r), SN_E_SELF);
 	assert_int_equal(r.tx_index, 1);
 	free(blk);
 	store_info_get(f.st, &after);
@@ -431,7 +431,7 @@ static void test_block_rejected_whole(void **state)
 		lens[1] = tu_tx(t2, STORE_TX_TRANSFER, 1, 0, FEE, root_pk, 10);
 	}
 	len = hand_block(f.st, txs, lens, 3, zero, &blk);
-	assert_int_equal(node_engine_apply_block(f.eng, blk, len, &r), SN_E_STATEROOT);
+	assert_int_equal(node_engine_apply_block(f.eng, blk, len, NULL, 0, &r), SN_E_STATEROOT);
 	assert_int_equal(r.tx_index, -1);
 	free(blk);
 	store_info_get(f.st, &after);
@@ -441,20 +441,20 @@ static void test_block_rejected_whole(void **state)
 	/* A tampered tx root, a wrong height, a wrong parent, a wrong chain, an old time. */
 	len = hand_block(f.st, txs, lens, 3, zero, &blk);
 	blk[1 + 4 + 8 + 32 + 8 + 32] ^= 1; /* tx_root */
-	assert_int_equal(node_engine_apply_block(f.eng, blk, len, &r), SN_E_TXROOT);
+	assert_int_equal(node_engine_apply_block(f.eng, blk, len, NULL, 0, &r), SN_E_TXROOT);
 	blk[1 + 4 + 8 + 32 + 8 + 32] ^= 1;
 	blk[5] ^= 1; /* height */
-	assert_int_equal(node_engine_apply_block(f.eng, blk, len, &r), SN_E_HEIGHT);
+	assert_int_equal(node_engine_apply_block(f.eng, blk, len, NULL, 0, &r), SN_E_HEIGHT);
 	blk[5] ^= 1;
 	blk[13] ^= 1; /* prev hash */
-	assert_int_equal(node_engine_apply_block(f.eng, blk, len, &r), SN_E_PREV);
+	assert_int_equal(node_engine_apply_block(f.eng, blk, len, NULL, 0, &r), SN_E_PREV);
 	blk[13] ^= 1;
 	blk[1] ^= 1; /* chain id */
-	assert_int_equal(node_engine_apply_block(f.eng, blk, len, &r), SN_E_CHAIN);
+	assert_int_equal(node_engine_apply_block(f.eng, blk, len, NULL, 0, &r), SN_E_CHAIN);
 	blk[1] ^= 1;
 	memset(blk + 1 + 4 + 8 + 32, 0, 8); /* time 0 */
-	assert_int_equal(node_engine_apply_block(f.eng, blk, len, &r), SN_E_TIME);
-	assert_int_equal(node_engine_apply_block(f.eng, blk, len - 1, &r), SN_E_TRUNCATED);
+	assert_int_equal(node_engine_apply_block(f.eng, blk, len, NULL, 0, &r), SN_E_TIME);
+	assert_int_equal(node_engine_apply_block(f.eng, blk, len - 1, NULL, 0, &r), SN_E_TRUNCATED);
 	free(blk);
 	store_info_get(f.st, &after);
 	assert_memory_equal(&before, &after, sizeof(before));
@@ -481,7 +481,7 @@ static void test_alloc_failures_leave_store_consistent(void **state)
 		pk_of(100 + nth, pk);
 		lens[0] = tu_tx(t1, STORE_TX_REGISTER, 0, nonce_of(&f, 0), FEE, pk, 1);
 		sn_alloc_fail_after(nth);
-		err = node_engine_propose(f.eng, txs, lens, 1, 1700000003000ull, NULL, errs, &blk, &blen, &inc);
+		err = node_engine_propose(f.eng, txs, lens, 1, &(struct node_propose_opts){ .time_ms = 1700000003000ull }, errs, &blk, &blen, &inc);
 		sn_alloc_fail_after(0);
 		store_info_get(f.st, &after);
 		if (err == SN_OK) {
