@@ -197,6 +197,9 @@ void store_close(struct store *st); /* accepts NULL */
  * SN_E_INVAL for an unknown sponsor, a duplicate key or bad params. */
 SN_MUST_CHECK int store_genesis_init(struct store *st, const struct store_genesis *g);
 
+/* SN_OK, or the error a failed commit latched (SN_E_FATAL): the store then refuses writes. */
+int store_status(struct store *st);
+
 /* A consistent copy of the tip's summary. */
 void store_info_get(struct store *st, struct store_info *out);
 

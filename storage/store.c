@@ -323,6 +323,11 @@ void store_close(struct store *st)
 	sn_free(st);
 }
 
+int store_status(struct store *st)
+{
+	return atomic_load(&st->fatal);
+}
+
 void store_info_get(struct store *st, struct store_info *out)
 {
 	pthread_rwlock_rdlock(&st->lock);

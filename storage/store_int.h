@@ -4,6 +4,7 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "storage/storage.h"
 
@@ -65,7 +66,7 @@ struct store {
 	 * the map is resized and while a commit updates the in-memory indexes. */
 	pthread_rwlock_t lock;
 	pthread_mutex_t writer; /* one wtxn at a time */
-	int fatal;              /* latched error after a failed commit */
+	atomic_int fatal;       /* latched error after a failed commit */
 	struct store_info info;
 	struct merkle merkle;
 	struct store_deepsum *deepsum;

@@ -1,0 +1,357 @@
+/* node/daemon.c — the settled loop: start-up (config, keys, genesis, store opened on the
+ * thread pool while /health says 503), the single-validator block producer, graceful
+ * shutdown on SIGINT/SIGTERM. The block producer is the one piece BFT consensus replaces. */
+#include "node/daemon.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BLOCK_POLL_MS 50 /* how often the producer looks at the mempool */
+
+static uint64_t now_ms_wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t now_ms_mono(void)
+{
+	return sn_time_mono_ns() / 1000000u;
+}
+
+static void daemon_maybe_finish(struct node_daemon *d);
+
+/* ------------------------------------------------------------------ admission */
+
+int node_daemon_admit(struct node_daemon *d, const uint8_t *raw, size_t len, const struct store_tx *tx,
+                      const uint8_t id[SN_HASH_LEN])
+{
+	if (!d->ready)
+		return SN_E_BUSY;
+	if (d->producing)
+		return SN_E_BUSY;
+	return node_mempool_add(d->mp, raw, len, tx, id);
+}
+
+/* ------------------------------------------------------------------ producer */
+
+struct produce_job {
+	uv_work_t work;
+	struct node_daemon *d;
+	const uint8_t **txs;
+	size_t *lens;
+	size_t n;
+	int *errs;
+	uint8_t *block;
+	size_t block_len, included;
+	int err;
+	uint64_t t0;
+};
+
+static void produce_work(uv_work_t *w)
+{
+	struct produce_job *j = w->data;
+	struct node_propose_opts o = { .time_ms = now_ms_wall(), .node_sk = j->d->node_sk, .preverified = true };
+
+	j->err = node_engine_propose(j->d->eng, j->txs, j->lens, j->n, &o, j->errs, &j->block, &j->block_len,
+	                             &j->included);
+}
+
+static void produce_done(uv_work_t *w, int status)
+{
+	struct produce_job *j = w->data;
+	struct node_daemon *d = j->d;
+	uint8_t(*ids)[SN_HASH_LEN] = sn_malloc((j->n ? j->n : 1) * SN_HASH_LEN);
+	size_t k = 0, dropped = 0;
+	int err;
+
+	(void)status;
+	d->jobs--;
+	d->producing = false;
+	if (j->err) {
+		SN_LOG(SN_LOG_ERROR, "producer", "block not produced: %s", sn_strerror(j->err));
+	} else {
+		struct store_info info;
+
+		store_info_get(d->st, &info);
+		for (size_t i = 0; i < j->n && ids; i++)
+			if (j->errs[i] == SN_OK)
+				memcpy(ids[k++], node_mempool_at(d->mp, i)->id, SN_HASH_LEN);
+		SN_LOG(j->included ? SN_LOG_INFO : SN_LOG_DEBUG, "producer", "block %llu: %zu txs in %.1f ms, %llu accounts",
+		       (unsigned long long)info.height, j->included,
+		       (double)(sn_time_mono_ns() - j->t0) / 1e6, (unsigned long long)info.accounts);
+	}
+	if (!ids) {
+		SN_LOG(SN_LOG_ERROR, "producer", "out of memory after a block");
+		k = 0;
+	}
+	err = node_mempool_resume(d->mp, (const uint8_t(*)[SN_HASH_LEN])ids, k, &dropped);
+	if (err)
+		SN_LOG(SN_LOG_ERROR, "mempool", "re-check after the block failed: %s", sn_strerror(err));
+	if (dropped)
+		SN_LOG(SN_LOG_INFO, "mempool", "dropped %zu transactions no longer valid", dropped);
+	sn_free(ids);
+	sn_free(j->txs);
+	sn_free(j->lens);
+	sn_free(j->errs);
+	sn_free(j->block);
+	sn_free(j);
+	d->last_block_mono_ms = now_ms_mono();
+	/* Admissions that arrived while the block was built. */
+	while (d->deferred) {
+		struct submit_job *s = d->deferred;
+
+		d->deferred = s->next;
+		if (!d->deferred)
+			d->deferred_tail = NULL;
+		node_rpc_submit_finish(s);
+	}
+	daemon_maybe_finish(d);
+}
+
+static void produce_start(struct node_daemon *d)
+{
+	struct produce_job *j = sn_calloc(1, sizeof(*j));
+	size_t n = node_mempool_count(d->mp);
+	struct store_info info;
+
+	store_info_get(d->st, &info);
+	if (n > info.params.max_block_txs)
+		n = info.params.max_block_txs;
+	if (!j)
+		return;
+	j->d = d;
+	j->n = n;
+	j->txs = sn_malloc((n ? n : 1) * sizeof(*j->txs));
+	j->lens = sn_malloc((n ? n : 1) * sizeof(*j->lens));
+	j->errs = sn_calloc(n ? n : 1, sizeof(*j->errs));
+	if (!j->txs || !j->lens || !j->errs) {
+		sn_free(j->txs);
+		sn_free(j->lens);
+		sn_free(j->errs);
+		sn_free(j);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct node_mempool_entry *e = node_mempool_at(d->mp, i);
+
+		j->txs[i] = e->raw;
+		j->lens[i] = e->len;
+	}
+	j->t0 = sn_time_mono_ns();
+	j->work.data = j;
+	/* The mempool's snapshot must end before the commit; entries stay put meanwhile. */
+	node_mempool_suspend(d->mp);
+	d->producing = true;
+	d->jobs++;
+	if (uv_queue_work(d->loop, &j->work, produce_work, produce_done) != 0) {
+		j->err = SN_E_IO;
+		produce_done(&j->work, 0);
+	}
+}
+
+static void on_block_timer(uv_timer_t *t)
+{
+	struct node_daemon *d = t->data;
+	uint64_t since = now_ms_mono() - d->last_block_mono_ms;
+
+	if (d->stopping || d->producing || !d->ready || store_status(d->st))
+		return;
+	if (node_mempool_count(d->mp) > 0 || since >= d->cfg.block_interval_ms)
+		produce_start(d);
+}
+
+/* ------------------------------------------------------------------ health */
+
+static int on_health(void *ud, const char **reason)
+{
+	struct node_daemon *d = ud;
+
+	if (d->stopping) {
+		*reason = "stopping";
+		return 503;
+	}
+	if (!d->ready) {
+		*reason = d->open_err ? "store failed to open" : "starting";
+		return 503;
+	}
+	if (store_status(d->st)) {
+		*reason = "store failed: restart the node";
+		return 503;
+	}
+	*reason = "ok";
+	return 200;
+}
+
+/* ------------------------------------------------------------------ start-up */
+
+static void open_work(uv_work_t *w)
+{
+	struct node_daemon *d = w->data;
+	struct store_opts so = { .chain_id = d->gen.chain_id, .map_size = d->cfg.map_size_mb << 20 };
+	struct node_engine_opts eo = { .threads = (unsigned)d->cfg.engine_threads };
+	struct store_info info;
+	char path[PATH_MAX + 300];
+	uint64_t t0 = sn_time_mono_ns();
+	int err;
+
+	if (d->cfg.data_dir[0] == '/')
+		snprintf(path, sizeof(path), "%s", d->cfg.data_dir);
+	else
+		snprintf(path, sizeof(path), "%s/%s", d->home, d->cfg.data_dir);
+	if ((err = store_open(&d->st, path, &so))) {
+		SN_LOG(SN_LOG_ERROR, "node", "cannot open the store in %s: %s", path, sn_strerror(err));
+		d->open_err = err;
+		return;
+	}
+	store_info_get(d->st, &info);
+	if (!info.has_genesis) {
+		if ((err = store_genesis_init(d->st, &d->gen.g))) {
+			SN_LOG(SN_LOG_ERROR, "node", "cannot write the genesis state: %s", sn_strerror(err));
+			d->open_err = err;
+			return;
+		}
+		SN_LOG(SN_LOG_INFO, "node", "wrote the genesis state of chain %u", d->gen.chain_id);
+		store_info_get(d->st, &info);
+	}
+	if ((err = node_engine_new(&d->eng, d->st, &eo)) ||
+	    (err = node_mempool_new(&d->mp, d->st, d->cfg.mempool_max_txs, d->cfg.mempool_max_bytes))) {
+		SN_LOG(SN_LOG_ERROR, "node", "cannot start the engine: %s", sn_strerror(err));
+		d->open_err = err;
+		return;
+	}
+	SN_LOG(SN_LOG_INFO, "node", "store open at height %llu with %llu accounts (%.0f ms)",
+	       (unsigned long long)info.height, (unsigned long long)info.accounts,
+	       (double)(sn_time_mono_ns() - t0) / 1e6);
+}
+
+static void open_done(uv_work_t *w, int status)
+{
+	struct node_daemon *d = w->data;
+
+	(void)status;
+	d->jobs--;
+	if (d->open_err) {
+		d->exit_code = 1;
+		d->stopping = true;
+		http_server_stop(d->http, NULL, NULL);
+		d->http = NULL;
+		d->http_stopped = true;
+		daemon_maybe_finish(d);
+		return;
+	}
+	d->ready = true;
+	d->last_block_mono_ms = now_ms_mono();
+	if (d->stopping) {
+		daemon_maybe_finish(d);
+		return;
+	}
+	if (d->producer) {
+		uv_timer_start(&d->block_timer, on_block_timer, BLOCK_POLL_MS, BLOCK_POLL_MS);
+		SN_LOG(SN_LOG_INFO, "node", "single validator: producing blocks (at least every %llu ms)",
+		       (unsigned long long)d->cfg.block_interval_ms);
+	}
+	SN_LOG(SN_LOG_INFO, "node", "serving JSON-RPC on %s:%u", d->cfg.rpc_address, http_server_port(d->http));
+}
+
+/* ------------------------------------------------------------------ shutdown */
+
+static void on_http_stopped(void *ud)
+{
+	struct node_daemon *d = ud;
+
+	d->http_stopped = true;
+	daemon_maybe_finish(d);
+}
+
+static void daemon_maybe_finish(struct node_daemon *d)
+{
+	if (!d->stopping || d->jobs || !d->http_stopped)
+		return;
+	if (!uv_is_closing((uv_handle_t *)&d->block_timer)) {
+		uv_close((uv_handle_t *)&d->block_timer, NULL);
+		uv_close((uv_handle_t *)&d->sig_int, NULL);
+		uv_close((uv_handle_t *)&d->sig_term, NULL);
+	}
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct node_daemon *d = s->data;
+
+	if (d->stopping)
+		return;
+	SN_LOG(SN_LOG_INFO, "node", "%s: finishing the block in progress and stopping",
+	       signum == SIGINT ? "SIGINT" : "SIGTERM");
+	d->stopping = true;
+	uv_timer_stop(&d->block_timer);
+	http_server_stop(d->http, on_http_stopped, d);
+	d->http = NULL;
+	daemon_maybe_finish(d);
+}
+
+int node_daemon_run(struct node_daemon *d)
+{
+	struct http_server_opts ho = {
+		.address = d->cfg.rpc_address,
+		.port = (uint16_t)d->cfg.rpc_port,
+		.limits = { .max_body = d->cfg.rpc_max_body_bytes, .max_header = d->cfg.rpc_max_header_bytes,
+		            .max_connections = d->cfg.rpc_max_connections,
+		            .idle_timeout_ms = d->cfg.rpc_idle_timeout_ms },
+		.on_post = node_rpc_post,
+		.on_health = on_health,
+		.ud = d,
+	};
+	char user_pass[sizeof(d->cfg.rpc_user) + sizeof(d->cfg.rpc_password) + 2];
+	uint8_t rnd[32];
+	int err;
+
+	d->loop = uv_default_loop();
+	/* Random password for this run, written to <home>/rpc.cookie (0600). */
+	sn_random_bytes(rnd, sizeof(rnd));
+	memcpy(d->cookie, "__cookie__:", 11);
+	sn_hex_encode(d->cookie + 11, rnd, sizeof(rnd));
+	sn_wipe(rnd, sizeof(rnd));
+	snprintf(d->cookie_path, sizeof(d->cookie_path), "%s/%s", d->home, NODE_COOKIE_FILE);
+	snprintf(user_pass, sizeof(user_pass), "%s:%s", d->cfg.rpc_user, d->cfg.rpc_password);
+	ho.credentials[0] = d->cookie;
+	ho.credentials[1] = d->cfg.rpc_user[0] ? user_pass : NULL;
+	if ((err = http_server_start(&d->http, d->loop, &ho))) {
+		uv_run(d->loop, UV_RUN_NOWAIT); /* let the failed listener close */
+		return 1;
+	}
+	if ((err = node_file_write_atomic(d->cookie_path, d->cookie, strlen(d->cookie), 0600, true))) {
+		SN_LOG(SN_LOG_ERROR, "node", "cannot write %s: %s", d->cookie_path, sn_strerror(err));
+		http_server_stop(d->http, NULL, NULL);
+		uv_run(d->loop, UV_RUN_DEFAULT);
+		return 1;
+	}
+	sn_wipe(user_pass, sizeof(user_pass));
+	uv_timer_init(d->loop, &d->block_timer);
+	d->block_timer.data = d;
+	uv_signal_init(d->loop, &d->sig_int);
+	uv_signal_init(d->loop, &d->sig_term);
+	d->sig_int.data = d->sig_term.data = d;
+	uv_signal_start(&d->sig_int, on_signal, SIGINT);
+	uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+	d->open_work.data = d;
+	d->jobs++;
+	uv_queue_work(d->loop, &d->open_work, open_work, open_done);
+	uv_run(d->loop, UV_RUN_DEFAULT);
+
+	unlink(d->cookie_path);
+	sn_wipe(d->cookie, sizeof(d->cookie));
+	node_mempool_free(d->mp);
+	node_engine_free(d->eng);
+	store_close(d->st);
+	uv_loop_close(d->loop);
+	if (!d->exit_code)
+		SN_LOG(SN_LOG_INFO, "node", "stopped cleanly");
+	return d->exit_code;
+}

@@ -1,0 +1,74 @@
+/* node/daemon.h — the settled daemon: one libuv loop serving JSON-RPC, admitting transactions
+ * into the mempool and (single-validator devnet) producing blocks. Internal to node/. */
+#ifndef SN_NODE_DAEMON_H
+#define SN_NODE_DAEMON_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <uv.h>
+
+#include "node/config.h"
+#include "node/home.h"
+#include "node/http.h"
+#include "node/mempool.h"
+
+#define SETTLED_VERSION "0.1.0"
+
+struct submit_job;
+
+struct node_daemon {
+	uv_loop_t *loop;
+	char home[PATH_MAX];
+	struct node_config cfg;
+	struct node_genesis gen;
+	uint8_t node_pk[NODE_ED25519_PK_LEN];
+	uint8_t *node_sk; /* NODE_ED25519_SK_LEN bytes in sodium_malloc'd memory */
+	bool producer;    /* the single genesis validator: produces blocks */
+
+	struct store *st;
+	struct node_engine *eng;
+	struct node_mempool *mp;
+	struct http_server *http;
+	char cookie[128];
+	char cookie_path[PATH_MAX + 64];
+
+	uv_timer_t block_timer;
+	uv_signal_t sig_int, sig_term;
+	uv_work_t open_work;
+	int open_err;
+	bool ready;        /* store open, serving */
+	bool producing;    /* a block is being built on the thread pool */
+	bool stopping;
+	bool http_stopped;
+	unsigned jobs;     /* work items in flight (signature checks, block production) */
+	uint64_t last_block_mono_ms;
+	struct submit_job *deferred, *deferred_tail; /* admissions waiting for a block to finish */
+	int exit_code;
+};
+
+/* Runs the daemon until SIGINT/SIGTERM; returns the process exit code. */
+int node_daemon_run(struct node_daemon *d);
+
+/* JSON-RPC (node/rpc.c): handles one HTTP POST body. */
+void node_rpc_post(void *ud, struct http_req *req, const char *body, size_t len);
+/* Admission of a checked transaction (node/daemon.c); SN_E_BUSY while a block is built. */
+int node_daemon_admit(struct node_daemon *d, const uint8_t *raw, size_t len, const struct store_tx *tx,
+                      const uint8_t id[SN_HASH_LEN]);
+
+/* A submit_tx request whose signature is checked on the thread pool (node/rpc.c). */
+struct submit_job {
+	uv_work_t work;
+	struct node_daemon *d;
+	struct http_req *req;
+	json_t *id;
+	uint8_t raw[STORE_TX_MAX];
+	size_t len;
+	struct store_tx tx;
+	uint8_t txid[SN_HASH_LEN];
+	int err;
+	struct submit_job *next;
+};
+/* Finishes a submit job (admits it or replies with its error) and frees it. */
+void node_rpc_submit_finish(struct submit_job *job);
+
+#endif

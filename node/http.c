@@ -1,0 +1,611 @@
+/* node/http.c — HTTP/1.1 for JSON-RPC over libuv with http_parser (Debian libhttp-parser).
+ *
+ * One request per connection is in flight at a time: after a complete request the parser is
+ * paused and reading stops until the reply is written, which gives backpressure and keeps
+ * pipelined requests in order. Limits: head size, body size, connection count and an idle
+ * timer that also bounds how long a slow client may take to send a request. */
+#include "node/http.h"
+
+#include <http_parser.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#define MAX_CRED 256
+
+struct http_server {
+	uv_loop_t *loop;
+	uv_tcp_t listener;
+	struct http_server_opts opts;
+	char cred[2][MAX_CRED];
+	bool has_cred[2];
+	uint16_t port;
+	size_t n_conns;
+	struct http_conn *conns; /* list, for stop */
+	bool stopping;
+	unsigned pending_closes;
+	void (*done)(void *ud);
+	void *done_ud;
+};
+
+struct http_req {
+	struct http_conn *conn;
+};
+
+struct http_conn {
+	uv_tcp_t tcp;
+	uv_timer_t idle;
+	struct http_server *srv;
+	struct http_conn *next, *prev;
+	http_parser parser;
+	size_t head_bytes;
+	char url[256];
+	size_t url_len;
+	char *body;
+	size_t body_len, body_cap;
+	char auth[MAX_CRED * 2];
+	size_t auth_len;
+	int header_state; /* 0 other, 1 in Authorization field name, 2 in its value */
+	bool header_is_auth;
+	char field[32];
+	size_t field_len;
+	uint8_t *leftover; /* bytes after a paused request */
+	size_t leftover_len;
+	struct http_req req;
+	bool in_flight;   /* a request awaits its reply */
+	bool closing;
+	bool keep_alive;
+	int handles_open; /* tcp + timer */
+	int reject_status; /* set by a callback that rejects the request */
+};
+
+static void conn_close(struct http_conn *c);
+static void conn_process(struct http_conn *c, const char *data, size_t len);
+
+static void server_maybe_done(struct http_server *srv)
+{
+	if (srv->stopping && srv->pending_closes == 0 && srv->n_conns == 0) {
+		void (*done)(void *) = srv->done;
+		void *ud = srv->done_ud;
+
+		sn_free(srv);
+		if (done)
+			done(ud);
+	}
+}
+
+static void conn_free(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->n_conns--;
+	sn_free(c->body);
+	sn_free(c->leftover);
+	sn_free(c);
+	server_maybe_done(srv);
+}
+
+static void conn_handle_closed(uv_handle_t *h)
+{
+	struct http_conn *c = h->data;
+
+	if (--c->handles_open == 0 && !c->in_flight)
+		conn_free(c);
+}
+
+static void conn_close(struct http_conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
+	uv_close((uv_handle_t *)&c->idle, conn_handle_closed);
+}
+
+static const char *status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Payload Too Large";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Unknown";
+	}
+}
+
+struct write_ctx {
+	uv_write_t w;
+	struct http_conn *c;
+	bool close_after;
+	char data[];
+};
+
+static void conn_resume(struct http_conn *c);
+
+static void on_written(uv_write_t *w, int status)
+{
+	struct write_ctx *wc = (struct write_ctx *)w;
+	struct http_conn *c = wc->c;
+
+	if (status < 0 || wc->close_after)
+		conn_close(c);
+	else if (!c->closing)
+		conn_resume(c);
+	sn_free(wc);
+}
+
+/* Writes a response; close_after closes the connection once it is sent. */
+static void conn_send(struct http_conn *c, int status, const char *ctype, const char *body, size_t len,
+                      bool close_after)
+{
+	char head[512];
+	int hn;
+	struct write_ctx *wc;
+	uv_buf_t buf;
+
+	if (c->closing)
+		return;
+	hn = snprintf(head, sizeof(head),
+	              "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n", status,
+	              status_text(status), ctype ? ctype : "application/json", len,
+	              status == 401 ? "WWW-Authenticate: Basic realm=\"settled\"\r\n" : "",
+	              close_after ? "Connection: close\r\n" : "");
+	wc = sn_malloc(sizeof(*wc) + (size_t)hn + len);
+	if (!wc) {
+		conn_close(c);
+		return;
+	}
+	wc->c = c;
+	wc->close_after = close_after;
+	memcpy(wc->data, head, (size_t)hn);
+	if (len)
+		memcpy(wc->data + hn, body, len);
+	buf = uv_buf_init(wc->data, (unsigned)((size_t)hn + len));
+	if (uv_write(&wc->w, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0) {
+		sn_free(wc);
+		conn_close(c);
+	}
+}
+
+static void conn_error(struct http_conn *c, int status, const char *msg)
+{
+	char body[160];
+	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", msg);
+
+	uv_read_stop((uv_stream_t *)&c->tcp);
+	conn_send(c, status, "application/json", body, (size_t)n, true);
+}
+
+void http_reply(struct http_req *req, int status, const char *content_type, const char *body, size_t len)
+{
+	struct http_conn *c = req->conn;
+
+	c->in_flight = false;
+	if (c->closing) { /* the client left or the server stops: drop the reply */
+		if (c->handles_open == 0)
+			conn_free(c);
+		return;
+	}
+	conn_send(c, status, content_type, body, len, !c->keep_alive || c->srv->stopping);
+}
+
+/* ------------------------------------------------------------ parser callbacks */
+
+static int head_count(struct http_conn *c, size_t n)
+{
+	c->head_bytes += n;
+	if (c->head_bytes > c->srv->opts.limits.max_header) {
+		c->reject_status = 431;
+		return -1;
+	}
+	return 0;
+}
+
+static int on_message_begin(http_parser *p)
+{
+	struct http_conn *c = p->data;
+
+	c->head_bytes = 0;
+	c->url_len = 0;
+	c->body_len = 0;
+	c->auth_len = 0;
+	c->field_len = 0;
+	c->header_state = 0;
+	c->reject_status = 0;
+	return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t n)
+{
+	struct http_conn *c = p->data;
+
+	if (head_count(c, n))
+		return -1;
+	if (c->url_len + n < sizeof(c->url)) {
+		memcpy(c->url + c->url_len, at, n);
+		c->url_len += n;
+	}
+	c->url[c->url_len] = '\0';
+	return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t n)
+{
+	struct http_conn *c = p->data;
+
+	if (head_count(c, n))
+		return -1;
+	if (c->header_state != 1) { /* a new field starts */
+		c->field_len = 0;
+		c->header_state = 1;
+	}
+	if (c->field_len + n < sizeof(c->field)) {
+		memcpy(c->field + c->field_len, at, n);
+		c->field_len += n;
+	} else {
+		c->field_len = sizeof(c->field); /* too long to be one we care about */
+	}
+	return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n)
+{
+	struct http_conn *c = p->data;
+
+	if (head_count(c, n))
+		return -1;
+	if (c->header_state == 1) {
+		c->header_is_auth = c->field_len == 13 && strncasecmp(c->field, "authorization", 13) == 0;
+		c->header_state = 2;
+	}
+	if (c->header_is_auth) {
+		if (c->auth_len + n >= sizeof(c->auth))
+			c->auth_len = sizeof(c->auth); /* too long: cannot match */
+		else {
+			memcpy(c->auth + c->auth_len, at, n);
+			c->auth_len += n;
+		}
+	}
+	return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+	struct http_conn *c = p->data;
+
+	if (p->content_length != ULLONG_MAX && p->content_length > c->srv->opts.limits.max_body) {
+		c->reject_status = 413;
+		return -1;
+	}
+	return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+	struct http_conn *c = p->data;
+	size_t max = c->srv->opts.limits.max_body;
+
+	if (c->body_len + n > max) {
+		c->reject_status = 413;
+		return -1;
+	}
+	if (c->body_len + n > c->body_cap) {
+		size_t ncap = c->body_cap ? c->body_cap : 4096;
+		char *nb;
+
+		while (ncap < c->body_len + n)
+			ncap *= 2;
+		if (ncap > max)
+			ncap = max;
+		nb = sn_realloc(c->body, ncap + 1);
+		if (!nb) {
+			c->reject_status = 500;
+			return -1;
+		}
+		c->body = nb;
+		c->body_cap = ncap;
+	}
+	memcpy(c->body + c->body_len, at, n);
+	c->body_len += n;
+	return 0;
+}
+
+static bool auth_ok(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+	char decoded[MAX_CRED];
+	size_t dlen = 0;
+	const char *b64;
+	bool ok = false;
+
+	if (c->auth_len >= sizeof(c->auth) || c->auth_len < 6 || strncasecmp(c->auth, "Basic ", 6) != 0)
+		return false;
+	c->auth[c->auth_len] = '\0';
+	for (b64 = c->auth + 6; *b64 == ' '; b64++)
+		;
+	if (sodium_base642bin((unsigned char *)decoded, sizeof(decoded) - 1, b64, strlen(b64), NULL, &dlen, NULL,
+	                      sodium_base64_VARIANT_ORIGINAL) != 0)
+		return false;
+	for (int i = 0; i < 2; i++) {
+		size_t clen = strlen(srv->cred[i]);
+
+		/* Length is not secret (the format is fixed); the bytes are compared in constant time. */
+		if (srv->has_cred[i] && dlen == clen && sn_ct_equal(decoded, srv->cred[i], clen))
+			ok = true;
+	}
+	sn_wipe(decoded, sizeof(decoded));
+	return ok;
+}
+
+static int on_message_complete(http_parser *p)
+{
+	struct http_conn *c = p->data;
+	struct http_server *srv = c->srv;
+
+	c->keep_alive = http_should_keep_alive(p);
+	http_parser_pause(p, 1);
+	c->in_flight = true;
+	c->req.conn = c;
+	if (p->method == HTTP_GET && (strcmp(c->url, "/health") == 0 || strncmp(c->url, "/health?", 8) == 0)) {
+		const char *reason = "ok";
+		int status = srv->opts.on_health ? srv->opts.on_health(srv->opts.ud, &reason) : 200;
+		char body[160];
+		int n = snprintf(body, sizeof(body), "{\"status\":\"%s\"}", reason);
+
+		http_reply(&c->req, status, "application/json", body, (size_t)n);
+		return 0;
+	}
+	if (p->method != HTTP_POST) {
+		static const char msg[] = "{\"error\":\"use POST for JSON-RPC or GET /health\"}";
+
+		http_reply(&c->req, 405, "application/json", msg, sizeof(msg) - 1);
+		return 0;
+	}
+	if (!auth_ok(c)) {
+		static const char msg[] = "{\"error\":\"authentication required: basic auth with the rpc.cookie or rpc.user\"}";
+
+		http_reply(&c->req, 401, "application/json", msg, sizeof(msg) - 1);
+		return 0;
+	}
+	if (c->body)
+		c->body[c->body_len] = '\0';
+	srv->opts.on_post(srv->opts.ud, &c->req, c->body ? c->body : "", c->body_len);
+	return 0;
+}
+
+static const http_parser_settings parser_settings = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
+/* ------------------------------------------------------------ I/O */
+
+static void on_idle(uv_timer_t *t)
+{
+	struct http_conn *c = t->data;
+
+	if (c->in_flight)
+		return; /* our own reply is pending: not the client's fault */
+	SN_LOG(SN_LOG_DEBUG, "rpc", "closing an idle or slow connection");
+	conn_close(c);
+}
+
+static void idle_restart(struct http_conn *c)
+{
+	uv_timer_start(&c->idle, on_idle, c->srv->opts.limits.idle_timeout_ms, 0);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)h;
+	buf->base = sn_malloc(suggested > 65536 ? 65536 : suggested);
+	buf->len = buf->base ? (suggested > 65536 ? 65536 : suggested) : 0;
+}
+
+/* Feeds data to the parser; keeps what follows a complete request for later. */
+static void conn_process(struct http_conn *c, const char *data, size_t len)
+{
+	size_t done = http_parser_execute(&c->parser, &parser_settings, data, len);
+	enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+
+	if (c->closing)
+		return;
+	if (e == HPE_PAUSED) {
+		size_t rest = len - done;
+
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		if (rest) {
+			uint8_t *lo = sn_malloc(rest);
+
+			if (!lo) {
+				conn_close(c);
+				return;
+			}
+			memcpy(lo, data + done, rest);
+			sn_free(c->leftover);
+			c->leftover = lo;
+			c->leftover_len = rest;
+		}
+		return;
+	}
+	if (e != HPE_OK) {
+		int status = c->reject_status ? c->reject_status : 400;
+
+		SN_LOG(SN_LOG_DEBUG, "rpc", "bad request: %s", c->reject_status ? status_text(status) : http_errno_description(e));
+		conn_error(c, status, c->reject_status ? status_text(status) : "malformed HTTP request");
+	}
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct http_conn *c = s->data;
+
+	if (n > 0) {
+		idle_restart(c);
+		conn_process(c, buf->base, (size_t)n);
+	} else if (n < 0) {
+		conn_close(c);
+	}
+	sn_free(buf->base);
+}
+
+static void conn_resume(struct http_conn *c)
+{
+	uint8_t *lo = c->leftover;
+	size_t len = c->leftover_len;
+
+	http_parser_pause(&c->parser, 0);
+	idle_restart(c);
+	c->leftover = NULL;
+	c->leftover_len = 0;
+	if (lo) {
+		conn_process(c, (const char *)lo, len);
+		sn_free(lo);
+		if (c->closing || HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED)
+			return;
+	}
+	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+		conn_close(c);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct http_server *srv = server->data;
+	struct http_conn *c;
+
+	if (status < 0)
+		return;
+	c = sn_calloc(1, sizeof(*c));
+	if (!c || uv_tcp_init(srv->loop, &c->tcp) != 0) {
+		sn_free(c);
+		return;
+	}
+	c->srv = srv;
+	c->tcp.data = c;
+	c->handles_open = 1;
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->n_conns++;
+	uv_timer_init(srv->loop, &c->idle);
+	c->idle.data = c;
+	c->handles_open++;
+	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+		conn_close(c);
+		return;
+	}
+	if (srv->stopping || srv->n_conns > srv->opts.limits.max_connections) {
+		SN_LOG(SN_LOG_WARN, "rpc", "connection limit (%zu) reached: refusing a connection",
+		       srv->opts.limits.max_connections);
+		conn_close(c);
+		return;
+	}
+	uv_tcp_nodelay(&c->tcp, 1);
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	idle_restart(c);
+	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+		conn_close(c);
+}
+
+void http_server_set_credentials(struct http_server *srv, const char *a, const char *b)
+{
+	const char *in[2] = { a, b };
+
+	for (int i = 0; i < 2; i++) {
+		sn_wipe(srv->cred[i], MAX_CRED);
+		srv->has_cred[i] = in[i] && *in[i] && strlen(in[i]) < MAX_CRED;
+		if (srv->has_cred[i])
+			memcpy(srv->cred[i], in[i], strlen(in[i]) + 1);
+	}
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+	struct http_server *srv = h->data;
+
+	srv->pending_closes--;
+	server_maybe_done(srv);
+}
+
+int http_server_start(struct http_server **out, uv_loop_t *loop, const struct http_server_opts *opts)
+{
+	struct http_server *srv;
+	struct sockaddr_storage addr;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
+	int namelen = sizeof(addr), rc;
+
+	*out = NULL;
+	srv = sn_calloc(1, sizeof(*srv));
+	if (!srv)
+		return SN_E_NOMEM;
+	srv->loop = loop;
+	srv->opts = *opts;
+	http_server_set_credentials(srv, opts->credentials[0], opts->credentials[1]);
+	if (uv_ip4_addr(opts->address, opts->port, a4) != 0 &&
+	    uv_ip6_addr(opts->address, opts->port, (struct sockaddr_in6 *)&addr) != 0) {
+		SN_LOG(SN_LOG_ERROR, "rpc", "rpc.address '%s' is not an IPv4 or IPv6 address", opts->address);
+		sn_free(srv);
+		return SN_E_INVAL;
+	}
+	uv_tcp_init(loop, &srv->listener);
+	srv->listener.data = srv;
+	if ((rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&addr, 0)) != 0 ||
+	    (rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection)) != 0) {
+		SN_LOG(SN_LOG_ERROR, "rpc", "cannot listen on %s:%u: %s", opts->address, opts->port, uv_strerror(rc));
+		srv->stopping = true;
+		srv->pending_closes = 1;
+		uv_close((uv_handle_t *)&srv->listener, on_listener_closed); /* frees srv */
+		return SN_E_IO;
+	}
+	uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&addr, &namelen);
+	srv->port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port : a4->sin_port);
+	*out = srv;
+	return SN_OK;
+}
+
+uint16_t http_server_port(const struct http_server *srv)
+{
+	return srv->port;
+}
+
+size_t http_server_connections(const struct http_server *srv)
+{
+	return srv->n_conns;
+}
+
+void http_server_stop(struct http_server *srv, void (*done)(void *ud), void *ud)
+{
+	if (!srv) {
+		if (done)
+			done(ud);
+		return;
+	}
+	srv->stopping = true;
+	srv->done = done;
+	srv->done_ud = ud;
+	srv->pending_closes = 1;
+	for (struct http_conn *c = srv->conns; c; c = c->next)
+		conn_close(c);
+	uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+}

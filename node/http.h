@@ -1,0 +1,49 @@
+/* node/http.h — a small HTTP/1.1 server on libuv for JSON-RPC: http_parser parses, this file
+ * enforces limits, basic auth and keep-alive. Internal to node/; runs on one loop thread. */
+#ifndef SN_NODE_HTTP_H
+#define SN_NODE_HTTP_H
+
+#include <uv.h>
+
+#include "common/common.h"
+
+struct http_server;
+struct http_req; /* one request awaiting its reply; owned by the server */
+
+struct http_limits {
+	size_t max_body, max_header, max_connections;
+	uint64_t idle_timeout_ms;
+};
+
+/* Called for an authenticated POST with its body (borrowed until the reply). The handler
+ * must call http_reply exactly once, now or later on the loop thread. */
+typedef void http_post_fn(void *ud, struct http_req *req, const char *body, size_t len);
+/* GET /health: returns the status (200 or 503) and a short reason. */
+typedef int http_health_fn(void *ud, const char **reason);
+
+struct http_server_opts {
+	const char *address;
+	uint16_t port;
+	struct http_limits limits;
+	/* Accepted "user:password" credentials (NULL entries ignored), compared in constant time. */
+	const char *credentials[2];
+	http_post_fn *on_post;
+	http_health_fn *on_health;
+	void *ud;
+};
+
+/* Binds and listens. Errors: SN_E_IO with a log line saying why (address in use, ...). */
+SN_MUST_CHECK int http_server_start(struct http_server **out, uv_loop_t *loop, const struct http_server_opts *opts);
+/* Stops listening and closes every connection; pending requests' replies are dropped.
+ * done (may be NULL) runs when everything is closed and freed. */
+void http_server_stop(struct http_server *srv, void (*done)(void *ud), void *ud);
+/* Replaces the accepted credentials (the cookie is written after the server starts). */
+void http_server_set_credentials(struct http_server *srv, const char *a, const char *b);
+/* The port actually bound (useful with port 0). */
+uint16_t http_server_port(const struct http_server *srv);
+size_t http_server_connections(const struct http_server *srv);
+
+/* Replies to req with a status and a body (copied). The request is finished after this. */
+void http_reply(struct http_req *req, int status, const char *content_type, const char *body, size_t len);
+
+#endif

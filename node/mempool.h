@@ -1,0 +1,45 @@
+/* node/mempool.h — pending transactions. Internal to node/; used from the daemon's loop
+ * thread only. */
+#ifndef SN_NODE_MEMPOOL_H
+#define SN_NODE_MEMPOOL_H
+
+#include "node/node.h"
+
+struct node_mempool;
+
+struct node_mempool_entry {
+	uint8_t id[SN_HASH_LEN];
+	struct store_tx tx;
+	uint8_t *raw;
+	size_t len;
+};
+
+/* A mempool over st holding at most max_txs transactions and max_bytes encoded bytes. */
+SN_MUST_CHECK int node_mempool_new(struct node_mempool **out, struct store *st, size_t max_txs,
+                                   size_t max_bytes);
+void node_mempool_free(struct node_mempool *mp); /* accepts NULL */
+
+/* Admits a transaction whose stateless checks (node_tx_check) passed: full validation
+ * against the latest state plus everything already pending, in admission order, with the
+ * engine's own rules and error codes. SN_E_DUPTX if pending or already committed,
+ * SN_E_MEMPOOL_FULL over a limit, SN_E_BUSY while suspended. The raw bytes are copied. */
+SN_MUST_CHECK int node_mempool_add(struct node_mempool *mp, const uint8_t *raw, size_t len,
+                                   const struct store_tx *tx, const uint8_t id[SN_HASH_LEN]);
+
+size_t node_mempool_count(const struct node_mempool *mp);
+size_t node_mempool_bytes(const struct node_mempool *mp);
+/* The i-th pending transaction in admission order (borrowed until the next change). */
+const struct node_mempool_entry *node_mempool_at(const struct node_mempool *mp, size_t i);
+/* A pending transaction by id, or NULL. */
+const struct node_mempool_entry *node_mempool_find(const struct node_mempool *mp, const uint8_t id[SN_HASH_LEN]);
+
+/* Before a block is committed: releases the mempool's view of the store (the commit waits
+ * for it). Admission returns SN_E_BUSY until node_mempool_resume. */
+void node_mempool_suspend(struct node_mempool *mp);
+/* After a block: drops the transactions the block committed (ids) and re-checks the rest
+ * against the new tip in order, dropping those no longer valid. Returns how many were dropped
+ * as invalid through *dropped (may be NULL). */
+SN_MUST_CHECK int node_mempool_resume(struct node_mempool *mp, const uint8_t (*ids)[SN_HASH_LEN], size_t n,
+                                      size_t *dropped);
+
+#endif
