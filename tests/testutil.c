@@ -144,3 +144,242 @@ struct store *tu_store_new(char **dir, uint64_t root_balance, uint64_t min_fee, 
 	assert_int_equal(store_genesis_init(st, &g), SN_OK);
 	return st;
 }
+
+/* ---------------------------------------------------------------- real processes */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sodium.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+
+uint16_t tu_free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	uint16_t port = 0;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+const char *tu_bin(const char *name)
+{
+	static char path[4][1024];
+	static int slot;
+	char *p = path[slot++ % 4];
+
+	snprintf(p, 1024, "%s/%s", SN_BINARY_DIR, name);
+	return p;
+}
+
+int tu_run(char *const argv[], char *out, size_t cap)
+{
+	int pipefd[2], status;
+	pid_t pid;
+	size_t got = 0;
+
+	if (pipe(pipefd) != 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(pipefd[1], 1);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	for (;;) {
+		char buf[4096];
+		ssize_t n = read(pipefd[0], buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (out && got + 1 < cap) {
+			size_t take = (size_t)n < cap - 1 - got ? (size_t)n : cap - 1 - got;
+
+			memcpy(out + got, buf, take);
+			got += take;
+		}
+	}
+	close(pipefd[0]);
+	if (out && cap)
+		out[got] = '\0';
+	if (waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+pid_t tu_node_start(const char *home, uint16_t port, const char *const *extra)
+{
+	char portstr[16], logpath[4096];
+	const char *argv[32];
+	int n = 0;
+	pid_t pid;
+
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	snprintf(logpath, sizeof(logpath), "%s/node.log", home);
+	argv[n++] = tu_bin("settled");
+	argv[n++] = "--home";
+	argv[n++] = home;
+	argv[n++] = "--rpc-port";
+	argv[n++] = portstr;
+	for (int i = 0; extra && extra[i] && n < 30; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 400; i++) {
+		char resp[512];
+		static const char req[] = "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+		int status;
+
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			fail_msg("settled exited during start-up (see %s)", logpath);
+		if (tu_http_raw(port, req, sizeof(req) - 1, resp, sizeof(resp), 2000, NULL) > 0 &&
+		    tu_http_status(resp) == 200)
+			return pid;
+		sleep_ms(50);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fail_msg("settled did not become healthy in 20 s (see %s)", logpath);
+	return -1;
+}
+
+int tu_node_stop(pid_t pid, int sig)
+{
+	int status = -1;
+
+	if (pid <= 0)
+		return -1;
+	kill(pid, sig);
+	for (int i = 0; i < 600; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return status;
+		sleep_ms(50);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return status;
+}
+
+ssize_t tu_http_raw(uint16_t port, const void *req, size_t len, char *out, size_t cap, int timeout_ms,
+                    bool *closed)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+		                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	size_t got = 0, sent = 0;
+
+	if (closed)
+		*closed = false;
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		close(fd);
+		return -1;
+	}
+	while (sent < len) {
+		ssize_t n = send(fd, (const char *)req + sent, len - sent, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			break; /* the server may close early (e.g. 413): read what it said */
+		sent += (size_t)n;
+	}
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&p, 1, timeout_ms) <= 0)
+			break;
+		n = recv(fd, out + got, cap - 1 - got, 0);
+		if (n <= 0) {
+			if (closed)
+				*closed = true;
+			break;
+		}
+		got += (size_t)n;
+		if (got + 1 >= cap)
+			break;
+	}
+	out[got] = '\0';
+	close(fd);
+	return (ssize_t)got;
+}
+
+int tu_http_status(const char *resp)
+{
+	int status = 0;
+
+	if (sscanf(resp, "HTTP/1.1 %d", &status) != 1)
+		return 0;
+	return status;
+}
+
+int tu_rpc(uint16_t port, const char *home, const char *json, char **body)
+{
+	char path[4096], cookie[256] = { 0 }, b64[400], *req, *resp, *sep;
+	size_t clen = 0, cap = 1 << 20;
+	FILE *f;
+	int status;
+
+	*body = NULL;
+	snprintf(path, sizeof(path), "%s/rpc.cookie", home);
+	f = fopen(path, "r");
+	if (f) {
+		clen = fread(cookie, 1, sizeof(cookie) - 1, f);
+		fclose(f);
+	}
+	cookie[clen] = '\0';
+	sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)cookie, clen, sodium_base64_VARIANT_ORIGINAL);
+	req = malloc(strlen(json) + 1024);
+	resp = malloc(cap);
+	sprintf(req,
+	        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic %s\r\nContent-Type: application/json\r\n"
+	        "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	        b64, strlen(json), json);
+	if (tu_http_raw(port, req, strlen(req), resp, cap, 30000, NULL) <= 0) {
+		free(req);
+		free(resp);
+		return 0;
+	}
+	free(req);
+	status = tu_http_status(resp);
+	sep = strstr(resp, "\r\n\r\n");
+	*body = strdup(sep ? sep + 4 : "");
+	free(resp);
+	return status;
+}

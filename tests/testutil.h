@@ -41,3 +41,29 @@ size_t tu_tx(uint8_t *out, uint8_t type, uint64_t signer_index, uint64_t nonce, 
 /* Opens a fresh store in a new temp dir (*dir owned by caller) with genesis: root = key 0
  * with root_balance, min_fee, max_block_txs 10000. Asserts on error. */
 struct store *tu_store_new(char **dir, uint64_t root_balance, uint64_t min_fee, bool no_sync);
+
+/* ---------------------------------------------------------------- real processes */
+#include <sys/types.h>
+
+/* A free TCP port on 127.0.0.1 (bound and released; a tiny race is accepted). */
+uint16_t tu_free_port(void);
+/* Path of a built binary ("settled", "settle") in SN_BINARY_DIR. */
+const char *tu_bin(const char *name);
+/* Runs argv (NULL-terminated) and waits; returns its exit status (or -1). out (may be NULL)
+ * gets up to cap-1 bytes of its stdout, NUL-terminated. */
+int tu_run(char *const argv[], char *out, size_t cap);
+/* Starts `settled --home home --rpc-port port [extra...]` with its output to home/node.log
+ * and waits until GET /health answers 200 (up to 20 s). Returns the pid; asserts on failure. */
+pid_t tu_node_start(const char *home, uint16_t port, const char *const *extra);
+/* Sends sig and waits for the process; returns its wait status. */
+int tu_node_stop(pid_t pid, int sig);
+/* Sends raw bytes to 127.0.0.1:port and reads the reply until the peer closes or timeout_ms
+ * passes without data. Returns the bytes read (NUL-terminated in out), -1 if it cannot
+ * connect. *closed says whether the server closed the connection. */
+ssize_t tu_http_raw(uint16_t port, const void *req, size_t len, char *out, size_t cap, int timeout_ms,
+                    bool *closed);
+/* The HTTP status of a response (0 if none). */
+int tu_http_status(const char *resp);
+/* POSTs a JSON-RPC body with the cookie of home; returns the HTTP status and the body
+ * (malloc'd, caller frees) in *body. */
+int tu_rpc(uint16_t port, const char *home, const char *json, char **body);

@@ -1,0 +1,242 @@
+/* tests/bench/bench_node.c — a real settled on 127.0.0.1 under load.
+ *
+ *   bench rpc.submit    signed transfers accepted per second through submit_tx, from
+ *                       SN_BENCH_CLIENTS (default 8) concurrent keep-alive connections
+ *   bench node.commit   the same transfers per second end to end: from the first submit to
+ *                       the block that commits the last one
+ *
+ * The node runs from a fresh `settle init` home (a small store: compare with settle.apply of
+ * the same `make bench` run, which uses 1M accounts). Senders are registered first; each
+ * sender's transactions go over one connection, in nonce order. */
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static char home[4096], auth_b64[400];
+static uint16_t port;
+
+struct conn {
+	int fd;
+	char buf[1 << 16];
+	size_t have;
+};
+
+static void conn_open(struct conn *c)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+		                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int one = 1;
+
+	c->fd = socket(AF_INET, SOCK_STREAM, 0);
+	c->have = 0;
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		perror("bench_node: connect");
+		exit(1);
+	}
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* One keep-alive request; returns the body (in c->buf, valid until the next call). */
+static const char *conn_call(struct conn *c, const char *json)
+{
+	char head[1024];
+	size_t jl = strlen(json), need;
+	int hn = snprintf(head, sizeof(head),
+	                  "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic %s\r\n"
+	                  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+	                  auth_b64, jl);
+	char *sep, *cl;
+
+	if (send(c->fd, head, (size_t)hn, MSG_NOSIGNAL) != hn || send(c->fd, json, jl, MSG_NOSIGNAL) != (ssize_t)jl)
+		return NULL;
+	c->have = 0;
+	for (;;) {
+		ssize_t n = recv(c->fd, c->buf + c->have, sizeof(c->buf) - 1 - c->have, 0);
+
+		if (n <= 0)
+			return NULL;
+		c->have += (size_t)n;
+		c->buf[c->have] = '\0';
+		if (!(sep = strstr(c->buf, "\r\n\r\n")) || !(cl = strstr(c->buf, "Content-Length: ")))
+			continue;
+		need = (size_t)(sep + 4 - c->buf) + strtoul(cl + 16, NULL, 10);
+		if (c->have >= need)
+			return sep + 4;
+	}
+}
+
+struct worker {
+	pthread_t th;
+	char **reqs;
+	size_t n, ok, rejected;
+	char first_err[256];
+};
+
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	struct conn *c = malloc(sizeof(*c));
+
+	conn_open(c);
+	for (size_t i = 0; i < w->n; i++) {
+		const char *body = conn_call(c, w->reqs[i]);
+
+		if (body && strstr(body, "\"result\""))
+			w->ok++;
+		else {
+			w->rejected++;
+			if (!w->first_err[0])
+				snprintf(w->first_err, sizeof(w->first_err), "%s", body ? body : "(connection lost)");
+		}
+	}
+	close(c->fd);
+	free(c);
+	return NULL;
+}
+
+static uint64_t status_u64(struct conn *c, const char *field)
+{
+	const char *body = conn_call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}");
+	json_t *j = body ? json_loads(body, 0, NULL) : NULL, *r = json_object_get(j, "result");
+	uint64_t v;
+
+	if (strcmp(field, "mempool") == 0)
+		v = (uint64_t)json_integer_value(json_object_get(json_object_get(r, "mempool"), "count"));
+	else
+		v = (uint64_t)json_integer_value(json_object_get(r, field));
+	json_decref(j);
+	return v;
+}
+
+static char *submit_json(const struct store_tx *tx)
+{
+	uint8_t raw[STORE_TX_MAX];
+	char hex[2 * STORE_TX_MAX + 1], *out;
+	size_t len;
+
+	if (store_tx_encode(raw, sizeof(raw), &len, tx))
+		exit(1);
+	sn_hex_encode(hex, raw, len);
+	out = malloc(strlen(hex) + 80);
+	sprintf(out, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"submit_tx\",\"params\":[\"%s\"]}", hex);
+	return out;
+}
+
+int main(void)
+{
+	size_t clients = getenv("SN_BENCH_CLIENTS") ? strtoul(getenv("SN_BENCH_CLIENTS"), NULL, 10) : 8;
+	size_t senders = 256, per_sender = getenv("SN_BENCH_TXS") ? strtoul(getenv("SN_BENCH_TXS"), NULL, 10) / 256 : 120;
+	char *dir, path[4200], hex[128] = { 0 }, cookie[256] = { 0 };
+	uint8_t root_sk[32], root_pk[32], (*sk)[32], (*pk)[32];
+	struct worker *w;
+	struct conn *ctl = malloc(sizeof(*ctl));
+	uint64_t t0, t_submitted, t_committed, h0;
+	size_t total, ok = 0, rejected = 0;
+	const char *extra[] = { "--log-level", "warn", NULL };
+	char *init[] = { (char *)tu_bin("settle"), "init", "--home", home, "--min-fee", "1", NULL };
+	pid_t pid;
+	FILE *f;
+
+	if (sn_crypto_init())
+		return 1;
+	dir = tu_tmpdir("sn-bench-node");
+	snprintf(home, sizeof(home), "%s/node", dir);
+	if (tu_run(init, NULL, 0) != 0) {
+		fprintf(stderr, "bench_node: settle init failed\n");
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/account.key", home);
+	if (!(f = fopen(path, "r")) || !fgets(hex, sizeof(hex), f))
+		return 1;
+	fclose(f);
+	hex[64] = '\0';
+	if (sn_hex_decode(root_sk, 32, hex) || sn_schnorr_pubkey(root_pk, root_sk))
+		return 1;
+	port = tu_free_port();
+	pid = tu_node_start(home, port, extra);
+	snprintf(path, sizeof(path), "%s/rpc.cookie", home);
+	if (!(f = fopen(path, "r")) || !fgets(cookie, sizeof(cookie), f))
+		return 1;
+	fclose(f);
+	sodium_bin2base64(auth_b64, sizeof(auth_b64), (const unsigned char *)cookie, strlen(cookie),
+	                  sodium_base64_VARIANT_ORIGINAL);
+	conn_open(ctl);
+
+	/* Register and fund the senders (one connection, root nonces in order). */
+	sk = calloc(senders, 32);
+	pk = calloc(senders, 32);
+	for (size_t s = 0; s < senders; s++) {
+		struct store_tx tx = { .version = STORE_TX_V1, .type = STORE_TX_REGISTER, .chain_id = 1, .nonce = s,
+			               .fee = 1, .amount = 1000000000 };
+		char *req;
+		const char *body;
+
+		if (sn_schnorr_keygen(sk[s], pk[s]))
+			return 1;
+		memcpy(tx.signer, root_pk, 32);
+		memcpy(tx.to, pk[s], 32);
+		if (store_tx_sign(&tx, root_sk))
+			return 1;
+		req = submit_json(&tx);
+		body = conn_call(ctl, req);
+		if (!body || !strstr(body, "\"result\"")) {
+			fprintf(stderr, "bench_node: registering a sender failed: %s\n", body ? body : "(no reply)");
+			return 1;
+		}
+		free(req);
+	}
+	while (status_u64(ctl, "mempool") > 0)
+		usleep(20000);
+
+	/* Pre-sign every transfer. */
+	w = calloc(clients, sizeof(*w));
+	for (size_t c = 0; c < clients; c++)
+		w[c].reqs = calloc(senders * per_sender / clients + per_sender + 1, sizeof(char *));
+	for (size_t k = 0; k < per_sender; k++)
+		for (size_t s = 0; s < senders; s++) {
+			struct store_tx tx = { .version = STORE_TX_V1, .type = STORE_TX_TRANSFER, .chain_id = 1,
+				               .nonce = k, .fee = 1, .amount = 1 + (k + s) % 100 };
+			struct worker *wk = &w[s % clients];
+
+			memcpy(tx.signer, pk[s], 32);
+			memcpy(tx.to, pk[(s + 1 + k) % senders], 32);
+			if (store_tx_sign(&tx, sk[s]))
+				return 1;
+			wk->reqs[wk->n++] = submit_json(&tx);
+		}
+	total = senders * per_sender;
+
+	h0 = status_u64(ctl, "height");
+	t0 = sn_time_mono_ns();
+	for (size_t c = 0; c < clients; c++)
+		pthread_create(&w[c].th, NULL, worker_run, &w[c]);
+	for (size_t c = 0; c < clients; c++) {
+		pthread_join(w[c].th, NULL);
+		ok += w[c].ok;
+		rejected += w[c].rejected;
+		if (w[c].first_err[0])
+			fprintf(stderr, "# client %zu: first rejection: %s\n", c, w[c].first_err);
+	}
+	t_submitted = sn_time_mono_ns();
+	while (status_u64(ctl, "mempool") > 0)
+		usleep(2000);
+	t_committed = sn_time_mono_ns();
+	fprintf(stderr, "# %zu transfers from %zu senders over %zu connections: %zu accepted, %zu rejected, %llu blocks\n",
+	        total, senders, clients, ok, rejected, (unsigned long long)(status_u64(ctl, "height") - h0));
+	printf("bench rpc.submit %.0f tx/s\n", (double)ok / ((double)(t_submitted - t0) / 1e9));
+	printf("bench node.commit %.0f tx/s\n", (double)ok / ((double)(t_committed - t0) / 1e9));
+	close(ctl->fd);
+	tu_node_stop(pid, SIGTERM);
+	tu_rmtree(dir);
+	return rejected ? 1 : 0;
+}

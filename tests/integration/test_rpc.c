@@ -1,0 +1,326 @@
+/* tests/integration/test_rpc.c — a real settled process on 127.0.0.1: authentication,
+ * malformed HTTP, oversized bodies and heads, bad JSON, every JSON-RPC error class, invalid
+ * and replayed transactions, a slow client and the connection limit; the node keeps serving
+ * everyone else throughout. */
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static char *dir, home[4096];
+static uint16_t port;
+static pid_t pid;
+static uint8_t root_sk[32], root_pk[32];
+
+static int setup(void **state)
+{
+	char path[4200], hex[128] = { 0 };
+	const char *extra[] = { "--set", "rpc.idle_timeout_ms=700", "--set", "rpc.max_body_bytes=4096",
+		                "--set",  "rpc.max_connections=8",   "--set", "rpc.max_header_bytes=2048",
+		                "--set",  "node.block_interval_ms=200", NULL };
+	char *init[] = { (char *)tu_bin("settle"), "init", "--home", home, NULL };
+	FILE *f;
+
+	(void)state;
+	dir = tu_tmpdir("sn-rpc");
+	snprintf(home, sizeof(home), "%s/node", dir);
+	assert_int_equal(tu_run(init, NULL, 0), 0);
+	snprintf(path, sizeof(path), "%s/account.key", home);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(hex, sizeof(hex), f));
+	fclose(f);
+	hex[64] = '\0';
+	assert_int_equal(sn_hex_decode(root_sk, 32, hex), SN_OK);
+	assert_int_equal(sn_schnorr_pubkey(root_pk, root_sk), SN_OK);
+	port = tu_free_port();
+	pid = tu_node_start(home, port, extra);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	tu_node_stop(pid, SIGTERM);
+	tu_rmtree(dir);
+	free(dir);
+	return 0;
+}
+
+static void assert_healthy(void)
+{
+	char resp[512];
+	static const char req[] = "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+	assert_true(tu_http_raw(port, req, sizeof(req) - 1, resp, sizeof(resp), 2000, NULL) > 0);
+	assert_int_equal(tu_http_status(resp), 200);
+}
+
+/* The JSON-RPC error code of a reply body (0 if it has a result). */
+static int rpc_code(const char *body, char *errname, size_t cap)
+{
+	json_t *j = json_loads(body, 0, NULL), *e;
+	int code = 0;
+
+	assert_non_null(j);
+	e = json_object_get(j, "error");
+	if (e) {
+		code = (int)json_integer_value(json_object_get(e, "code"));
+		if (errname && json_is_string(json_object_get(json_object_get(e, "data"), "error")))
+			snprintf(errname, cap, "%s", json_string_value(json_object_get(json_object_get(e, "data"), "error")));
+	}
+	json_decref(j);
+	return code;
+}
+
+static void test_auth(void **state)
+{
+	char resp[2048];
+	static const char noauth[] = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}";
+	static const char badauth[] = "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Basic X19jb29raWVfXzp3cm9uZw==\r\n"
+	                              "Content-Length: 2\r\n\r\n{}";
+	char *body;
+
+	(void)state;
+	assert_true(tu_http_raw(port, noauth, sizeof(noauth) - 1, resp, sizeof(resp), 1000, NULL) > 0);
+	assert_int_equal(tu_http_status(resp), 401);
+	assert_non_null(strstr(resp, "WWW-Authenticate: Basic"));
+	assert_true(tu_http_raw(port, badauth, sizeof(badauth) - 1, resp, sizeof(resp), 1000, NULL) > 0);
+	assert_int_equal(tu_http_status(resp), 401);
+	assert_int_equal(tu_rpc(port, home, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}", &body), 200);
+	assert_int_equal(rpc_code(body, NULL, 0), 0);
+	free(body);
+}
+
+static void test_malformed_http(void **state)
+{
+	char resp[2048], big[8192];
+	bool closed;
+	static const char garbage[] = "\x01\x02GARBAGE NOT HTTP\r\n\r\n";
+	static const char toolong[] = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n";
+	int n;
+
+	(void)state;
+	assert_true(tu_http_raw(port, garbage, sizeof(garbage) - 1, resp, sizeof(resp), 2000, &closed) > 0);
+	assert_int_equal(tu_http_status(resp), 400);
+	assert_true(closed);
+	/* body larger than rpc.max_body_bytes (4096), announced */
+	assert_true(tu_http_raw(port, toolong, sizeof(toolong) - 1, resp, sizeof(resp), 2000, &closed) > 0);
+	assert_int_equal(tu_http_status(resp), 413);
+	assert_true(closed);
+	/* chunked body growing past the limit */
+	n = snprintf(big, sizeof(big), "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1400\r\n");
+	memset(big + n, 'a', sizeof(big) - (size_t)n);
+	assert_true(tu_http_raw(port, big, sizeof(big), resp, sizeof(resp), 2000, &closed) > 0);
+	assert_int_equal(tu_http_status(resp), 413);
+	/* a head larger than rpc.max_header_bytes (2048) */
+	n = snprintf(big, sizeof(big), "GET /health HTTP/1.1\r\nX-Big: ");
+	memset(big + n, 'b', 3000);
+	memcpy(big + n + 3000, "\r\n\r\n", 4);
+	assert_true(tu_http_raw(port, big, (size_t)n + 3004, resp, sizeof(resp), 2000, &closed) > 0);
+	assert_int_equal(tu_http_status(resp), 431);
+	assert_healthy();
+}
+
+static void test_jsonrpc_errors(void **state)
+{
+	static const struct {
+		const char *body;
+		int code;
+	} cases[] = {
+		{ "{not json", -32700 },
+		{ "[]", -32600 },
+		{ "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"status\"}", -32600 },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"nope\"}", -32601 },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get_account\",\"params\":[\"zz\"]}", -32602 },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get_block\",\"params\":[\"x\"]}", -32602 },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get_account\",\"params\":[\"" 
+		  "0000000000000000000000000000000000000000000000000000000000000001\"]}", -32001 },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"submit_tx\",\"params\":[\"0g\"]}", -32602 },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"submit_tx\",\"params\":[\"0100\"]}", -32000 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < SN_ARRAY_LEN(cases); i++) {
+		char *body;
+
+		assert_int_equal(tu_rpc(port, home, cases[i].body, &body), 200);
+		if (rpc_code(body, NULL, 0) != cases[i].code)
+			fail_msg("case %zu: %s gave %s", i, cases[i].body, body);
+		free(body);
+	}
+	/* a batch answers each entry */
+	{
+		char *body;
+		json_t *j;
+
+		assert_int_equal(tu_rpc(port, home,
+		                        "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"},"
+		                        "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"nope\"}]",
+		                        &body),
+		                 200);
+		j = json_loads(body, 0, NULL);
+		assert_true(json_is_array(j));
+		assert_int_equal(json_array_size(j), 2);
+		json_decref(j);
+		free(body);
+	}
+	assert_healthy();
+}
+
+/* Builds a signed TRANSFER or REGISTER from the root as hex. */
+static void root_tx(char *hex, uint8_t type, uint64_t nonce, const uint8_t to[32], uint64_t amount, uint32_t chain)
+{
+	struct store_tx tx = { .version = STORE_TX_V1, .type = type, .chain_id = chain, .nonce = nonce, .fee = 1,
+		               .amount = amount };
+	uint8_t raw[STORE_TX_MAX];
+	size_t len;
+
+	memcpy(tx.signer, root_pk, 32);
+	memcpy(tx.to, to, 32);
+	assert_int_equal(store_tx_sign(&tx, root_sk), SN_OK);
+	assert_int_equal(store_tx_encode(raw, sizeof(raw), &len, &tx), SN_OK);
+	sn_hex_encode(hex, raw, len);
+}
+
+static int submit(const char *hex, char *errname, size_t cap)
+{
+	char req[1024], *body;
+	int code;
+
+	snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"submit_tx\",\"params\":[\"%s\"]}", hex);
+	assert_int_equal(tu_rpc(port, home, req, &body), 200);
+	errname[0] = '\0';
+	code = rpc_code(body, errname, cap);
+	free(body);
+	return code;
+}
+
+static void test_invalid_and_replayed_tx(void **state)
+{
+	char hex[2 * STORE_TX_MAX + 1], reg[2 * STORE_TX_MAX + 1], err[64];
+	uint8_t bob_sk[32], bob[32];
+	char *body;
+
+	(void)state;
+	assert_int_equal(sn_schnorr_keygen(bob_sk, bob), SN_OK);
+	/* wrong chain */
+	root_tx(hex, STORE_TX_REGISTER, 0, bob, 5, 999);
+	assert_int_equal(submit(hex, err, sizeof(err)), -32000);
+	assert_string_equal(err, "wrong_chain");
+	/* bad signature */
+	root_tx(hex, STORE_TX_REGISTER, 0, bob, 5, 1);
+	hex[strlen(hex) - 1] = hex[strlen(hex) - 1] == '0' ? '1' : '0';
+	assert_int_equal(submit(hex, err, sizeof(err)), -32000);
+	assert_string_equal(err, "bad_signature");
+	/* unknown recipient */
+	root_tx(hex, STORE_TX_TRANSFER, 0, bob, 5, 1);
+	assert_int_equal(submit(hex, err, sizeof(err)), -32000);
+	assert_string_equal(err, "unknown_recipient");
+	/* a valid registration, then the same bytes again while pending */
+	root_tx(hex, STORE_TX_REGISTER, 0, bob, 5, 1);
+	strcpy(reg, hex);
+	assert_int_equal(submit(hex, err, sizeof(err)), 0);
+	{
+		int code = submit(hex, err, sizeof(err));
+
+		/* pending: duplicate; or already committed by a fast block: duplicate too */
+		assert_int_equal(code, -32000);
+		assert_string_equal(err, "duplicate_tx");
+	}
+	/* a transfer to bob is admitted while its registration is pending or committed */
+	root_tx(hex, STORE_TX_TRANSFER, 1, bob, 3, 1);
+	assert_int_equal(submit(hex, err, sizeof(err)), 0);
+	/* nonce gap */
+	root_tx(hex, STORE_TX_TRANSFER, 9, bob, 3, 1);
+	assert_int_equal(submit(hex, err, sizeof(err)), -32000);
+	assert_string_equal(err, "bad_nonce");
+	/* wait for the block, then replay the registration: refused */
+	for (int i = 0; i < 100; i++) {
+		char q[256];
+		char bobhex[65];
+
+		sn_hex_encode(bobhex, bob, 32);
+		snprintf(q, sizeof(q), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get_account\",\"params\":[\"%s\"]}", bobhex);
+		assert_int_equal(tu_rpc(port, home, q, &body), 200);
+		if (strstr(body, "\"balance\":\"8\"")) {
+			free(body);
+			break;
+		}
+		free(body);
+		usleep(50000);
+	}
+	/* the same bytes again, now committed: a replay */
+	assert_int_equal(submit(reg, err, sizeof(err)), -32000);
+	assert_string_equal(err, "duplicate_tx");
+	/* the same registration signed again (BIP340 aux randomness gives another id): its
+	 * nonce is spent */
+	root_tx(hex, STORE_TX_REGISTER, 0, bob, 5, 1);
+	assert_int_equal(submit(hex, err, sizeof(err)), -32000);
+	assert_string_equal(err, "bad_nonce");
+	assert_healthy();
+}
+
+static int connect_raw(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+		                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+static void test_slow_client_and_connection_limit(void **state)
+{
+	int slow = connect_raw(), many[8];
+	char buf[256], resp[1024];
+	static const char half[] = "POST / HTTP/1.1\r\nHost: x\r\nContent-Le";
+	static const char req[] = "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+	(void)state;
+	/* A client that sends half a request and stalls is closed after the idle timeout (700 ms),
+	 * and others are served meanwhile. */
+	assert_true(send(slow, half, sizeof(half) - 1, 0) > 0);
+	assert_healthy();
+	usleep(1200000);
+	assert_int_equal(recv(slow, buf, sizeof(buf), 0), 0); /* closed by the node */
+	close(slow);
+
+	/* Fill the 8 connections; the 9th is closed at once; after they go, service resumes. */
+	for (int i = 0; i < 8; i++)
+		many[i] = connect_raw();
+	usleep(100000);
+	{
+		bool closed;
+		ssize_t n = tu_http_raw(port, req, sizeof(req) - 1, resp, sizeof(resp), 2000, &closed);
+
+		assert_true(n == 0 || tu_http_status(resp) == 0);
+		assert_true(closed);
+	}
+	for (int i = 0; i < 8; i++)
+		close(many[i]);
+	usleep(100000);
+	assert_healthy();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_malformed_http),
+		cmocka_unit_test(test_jsonrpc_errors),
+		cmocka_unit_test(test_invalid_and_replayed_tx),
+		cmocka_unit_test(test_slow_client_and_connection_limit),
+	};
+
+	assert_int_equal(sn_crypto_init(), SN_OK);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
