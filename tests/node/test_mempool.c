@@ -1,0 +1,205 @@
+/* tests/node/test_mempool.c — admission with the engine's rules against the tip plus pending
+ * transactions, limits, duplicates, and the re-check after a block. Real LMDB store. */
+#include "testutil.h"
+
+#include <stdlib.h>
+
+#include "node/mempool.h"
+
+#define FEE 2
+
+struct fx {
+	char *dir;
+	struct store *st;
+	struct node_engine *eng;
+	struct node_mempool *mp;
+};
+
+static void fx_open(struct fx *f, size_t max_txs, size_t max_bytes)
+{
+	f->st = tu_store_new(&f->dir, 1000000, FEE, true);
+	assert_int_equal(node_engine_new(&f->eng, f->st, NULL), SN_OK);
+	assert_int_equal(node_mempool_new(&f->mp, f->st, max_txs, max_bytes), SN_OK);
+}
+
+static void fx_close(struct fx *f)
+{
+	node_mempool_free(f->mp);
+	node_engine_free(f->eng);
+	store_close(f->st);
+	tu_rmtree(f->dir);
+	free(f->dir);
+}
+
+static void pk_of(uint64_t i, uint8_t pk[SN_PUBKEY_LEN])
+{
+	uint8_t sk[SN_SECKEY_LEN];
+
+	tu_key(i, sk, pk);
+}
+
+/* Checks and admits; returns the first error. */
+static int admit(struct fx *f, const uint8_t *raw, size_t len)
+{
+	struct store_tx tx;
+	uint8_t id[SN_HASH_LEN];
+	int err = node_tx_check(raw, len, TU_CHAIN, &tx, id);
+
+	return err ? err : node_mempool_add(f->mp, raw, len, &tx, id);
+}
+
+/* Commits a block of everything pending (as the daemon does) and resumes the mempool. */
+static size_t commit_pending(struct fx *f, size_t *dropped)
+{
+	size_t n = node_mempool_count(f->mp), inc, blen, k = 0;
+	const uint8_t **txs = calloc(n + 1, sizeof(*txs));
+	size_t *lens = calloc(n + 1, sizeof(*lens));
+	int *errs = calloc(n + 1, sizeof(*errs));
+	uint8_t(*ids)[SN_HASH_LEN] = calloc(n + 1, SN_HASH_LEN), *blk;
+	struct node_propose_opts o = { .time_ms = 1700000009000ull, .preverified = true };
+
+	for (size_t i = 0; i < n; i++) {
+		txs[i] = node_mempool_at(f->mp, i)->raw;
+		lens[i] = node_mempool_at(f->mp, i)->len;
+	}
+	node_mempool_suspend(f->mp);
+	assert_int_equal(node_engine_propose(f->eng, txs, lens, n, &o, errs, &blk, &blen, &inc), SN_OK);
+	sn_free(blk);
+	for (size_t i = 0; i < n; i++)
+		if (errs[i] == SN_OK)
+			memcpy(ids[k++], node_mempool_at(f->mp, i)->id, SN_HASH_LEN);
+	assert_int_equal(node_mempool_resume(f->mp, (const uint8_t(*)[SN_HASH_LEN])ids, k, dropped), SN_OK);
+	free(txs);
+	free(lens);
+	free(errs);
+	free(ids);
+	return inc;
+}
+
+static void test_pending_state_is_used(void **state)
+{
+	struct fx f;
+	uint8_t tx[STORE_TX_MAX], a[32], b[32];
+	size_t n;
+
+	(void)state;
+	fx_open(&f, 100, 1 << 20);
+	pk_of(1, a);
+	pk_of(2, b);
+	/* register a, then a transfer to a and a registration *by* a, all pending */
+	n = tu_tx(tx, STORE_TX_REGISTER, 0, 0, FEE, a, 1000);
+	assert_int_equal(admit(&f, tx, n), SN_OK);
+	n = tu_tx(tx, STORE_TX_TRANSFER, 0, 1, FEE, a, 10);
+	assert_int_equal(admit(&f, tx, n), SN_OK);
+	n = tu_tx(tx, STORE_TX_REGISTER, 1, 0, FEE, b, 100);
+	assert_int_equal(admit(&f, tx, n), SN_OK);
+	/* the same bytes again */
+	assert_int_equal(admit(&f, tx, n), SN_E_DUPTX);
+	/* a nonce gap and a spent nonce, with the engine's error */
+	n = tu_tx(tx, STORE_TX_TRANSFER, 0, 5, FEE, a, 10);
+	assert_int_equal(admit(&f, tx, n), SN_E_NONCE);
+	n = tu_tx(tx, STORE_TX_TRANSFER, 0, 0, FEE, a, 10);
+	assert_int_equal(admit(&f, tx, n), SN_E_NONCE);
+	/* a's balance counts what is pending: 1000 + 10 - 100 - 2 = 908 */
+	n = tu_tx(tx, STORE_TX_TRANSFER, 1, 1, FEE, b, 907);
+	assert_int_equal(admit(&f, tx, n), SN_E_BALANCE);
+	n = tu_tx(tx, STORE_TX_TRANSFER, 1, 1, FEE, b, 906);
+	assert_int_equal(admit(&f, tx, n), SN_OK);
+	assert_int_equal(node_mempool_count(f.mp), 4);
+	/* a block commits all four; they leave the pool */
+	assert_int_equal(commit_pending(&f, NULL), 4);
+	assert_int_equal(node_mempool_count(f.mp), 0);
+	assert_int_equal(node_mempool_bytes(f.mp), 0);
+	/* committed bytes re-submitted: duplicate */
+	assert_int_equal(admit(&f, tx, n), SN_E_DUPTX);
+	fx_close(&f);
+}
+
+static void test_limits(void **state)
+{
+	struct fx f;
+	uint8_t tx[STORE_TX_MAX], a[32];
+	size_t n;
+
+	(void)state;
+	fx_open(&f, 3, 1 << 20);
+	pk_of(1, a);
+	for (uint64_t i = 0; i < 3; i++) {
+		pk_of(10 + i, a);
+		n = tu_tx(tx, STORE_TX_REGISTER, 0, i, FEE, a, 1);
+		assert_int_equal(admit(&f, tx, n), SN_OK);
+	}
+	pk_of(20, a);
+	n = tu_tx(tx, STORE_TX_REGISTER, 0, 3, FEE, a, 1);
+	assert_int_equal(admit(&f, tx, n), SN_E_MEMPOOL_FULL);
+	fx_close(&f);
+
+	fx_open(&f, 100, 2 * STORE_TX_V1_LEN + 10); /* room for two by bytes */
+	for (uint64_t i = 0; i < 2; i++) {
+		pk_of(10 + i, a);
+		n = tu_tx(tx, STORE_TX_REGISTER, 0, i, FEE, a, 1);
+		assert_int_equal(admit(&f, tx, n), SN_OK);
+	}
+	pk_of(20, a);
+	n = tu_tx(tx, STORE_TX_REGISTER, 0, 2, FEE, a, 1);
+	assert_int_equal(admit(&f, tx, n), SN_E_MEMPOOL_FULL);
+	/* while suspended, admission says busy */
+	node_mempool_suspend(f.mp);
+	assert_int_equal(admit(&f, tx, n), SN_E_BUSY);
+	assert_int_equal(node_mempool_resume(f.mp, NULL, 0, NULL), SN_OK);
+	fx_close(&f);
+}
+
+/* Transactions that a block made invalid are dropped by the re-check after it. */
+static void test_recheck_after_block(void **state)
+{
+	struct fx f;
+	uint8_t tx[STORE_TX_MAX], a[32], b[32];
+	size_t n, dropped;
+	const uint8_t *txs[1];
+	size_t lens[1], inc, blen;
+	int errs[1];
+	uint8_t *blk;
+	struct node_propose_opts o = { .time_ms = 1700000009000ull };
+
+	(void)state;
+	fx_open(&f, 100, 1 << 20);
+	pk_of(1, a);
+	pk_of(2, b);
+	n = tu_tx(tx, STORE_TX_REGISTER, 0, 0, FEE, a, 500);
+	assert_int_equal(admit(&f, tx, n), SN_OK);
+	n = tu_tx(tx, STORE_TX_REGISTER, 0, 1, FEE, b, 500);
+	assert_int_equal(admit(&f, tx, n), SN_OK);
+	/* Another transaction with root's nonce 0 is committed directly (as if proposed by
+	 * another validator): the pending registration with nonce 0 is now invalid and dropped;
+	 * the one with nonce 1 is now the root's next and stays. */
+	{
+		uint8_t c[32];
+
+		pk_of(3, c);
+		lens[0] = tu_tx(tx, STORE_TX_REGISTER, 0, 0, FEE, c, 1);
+		txs[0] = tx;
+		node_mempool_suspend(f.mp);
+		assert_int_equal(node_engine_propose(f.eng, txs, lens, 1, &o, errs, &blk, &blen, &inc), SN_OK);
+		sn_free(blk);
+		assert_int_equal(inc, 1);
+		assert_int_equal(node_mempool_resume(f.mp, NULL, 0, &dropped), SN_OK);
+	}
+	/* The registration of a (nonce 0) is now invalid; b's (nonce 1) is still valid. */
+	assert_int_equal(dropped, 1);
+	assert_int_equal(node_mempool_count(f.mp), 1);
+	assert_int_equal(node_mempool_at(f.mp, 0)->tx.nonce, 1);
+	fx_close(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pending_state_is_used),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_recheck_after_block),
+	};
+
+	assert_int_equal(sn_crypto_init(), SN_OK);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
