@@ -57,6 +57,18 @@
 	X(E_MAPFULL, "map_full", "storage map is full")                                \
 	X(E_FATAL, "store_failed", "store is in a failed state after a write error")   \
 	X(E_MEMPOOL_FULL, "mempool_full", "mempool is full")                          \
+	X(E_NOT_MEMBER, "not_a_member", "signer is not a member of the proposal's tracks") \
+	X(E_DUP_APPROVAL, "duplicate_approval", "member has already approved this proposal") \
+	X(E_APPROVAL_SIG, "approval_signature", "approval is not signed over this proposal, payload and chain") \
+	X(E_UNKNOWN_PROPOSAL, "unknown_proposal", "no such proposal")                 \
+	X(E_NOT_APPROVED, "not_approved", "proposal has not reached the 65% threshold") \
+	X(E_TIMELOCK, "timelock", "proposal's timelock has not elapsed")             \
+	X(E_EXPIRED, "expired", "proposal is past its deadline")                     \
+	X(E_EXECUTED, "already_executed", "proposal was already executed")           \
+	X(E_PROPOSAL_CANCELLED, "proposal_cancelled", "proposal was cancelled")      \
+	X(E_PAYLOAD, "malformed_payload", "proposal payload is malformed")           \
+	X(E_PAUSED, "transfers_paused", "transfers are paused by governance")        \
+	X(E_PERMISSION, "permission_denied", "only an executed governance proposal may do this") \
 	X(E_BUSY, "busy", "busy, try again")                                          \
 	X(E_CANCELLED, "cancelled", "cancelled")                                       \
 	X(E_TIMEOUT, "timeout", "timed out")
@@ -230,5 +242,116 @@ SN_MUST_CHECK int sn_schnorr_verify(const uint8_t sig[SN_SIG_LEN], const void *m
 
 /* Monotonic nanoseconds (for benchmarks and timeouts, never for consensus). */
 uint64_t sn_time_mono_ns(void);
+
+/* ------------------------------------------------------------ task groups */
+
+/* Structured concurrency on a libuv loop, with the semantics of Python's asyncio.TaskGroup
+ * (docs/taskgroups.md). A task is a function that starts work on the loop and later calls
+ * sn_task_done() exactly once. Leaving the group (sn_taskgroup_close) waits for every task;
+ * the first failure cancels the tasks still running; every failure is reported, with its
+ * task and cause, to the group's completion callback. SN_E_CANCELLED is never a failure.
+ *
+ * Threads: everything here runs on the group's loop thread, except sn_taskgroup_submit()
+ * and sn_task_cancel_requested(), which any thread may call. */
+struct uv_loop_s;
+struct sn_taskgroup;
+struct sn_task;
+
+#define SN_TASK_NAME_MAX 64 /* bytes with the NUL; longer names are truncated */
+#define SN_TASK_MSG_MAX 160 /* bytes with the NUL; longer messages are truncated */
+
+/* One failed task. A failure inside a nested group is reported under the path of task
+ * names, "owner/child". */
+struct sn_task_error {
+	char task[SN_TASK_NAME_MAX];
+	uint64_t id; /* the failed task's sn_task_id */
+	int code;    /* negative SN_E_* */
+	char message[SN_TASK_MSG_MAX];
+};
+
+/* Starts the task's work on the loop. SN_OK: the task runs and calls sn_task_done (maybe
+ * already from inside start). An error: the task has failed with it; do not call done. */
+typedef int sn_task_start_fn(struct sn_task *t, void *arg);
+/* Asks a running task to stop: called at most once, on the loop thread, never after
+ * sn_task_done. The task must still call sn_task_done, from inside the hook or later,
+ * with SN_E_CANCELLED or its real result. */
+typedef void sn_task_cancel_fn(struct sn_task *t, void *arg);
+/* Blocking work on libuv's thread pool; returns the task's result. May poll
+ * sn_task_cancel_requested(t) to stop early. */
+typedef int sn_task_work_fn(struct sn_task *t, void *arg);
+/* A task has finished with err. t is valid during the call. */
+typedef void sn_task_done_cb(struct sn_task *t, int err, void *ud);
+/* The group has finished. err: SN_OK, or what aborted the group — the first failure's code,
+ * SN_E_TIMEOUT for the group deadline, SN_E_CANCELLED for sn_taskgroup_cancel (errs[0].code
+ * instead if some task failed). errs[0..nerrs) is every failure in the order the tasks
+ * finished, borrowed until the callback returns. The group is gone by then. */
+typedef void sn_taskgroup_done_cb(void *ud, int err, const struct sn_task_error *errs,
+                                  size_t nerrs);
+
+struct sn_task_spec {
+	const char *name;          /* copied; NULL gives "task" */
+	sn_task_start_fn *start;   /* exactly one of start and work */
+	sn_task_cancel_fn *cancel; /* with start; NULL if the task cannot be interrupted */
+	sn_task_work_fn *work;     /* thread pool: cancelled while queued it never runs;
+	                            * cancelled while running, its result is discarded */
+	void *arg;                 /* for start, cancel and work; owned by the caller */
+	uint64_t timeout_ms;       /* 0: none. On expiry the task is cancelled; if it then
+	                            * finishes with SN_E_CANCELLED it fails with SN_E_TIMEOUT */
+	sn_task_done_cb *on_done;  /* may be NULL; runs when the task finishes, also when a
+	                            * submitted task never started (SN_E_CANCELLED) */
+	void *on_done_arg;
+};
+
+/* A new group on loop (the loop thread calls everything below). timeout_ms > 0 is a group
+ * deadline: running tasks are cancelled, those that end cancelled fail with SN_E_TIMEOUT,
+ * and the group's result is SN_E_TIMEOUT. The group lives until its completion callback
+ * (see sn_taskgroup_close) has returned. Errors: SN_E_NOMEM, SN_E_IO (libuv handle). */
+SN_MUST_CHECK int sn_taskgroup_new(struct sn_taskgroup **out, struct uv_loop_s *loop,
+                                   uint64_t timeout_ms);
+/* A group owned by the running task owner, on its loop: cancelling owner cancels the group,
+ * and the group's failures are reported through owner if owner fails. owner must not
+ * finish before the group does (if it does, the group is cancelled and detached).
+ * Errors: as sn_taskgroup_new, SN_E_CANCELLED if owner is being cancelled. */
+SN_MUST_CHECK int sn_taskgroup_new_child(struct sn_taskgroup **out, struct sn_task *owner,
+                                         uint64_t timeout_ms);
+/* Leaves the group: cb runs once every task (also those created meanwhile) has finished
+ * and the group's handles are closed, at the earliest on the next loop iteration.
+ * cb NULL on a child group: owner finishes with the group's result and failures.
+ * SN_E_INVAL if the group is already closed (then cb never runs). */
+SN_MUST_CHECK int sn_taskgroup_close(struct sn_taskgroup *g, sn_taskgroup_done_cb *cb,
+                                     void *ud);
+/* Cancels every running task (result SN_E_CANCELLED); later creates fail. Idempotent. */
+void sn_taskgroup_cancel(struct sn_taskgroup *g);
+
+/* Creates and starts a task. out may be NULL; else *out is a handle the caller owns and
+ * releases with sn_task_release (it stays valid after the task finished). A call that fails
+ * creates nothing and runs no callback. Errors: SN_E_INVAL (bad spec or group closed and
+ * finished), SN_E_CANCELLED (the group is aborting), SN_E_NOMEM. */
+SN_MUST_CHECK int sn_task_create(struct sn_task **out, struct sn_taskgroup *g,
+                                 const struct sn_task_spec *spec);
+/* Thread-safe create: queues the task for the loop thread (uv_async_t). spec->name is
+ * copied. The group must outlive this call: stop submitting threads before the group can
+ * finish, e.g. tie each thread's lifetime to a task of the group. Errors: SN_E_INVAL,
+ * SN_E_CANCELLED (aborting or finished), SN_E_NOMEM. */
+SN_MUST_CHECK int sn_taskgroup_submit(struct sn_taskgroup *g, const struct sn_task_spec *spec);
+
+/* Finishes t with err (SN_OK, or a negative SN_E_*); sn_task_fail adds a message. Once per
+ * task, on the loop thread. Afterwards t may be freed unless a handle holds it. */
+void sn_task_done(struct sn_task *t, int err);
+void sn_task_fail(struct sn_task *t, int err, const char *fmt, ...) SN_PRINTF(3, 4);
+/* Requests cancellation (runs the task's cancel hook and cancels its child groups). No-op
+ * when t has finished or was already asked. */
+void sn_task_cancel(struct sn_task *t);
+/* cb(t, result, ud) runs when t finishes — before sn_task_await returns if it already has.
+ * Errors: SN_E_NOMEM. */
+SN_MUST_CHECK int sn_task_await(struct sn_task *t, sn_task_done_cb *cb, void *ud);
+/* SN_OK and *result set if t has finished, else SN_E_BUSY. */
+SN_MUST_CHECK int sn_task_result(const struct sn_task *t, int *result);
+void sn_task_release(struct sn_task *t); /* drops a handle from sn_task_create; accepts NULL */
+
+bool sn_task_cancel_requested(const struct sn_task *t); /* any thread */
+const char *sn_task_name(const struct sn_task *t);     /* valid as long as t is */
+uint64_t sn_task_id(const struct sn_task *t);          /* unique in the process, from 1 */
+struct uv_loop_s *sn_task_loop(const struct sn_task *t);
 
 #endif

@@ -35,9 +35,9 @@ void store__account_leaf(uint8_t out[SN_HASH_LEN], const struct store_account *a
 }
 
 void store__state_root(uint8_t out[SN_HASH_LEN], uint64_t accounts, const uint8_t acct_root[SN_HASH_LEN],
-                       uint64_t treasury, const struct store_params *p)
+                       uint64_t treasury, const struct store_params *p, const uint8_t gov_root[SN_HASH_LEN])
 {
-	uint8_t buf[8 + SN_HASH_LEN + 8 + 8 + 4];
+	uint8_t buf[8 + SN_HASH_LEN + 8 + 8 + 4 + SN_HASH_LEN];
 	struct sn_writer w = sn_writer_init(buf, sizeof(buf));
 
 	sn_write_le64(&w, accounts);
@@ -45,6 +45,7 @@ void store__state_root(uint8_t out[SN_HASH_LEN], uint64_t accounts, const uint8_
 	sn_write_le64(&w, treasury);
 	sn_write_le64(&w, p->min_fee);
 	sn_write_le32(&w, p->max_block_txs);
+	sn_write_bytes(&w, gov_root, SN_HASH_LEN);
 	sn_hash_tagged(out, TAG_STATE, buf, w.len);
 }
 

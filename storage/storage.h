@@ -173,6 +173,16 @@ struct store_genesis_account {
 	uint64_t balance;
 };
 
+/* A governance record: opaque bytes that governance/ encodes (docs/governance.md). */
+#define STORE_GOV_KEY_MAX 64
+#define STORE_GOV_VALUE_MAX (256 * 1024)
+struct store_gov_record {
+	const uint8_t *key;
+	size_t klen;
+	const uint8_t *val;
+	size_t vlen;
+};
+
 struct store_genesis {
 	uint8_t root[SN_PUBKEY_LEN];
 	uint64_t root_balance;
@@ -180,6 +190,8 @@ struct store_genesis {
 	size_t n_accounts;
 	struct store_params params;
 	uint64_t time_ms;
+	const struct store_gov_record *gov; /* initial governance records (members, validators) */
+	size_t n_gov;
 };
 
 struct store;
@@ -215,6 +227,13 @@ struct store_team {
 };
 SN_MUST_CHECK int store_team_get(struct store *st, const uint8_t key[SN_PUBKEY_LEN],
                                  struct store_team *out);
+
+/* A governance record at the tip; *out owned by the caller (sn_free). */
+SN_MUST_CHECK int store_gov_get(struct store *st, const void *key, size_t klen, uint8_t **out, size_t *len);
+/* Calls fn for every governance record whose key starts with prefix, in key order; stops at
+ * the first non-zero return, which it returns. The bytes are valid during the call. */
+typedef int store_gov_fn(void *ud, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen);
+SN_MUST_CHECK int store_gov_foreach(struct store *st, const void *prefix, size_t plen, store_gov_fn *fn, void *ud);
 
 /* The keys of up to max accounts that key sponsored, in key order, starting after `after`
  * (NULL: from the first). *n gets how many were written to out. */
@@ -259,6 +278,16 @@ SN_MUST_CHECK int store_wtxn_account_create(struct store_wtxn *w, const uint8_t 
 SN_MUST_CHECK int store_wtxn_account_put(struct store_wtxn *w, const struct store_account *a);
 uint64_t store_wtxn_treasury(const struct store_wtxn *w);
 SN_MUST_CHECK int store_wtxn_treasury_add(struct store_wtxn *w, uint64_t amount);
+/* The chain parameters as this wtxn will commit them, and a change to them (governance). */
+const struct store_params *store_wtxn_params(const struct store_wtxn *w);
+SN_MUST_CHECK int store_wtxn_params_set(struct store_wtxn *w, const struct store_params *p);
+/* Governance records in this wtxn. *val borrows memory valid until the next gov put or the
+ * end of w. SN_E_NOTFOUND if absent. */
+SN_MUST_CHECK int store_wtxn_gov_get(struct store_wtxn *w, const void *key, size_t klen, const uint8_t **val,
+                                     size_t *len);
+/* Sets a record (the value is copied); part of the state root. */
+SN_MUST_CHECK int store_wtxn_gov_put(struct store_wtxn *w, const void *key, size_t klen, const uint8_t *val,
+                                     size_t len);
 /* Records a transaction of the block being built, in block order (for store_tx_locate). */
 SN_MUST_CHECK int store_wtxn_tx_add(struct store_wtxn *w, const uint8_t id[SN_HASH_LEN]);
 /* The state root after this wtxn's changes (does not change the store). */

@@ -125,6 +125,63 @@ static int tip_decode(struct store_info *info, const uint8_t *in, size_t len)
 	return sn_reader_finish(&r);
 }
 
+/* LMDB's default key order: bytes, then length. */
+static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	return c ? c : (alen > blen) - (alen < blen);
+}
+
+static void gov_hash_record(struct sn_hasher *h, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+	uint8_t lens[6];
+	struct sn_writer w = sn_writer_init(lens, sizeof(lens));
+
+	sn_write_le16(&w, (uint16_t)klen);
+	sn_write_le32(&w, (uint32_t)vlen);
+	sn_hasher_update(h, lens, 2);
+	sn_hasher_update(h, key, klen);
+	sn_hasher_update(h, lens + 2, 4);
+	sn_hasher_update(h, val, vlen);
+}
+
+/* gov_root = tagged hash over every record in key order of (u16 klen | key | u32 vlen | value). */
+int store__gov_root(struct store *st, MDB_txn *txn, const struct gov_overlay *ov, size_t n, uint8_t out[SN_HASH_LEN])
+{
+	struct sn_hasher h;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t i = 0;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, st->db_gov, &cur)))
+		return store__mdb_err(rc, "opening governance cursor");
+	sn_hasher_init(&h, "settled/gov");
+	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	for (;;) {
+		bool have_db = rc == 0, have_ov = i < n;
+		int c;
+
+		if (!have_db && !have_ov)
+			break;
+		c = !have_db ? 1 : !have_ov ? -1 : key_cmp(k.mv_data, k.mv_size, ov[i].key, ov[i].klen);
+		if (c < 0) {
+			gov_hash_record(&h, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+		} else {
+			gov_hash_record(&h, ov[i].key, ov[i].klen, ov[i].val, ov[i].vlen);
+			i++;
+		}
+		if (c <= 0)
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND && rc != 0)
+		return store__mdb_err(rc, "reading governance records");
+	sn_hasher_final(&h, out);
+	return SN_OK;
+}
+
 /* Rebuilds the deep-sum index and the Merkle tree from every account record and checks the
  * result against the stored state root. */
 static int store_rebuild(struct store *st, MDB_txn *txn)
@@ -196,7 +253,9 @@ static int store_rebuild(struct store *st, MDB_txn *txn)
 	if (err)
 		goto out;
 	store__merkle_root(&st->merkle, acct_root);
-	store__state_root(root, n, acct_root, st->info.treasury, &st->info.params);
+	if ((err = store__gov_root(st, txn, NULL, 0, st->gov_root)))
+		goto out;
+	store__state_root(root, n, acct_root, st->info.treasury, &st->info.params, st->gov_root);
 	if (st->info.has_genesis && memcmp(root, st->info.state_root, SN_HASH_LEN) != 0) {
 		SN_LOG(SN_LOG_ERROR, "store", "state root of the accounts does not match the tip's");
 		err = SN_E_CORRUPT;
@@ -274,7 +333,8 @@ int store_open(struct store **out, const char *path, const struct store_opts *op
 	    (rc = mdb_dbi_open(txn, "block_hash", MDB_CREATE, &st->db_block_hash)) ||
 	    (rc = mdb_dbi_open(txn, "txs", MDB_CREATE, &st->db_txs)) ||
 	    (rc = mdb_dbi_open(txn, "commits", MDB_CREATE, &st->db_commits)) ||
-	    (rc = mdb_dbi_open(txn, "referrals", MDB_CREATE, &st->db_referrals))) {
+	    (rc = mdb_dbi_open(txn, "referrals", MDB_CREATE, &st->db_referrals)) ||
+	    (rc = mdb_dbi_open(txn, "gov", MDB_CREATE, &st->db_gov))) {
 		err = store__mdb_err(rc, "opening tables");
 		goto fail;
 	}
@@ -439,6 +499,43 @@ int store_block_get(struct store *st, uint64_t height, uint8_t **out, size_t *le
 
 	sn_put_be64(kb, height);
 	return get_copy(st, st->db_blocks, kb, sizeof(kb), out, len, "reading block");
+}
+
+int store_gov_get(struct store *st, const void *key, size_t klen, uint8_t **out, size_t *len)
+{
+	if (!klen || klen > STORE_GOV_KEY_MAX) {
+		*out = NULL;
+		*len = 0;
+		return SN_E_INVAL;
+	}
+	return get_copy(st, st->db_gov, key, klen, out, len, "reading governance record");
+}
+
+int store_gov_foreach(struct store *st, const void *prefix, size_t plen, store_gov_fn *fn, void *ud)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, err;
+
+	if ((err = read_begin(st, &txn)))
+		return err;
+	if ((rc = mdb_cursor_open(txn, st->db_gov, &cur))) {
+		read_end(st, txn);
+		return store__mdb_err(rc, "opening cursor");
+	}
+	k = mval(prefix, plen);
+	for (rc = plen ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	     rc == 0 && !err; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+			break;
+		err = fn(ud, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+	}
+	if (!err && rc != 0 && rc != MDB_NOTFOUND)
+		err = store__mdb_err(rc, "iterating governance records");
+	mdb_cursor_close(cur);
+	read_end(st, txn);
+	return err;
 }
 
 int store_commit_get(struct store *st, uint64_t height, uint8_t **out, size_t *len)

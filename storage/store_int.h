@@ -53,14 +53,24 @@ void store__merkle_update_free(struct merkle_update *u);
 
 /* Leaf hash of an account: tagged hash of key | encoded record. */
 void store__account_leaf(uint8_t out[SN_HASH_LEN], const struct store_account *a);
-/* State root = tagged hash of u64 accounts | accounts root | u64 treasury | params. */
+/* State root = tagged hash of u64 accounts | accounts root | u64 treasury | params | gov root. */
 void store__state_root(uint8_t out[SN_HASH_LEN], uint64_t accounts, const uint8_t acct_root[SN_HASH_LEN],
-                       uint64_t treasury, const struct store_params *p);
+                       uint64_t treasury, const struct store_params *p, const uint8_t gov_root[SN_HASH_LEN]);
+/* Hashes the governance table of txn, with overlay records (sorted by key, NULL values
+ * meaning none) taking precedence. */
+struct gov_overlay {
+	uint8_t key[STORE_GOV_KEY_MAX];
+	size_t klen;
+	uint8_t *val;
+	size_t vlen;
+};
+SN_MUST_CHECK int store__gov_root(struct store *st, MDB_txn *txn, const struct gov_overlay *ov, size_t n,
+                                  uint8_t out[SN_HASH_LEN]);
 
 /* ---------------------------------------------------------------- the store */
 struct store {
 	MDB_env *env;
-	MDB_dbi db_meta, db_accounts, db_blocks, db_block_hash, db_txs, db_commits, db_referrals;
+	MDB_dbi db_meta, db_accounts, db_blocks, db_block_hash, db_txs, db_commits, db_referrals, db_gov;
 	bool no_sync;
 	/* Held for reading by every LMDB read transaction and in-memory read; for writing while
 	 * the map is resized and while a commit updates the in-memory indexes. */
@@ -70,6 +80,7 @@ struct store {
 	struct store_info info;
 	struct merkle merkle;
 	struct store_deepsum *deepsum;
+	uint8_t gov_root[SN_HASH_LEN]; /* hash of every governance record at the tip */
 	uint32_t *direct;     /* direct referrals per account, by seq */
 	uint32_t direct_cap;
 };

@@ -27,6 +27,9 @@ struct store_wtxn {
 	uint32_t n_new, cap_new;
 	uint8_t (*tx_ids)[SN_HASH_LEN];
 	uint32_t n_tx, cap_tx;
+	struct gov_overlay *gov;  /* governance records changed, sorted by key */
+	size_t n_gov, cap_gov;
+	uint8_t gov_root[SN_HASH_LEN];
 	struct merkle_update mu;
 	bool speculative;
 	bool root_valid;
@@ -193,6 +196,9 @@ void store_wtxn_abort(struct store_wtxn *w)
 	speculative = w->speculative;
 	wtxn_end_snapshot(w);
 	store__merkle_update_free(&w->mu);
+	for (size_t i = 0; i < w->n_gov; i++)
+		sn_free(w->gov[i].val);
+	sn_free(w->gov);
 	sn_free(w->ent);
 	sn_free(w->slots);
 	sn_free(w->new_ent);
@@ -284,6 +290,103 @@ int store_wtxn_account_put(struct store_wtxn *w, const struct store_account *a)
 		return SN_E_INVAL;
 	e->a = *a;
 	e->dirty = true;
+	w->root_valid = false;
+	return SN_OK;
+}
+
+const struct store_params *store_wtxn_params(const struct store_wtxn *w)
+{
+	return &w->params;
+}
+
+int store_wtxn_params_set(struct store_wtxn *w, const struct store_params *p)
+{
+	if (!p->max_block_txs || p->max_block_txs > STORE_BLOCK_MAX_TXS)
+		return SN_E_INVAL;
+	w->params = *p;
+	w->root_valid = false;
+	return SN_OK;
+}
+
+static int gov_find(const struct store_wtxn *w, const void *key, size_t klen, size_t *pos)
+{
+	size_t lo = 0, hi = w->n_gov;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		size_t ml = w->gov[mid].klen;
+		int c = memcmp(w->gov[mid].key, key, ml < klen ? ml : klen);
+
+		if (!c)
+			c = (ml > klen) - (ml < klen);
+		if (!c) {
+			*pos = mid;
+			return 1;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*pos = lo;
+	return 0;
+}
+
+int store_wtxn_gov_get(struct store_wtxn *w, const void *key, size_t klen, const uint8_t **val, size_t *len)
+{
+	MDB_val k = { klen, (void *)key }, v;
+	size_t pos;
+	int rc;
+
+	*val = NULL;
+	*len = 0;
+	if (!klen || klen > STORE_GOV_KEY_MAX)
+		return SN_E_INVAL;
+	if (gov_find(w, key, klen, &pos)) {
+		*val = w->gov[pos].val;
+		*len = w->gov[pos].vlen;
+		return SN_OK;
+	}
+	if ((rc = mdb_get(w->rtxn, w->st->db_gov, &k, &v)))
+		return store__mdb_err(rc, "reading governance record");
+	*val = v.mv_data;
+	*len = v.mv_size;
+	return SN_OK;
+}
+
+int store_wtxn_gov_put(struct store_wtxn *w, const void *key, size_t klen, const uint8_t *val, size_t len)
+{
+	uint8_t *copy;
+	size_t pos;
+
+	if (!klen || klen > STORE_GOV_KEY_MAX || len > STORE_GOV_VALUE_MAX)
+		return SN_E_INVAL;
+	copy = sn_malloc(len ? len : 1);
+	if (!copy)
+		return SN_E_NOMEM;
+	if (len)
+		memcpy(copy, val, len);
+	if (gov_find(w, key, klen, &pos)) {
+		sn_free(w->gov[pos].val);
+	} else {
+		if (w->n_gov == w->cap_gov) {
+			size_t ncap = w->cap_gov ? 2 * w->cap_gov : 8;
+			struct gov_overlay *ng = sn_realloc(w->gov, ncap * sizeof(*ng));
+
+			if (!ng) {
+				sn_free(copy);
+				return SN_E_NOMEM;
+			}
+			w->gov = ng;
+			w->cap_gov = ncap;
+		}
+		memmove(&w->gov[pos + 1], &w->gov[pos], (w->n_gov - pos) * sizeof(*w->gov));
+		w->n_gov++;
+		memcpy(w->gov[pos].key, key, klen);
+		w->gov[pos].klen = klen;
+	}
+	w->gov[pos].val = copy;
+	w->gov[pos].vlen = len;
 	w->root_valid = false;
 	return SN_OK;
 }
@@ -381,7 +484,13 @@ int store_wtxn_state_root(struct store_wtxn *w, uint8_t out[SN_HASH_LEN])
 	                            (const uint8_t(*)[SN_HASH_LEN])leaves, n);
 	if (err)
 		goto out;
-	store__state_root(w->root, w->base.accounts + w->n_new, w->mu.root, w->treasury, &w->params);
+	if (w->n_gov)
+		err = store__gov_root(w->st, w->rtxn, w->gov, w->n_gov, w->gov_root);
+	else
+		memcpy(w->gov_root, w->st->gov_root, SN_HASH_LEN);
+	if (err)
+		goto out;
+	store__state_root(w->root, w->base.accounts + w->n_new, w->mu.root, w->treasury, &w->params, w->gov_root);
 	w->root_valid = true;
 	memcpy(out, w->root, SN_HASH_LEN);
 out:
@@ -439,6 +548,9 @@ static int wtxn_write(struct store_wtxn *w, MDB_txn *txn, const uint32_t *dirty,
 		if ((rc = put(txn, st->db_txs, w->tx_ids[i], SN_HASH_LEN, loc, sizeof(loc))))
 			return rc;
 	}
+	for (size_t i = 0; i < w->n_gov; i++)
+		if ((rc = put(txn, st->db_gov, w->gov[i].key, w->gov[i].klen, w->gov[i].val, w->gov[i].vlen)))
+			return rc;
 	store__tip_encode(tipbuf, sizeof(tipbuf), &tiplen, tip);
 	return put(txn, st->db_meta, "tip", 3, tipbuf, tiplen);
 }
@@ -468,6 +580,7 @@ static int wtxn_apply_memory(struct store_wtxn *w, const struct store_info *tip)
 			                               oe->a.personal_volume - oe->orig_pvol);
 	}
 	st->info = *tip;
+	memcpy(st->gov_root, w->gov_root, SN_HASH_LEN);
 	return err;
 }
 
@@ -596,6 +709,8 @@ int store_genesis_init(struct store *st, const struct store_genesis *g)
 	}
 	w->params = g->params;
 	err = wtxn_create(w, g->root, NULL, 0, g->root_balance, &root);
+	for (size_t i = 0; i < g->n_gov && !err; i++)
+		err = store_wtxn_gov_put(w, g->gov[i].key, g->gov[i].klen, g->gov[i].val, g->gov[i].vlen);
 	for (size_t i = 0; i < g->n_accounts && !err; i++) {
 		const struct store_genesis_account *ga = &g->accounts[i];
 		struct store_account sponsor;
