@@ -331,7 +331,8 @@ SN_MUST_CHECK int sn_task_create(struct sn_task **out, struct sn_taskgroup *g,
                                  const struct sn_task_spec *spec);
 /* Thread-safe create: queues the task for the loop thread (uv_async_t). spec->name is
  * copied. The group must outlive this call: stop submitting threads before the group can
- * finish, e.g. tie each thread's lifetime to a task of the group. Errors: SN_E_INVAL,
+ * finish, e.g. tie each thread's lifetime to a task of the group. An open group alone does
+ * not keep uv_run going; a closed one does until its callback. Errors: SN_E_INVAL,
  * SN_E_CANCELLED (aborting or finished), SN_E_NOMEM. */
 SN_MUST_CHECK int sn_taskgroup_submit(struct sn_taskgroup *g, const struct sn_task_spec *spec);
 
