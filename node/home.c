@@ -385,8 +385,11 @@ int node_genesis_write(const struct node_genesis *gen, const char *path)
 		json_array_append_new(vals, json_pack("{s:o,s:I}", "node_key",
 		                                      hexstr(gen->validators[i].key, NODE_ED25519_PK_LEN), "power",
 		                                      (json_int_t)gen->validators[i].power));
-	root = json_pack("{s:I,s:I,s:{s:o,s:o},s:o,s:{s:o,s:I},s:o,s:{s:o,s:o}}", "chain_id",
-	                 (json_int_t)gen->chain_id, "genesis_time_ms", (json_int_t)gen->g.time_ms, "root", "address",
+	/* Milliseconds are u64: past INT64_MAX they go as a decimal string (json_u64 takes both). */
+	root = json_pack("{s:I,s:o,s:{s:o,s:o},s:o,s:{s:o,s:I},s:o,s:{s:o,s:o}}", "chain_id",
+	                 (json_int_t)gen->chain_id, "genesis_time_ms",
+	                 gen->g.time_ms > INT64_MAX ? decstr(gen->g.time_ms) : json_integer((json_int_t)gen->g.time_ms),
+	                 "root", "address",
 	                 hexstr(gen->g.root, SN_PUBKEY_LEN), "balance", decstr(gen->g.root_balance), "accounts",
 	                 accts, "params", "min_fee", decstr(gen->g.params.min_fee), "max_block_txs",
 	                 (json_int_t)gen->g.params.max_block_txs, "validators", vals, "governance", "developers",

@@ -202,6 +202,122 @@ def main():
     }
     write("fuzz_common_hex", hexes)
 
+    write("fuzz_node_genesis", genesis_seeds(pubkey(sk1), pk2, pk3))
+    write("fuzz_node_config", config_seeds())
+    write("fuzz_node_http_response", http_seeds())
+
+
+# ---------------------------------------------------------------- node home, config, RPC replies
+def genesis_text(root, accounts=(), validators=None, developers=None, community=None, chain_id=1,
+                 time_ms=1700000000000, params=None, extra=""):
+    """A genesis file as settle init writes it (docs/genesis.md), or a near miss of one."""
+    ed_a = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+    validators = [(ed_a, 10)] if validators is None else validators
+    developers = [(root, 1)] if developers is None else developers
+    community = [(root, 1)] if community is None else community
+    params = {"min_fee": '"1"', "max_block_txs": "10000"} if params is None else params
+
+    def members(ms):
+        return "[" + ", ".join('{"address": "%s", "weight": %s}' % (a, w) for a, w in ms) + "]"
+
+    return ('{\n  "chain_id": %s,\n  "genesis_time_ms": %s,\n'
+            '  "root": {"address": "%s", "balance": "1000000000000000"},\n'
+            '  "accounts": [%s],\n  "params": {%s},\n  "validators": [%s],\n'
+            '  "governance": {"developers": %s, "community": %s}%s\n}\n' % (
+                chain_id, time_ms, root,
+                ", ".join('{"address": "%s", "sponsor": "%s", "balance": "%s"}' % a for a in accounts),
+                ", ".join('"%s": %s' % kv for kv in params.items()),
+                ", ".join('{"node_key": "%s", "power": %s}' % v for v in validators),
+                members(developers), members(community), extra)).encode()
+
+
+def genesis_seeds(pk1, pk2, pk3):
+    r, a, b = pk1.hex(), pk2.hex(), pk3.hex()
+    ed_b = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"
+    valid = genesis_text(r)
+    return {
+        "init": valid,
+        "accounts-two-tracks": genesis_text(r, accounts=[(a, r, "5"), (b, a, "18446744073709551615")],
+                                            validators=[("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", 10),
+                                                        (ed_b, '"1099511627776"')],
+                                            developers=[(r, 2), (a, 1000000)], community=[(b, '"7"')],
+                                            chain_id=4294967295),
+        "time-past-int64": genesis_text(r, time_ms='"18446744073709551615"'),
+        "time-int64-max": genesis_text(r, time_ms=9223372036854775807),
+        "empty-track": genesis_text(r, developers=[]),
+        "duplicate-member": genesis_text(r, community=[(a, 1), (a, 1)]),
+        "duplicate-validator": genesis_text(r, validators=[(ed_b, 1), (ed_b, 2)]),
+        "chain-id-zero": genesis_text(r, chain_id=0),
+        "chain-id-too-big": genesis_text(r, chain_id=4294967296),
+        "bad-hex-root": genesis_text("zz" + r[2:]),
+        "root-not-on-curve": genesis_text("00" * 32),
+        "no-validators": genesis_text(r, validators=[]),
+        "power-too-big": genesis_text(r, validators=[(ed_b, 1099511627777)]),
+        "max-block-txs-over": genesis_text(r, params={"max_block_txs": "65537"}),
+        "min-fee-leading-zero": genesis_text(r, params={"min_fee": '"01"'}),
+        "duplicate-key": genesis_text(r, extra=', "chain_id": 2'),
+        "truncated": valid[:len(valid) // 2],
+        "not-object": b"[1, 2, 3]",
+        "embedded-nul": valid[:10] + b"\x00" + valid[10:],
+        "empty": b"",
+    }
+
+
+def config_seeds():
+    every = (b"; every key\n[node]\ndata_dir = /var/lib/settled\nlog_level = debug\n"
+             b"block_interval_ms = 250\nengine_threads = 4\nmap_size_mb = 64\n\n"
+             b"[rpc]\naddress = 0.0.0.0\nport = 18645\nuser = alice\npassword = s3cret=x\n"
+             b"max_body_bytes = 2048\nmax_header_bytes = 1024\nmax_connections = 8\n"
+             b"idle_timeout_ms = 500\n# mempool\n[mempool]\nmax_txs = 10\nmax_bytes = 4096\n")
+    return {
+        "every-key": every,
+        "defaults-style": (b"# settled configuration.\n\n[node]\n# store directory\ndata_dir = data\n"
+                           b"log_level = info\n\n[rpc]\naddress = 127.0.0.1\nport = 8645\n"
+                           b"user = \npassword = \n\n[mempool]\nmax_txs = 100000\n"),
+        "unknown-section": b"[node]\nlog_level = info\n[bogus]\nx = 1\n",
+        "unknown-key": b"[rpc]\nprot = 1\n",
+        "bad-number": b"[rpc]\nport = 80x\n",
+        "out-of-range": b"[rpc]\nport = 65536\n[mempool]\nmax_bytes = 99999999999999999999\n",
+        "bad-log-level": b"[node]\nlog_level = loud\n",
+        "long-line": b"[node]\ndata_dir = " + b"d" * 300 + b"\nlog_level = info\n",
+        "long-string": b"[rpc]\naddress = " + b"a" * 64 + b"\n",
+        "syntax": b"[node\nlog_level\n",
+        "multiline-crlf": b"[rpc]\r\nport = 1\r\n  continued\r\n",
+        "bom-inline-comment": b"\xef\xbb\xbf[rpc]\nport = 9 ; nine\n",
+        "split-parse": b"rpc\x00port\x008645",
+        "split-loglevel": b"node\x00log_level\x00TRACE",
+        "split-unknown": b"p2p\x00port\x001",
+        "override": b"rpc.port=18645",
+        "override-no-dot": b"port=1",
+        "override-equals-in-value": b"rpc.password=a=b.c",
+        "empty": b"",
+    }
+
+
+def http_seeds():
+    body = b'{"jsonrpc":"2.0","id":1,"result":{"height":12}}'
+    ok = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    chunked = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
+               b"%x\r\n" % 10 + body[:10] + b"\r\n" + b"%x\r\n" % (len(body) - 10) + body[10:] +
+               b"\r\n0\r\n\r\n")
+    return {
+        "ok": ok,
+        "chunked": chunked,
+        "until-close": b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + body,
+        "unauthorized": (b'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="settled"\r\n'
+                         b"Content-Length: 0\r\n\r\n"),
+        "rpc-error": (b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n" +
+                      b'{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"bad nonce","data":{"error":"bad_nonce"}}}'[:99]),
+        "no-content": b"HTTP/1.1 204 No Content\r\n\r\n",
+        "truncated-body": ok[:-5],
+        "truncated-head": ok[:20],
+        "bad-status-line": b"HTTP/1.1 2x0 OK\r\n\r\n",
+        "bad-chunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        "two-lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        "not-http": b"SSH-2.0-OpenSSH_9.2\r\n",
+        "empty": b"",
+    }
+
 
 if __name__ == "__main__":
     main()
