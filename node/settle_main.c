@@ -338,6 +338,31 @@ static int show(struct cli *c, json_t *result, void (*print)(const json_t *))
 
 /* ------------------------------------------------------------------ keygen, init */
 
+static int cmd_address(struct cli *c)
+{
+	const char *key_opt = opt_val(c, "key");
+	char key_path[PATH_MAX], err[512], addr[2 * SN_PUBKEY_LEN + 1];
+	uint8_t sk[SN_SECKEY_LEN], pk[SN_PUBKEY_LEN];
+	int rc;
+
+	if (key_opt)
+		snprintf(key_path, sizeof(key_path), "%s", key_opt);
+	else
+		home_path(key_path, sizeof(key_path), c, NODE_ACCOUNT_KEY_FILE);
+	if (node_keyfile_read(key_path, sk, sizeof(sk), err, sizeof(err)))
+		return fail("%s", err);
+	rc = sn_schnorr_pubkey(pk, sk);
+	sn_wipe(sk, sizeof(sk));
+	if (rc)
+		return fail("%s does not hold a valid BIP340 secret key", key_path);
+	sn_hex_encode(addr, pk, sizeof(pk));
+	if (c->json)
+		print_json_new(json_pack("{s:s,s:s}", "address", addr, "key_file", key_path));
+	else
+		printf("%s\n", addr);
+	return 0;
+}
+
 static int cmd_keygen(struct cli *c)
 {
 	const char *out = opt_val(c, "out");
@@ -879,6 +904,10 @@ static const struct cli_cmd commands[] = {
 	  "secret key goes to FILE (mode 0600; an existing file is never overwritten) and only the\n"
 	  "address is printed; without it both are printed.",
 	  0, 0, { { "out", "FILE", "write the secret key to FILE instead of printing it" } }, cmd_keygen },
+	{ "address", "[--key FILE]", "print the address of a key file",
+	  "Prints the account address (public key) of the BIP340 key in FILE (default\n"
+	  "HOME/account.key, the genesis account of a home made by init).",
+	  0, 0, { { "key", "FILE", "the key file (default HOME/account.key)" } }, cmd_address },
 	{ "init", "[--chain-id N] [--min-fee N]", "create a node home (keys, genesis, config)",
 	  "Creates the home directory (--home, mode 0700) of a one-validator devnet: node.key (the\n"
 	  "node's Ed25519 seed), account.key (a BIP340 account key), genesis.json (that account is the\n"
