@@ -942,7 +942,7 @@ static const struct cli_cmd commands[] = {
 	{ "account", "ADDR", "show an account",
 	  "Shows a registered account: balance, next nonce, sponsor, personal volume, the block it was\n"
 	  "registered in and its depth in the referral tree.",
-	  1, 1, { { NULL } }, cmd_account },
+	  1, 1, { { NULL, NULL, NULL } }, cmd_account },
 	{ "team", "ADDR [--limit N]", "show an account's team (referral tree below it)",
 	  "Shows an account's team: team size (accounts below it at any depth), team volume (its own\n"
 	  "personal volume plus everyone's below it), its depth and its direct referrals.",
@@ -951,11 +951,11 @@ static const struct cli_cmd commands[] = {
 	  "Shows the block at HEIGHT, or with the hash HASH: header fields and transaction ids.", 1, 1,
 	  { { "raw", NULL, "also print the block's encoding in hex" } }, cmd_block },
 	{ "tx", "ID", "show a transaction",
-	  "Shows a transaction, committed (with its block) or still pending.", 1, 1, { { NULL } }, cmd_tx },
+	  "Shows a transaction, committed (with its block) or still pending.", 1, 1, { { NULL, NULL, NULL } }, cmd_tx },
 	{ "status", "", "show the node's chain tip and mempool",
 	  "Shows the chain id, the tip (height, hash, time, state root), accounts, treasury, chain\n"
 	  "parameters, the mempool's size, the node key and version.",
-	  0, 0, { { NULL } }, cmd_status },
+	  0, 0, { { NULL, NULL, NULL } }, cmd_status },
 	{ "mempool", "[--limit N]", "list pending transactions",
 	  "Lists the pending transactions in the order the node admitted them.", 0, 0,
 	  { { "limit", "N", "list at most N (default 100, at most 10000)" } }, cmd_mempool },
