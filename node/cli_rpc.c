@@ -435,15 +435,15 @@ static int rpc_error(const json_t *err, struct cli_rpc_error *e)
 	if (json_is_string(name))
 		snprintf(e->rpc_name, sizeof(e->rpc_name), "%s", json_string_value(name));
 	switch (e->rpc_code) {
-	case CLI_RPC_REJECTED:
+	case NODE_RPC_REJECTED:
 		snprintf(e->msg, sizeof(e->msg), "transaction rejected: %s (%s)", e->rpc_name[0] ? e->rpc_name : "?",
 		         e->rpc_message);
 		break;
-	case CLI_RPC_NOT_READY:
+	case NODE_RPC_NOT_READY:
 		snprintf(e->msg, sizeof(e->msg), "the node is not ready: %s%s%s%s", e->rpc_message,
 		         e->rpc_name[0] ? " (" : "", e->rpc_name, e->rpc_name[0] ? ")" : "");
 		break;
-	case CLI_RPC_INVALID_PARAMS:
+	case NODE_RPC_INVALID_PARAMS:
 		snprintf(e->msg, sizeof(e->msg), "the node refused the request: %s%s%s", e->rpc_message,
 		         e->rpc_name[0] ? ": " : "", e->rpc_name);
 		break;
@@ -451,7 +451,7 @@ static int rpc_error(const json_t *err, struct cli_rpc_error *e)
 		snprintf(e->msg, sizeof(e->msg), "the node answered error %d: %s%s%s%s", e->rpc_code, e->rpc_message,
 		         e->rpc_name[0] ? " (" : "", e->rpc_name, e->rpc_name[0] ? ")" : "");
 	}
-	return e->rpc_code == CLI_RPC_NOT_FOUND ? SN_E_NOTFOUND : SN_E_INVAL;
+	return e->rpc_code == NODE_RPC_NOT_FOUND ? SN_E_NOTFOUND : SN_E_INVAL;
 }
 
 int cli_rpc_call(const struct cli_rpc *r, const char *method, json_t *params, json_t **result,

@@ -7,22 +7,11 @@
 #include <jansson.h>
 
 #include "common/common.h"
+#include "node/json.h"
 
 #define CLI_RPC_TIMEOUT_MS 10000           /* connect, and the whole response after it */
 #define CLI_RPC_MAX_RESPONSE (256u << 20) /* a block with raw=true is ~68 MB of hex at most */
 #define CLI_RPC_MSG_LEN 1024
-
-/* JSON-RPC error codes of docs/rpc.md. */
-enum cli_rpc_code {
-	CLI_RPC_PARSE_ERROR = -32700,
-	CLI_RPC_INVALID_REQUEST = -32600,
-	CLI_RPC_NO_METHOD = -32601,
-	CLI_RPC_INVALID_PARAMS = -32602,
-	CLI_RPC_INTERNAL = -32603,
-	CLI_RPC_REJECTED = -32000,
-	CLI_RPC_NOT_FOUND = -32001,
-	CLI_RPC_NOT_READY = -32002,
-};
 
 struct cli_rpc {
 	char host[256];    /* name or address, without IPv6 brackets */

@@ -1,5 +1,6 @@
 /* node/home.c — key files and the genesis file. */
 #include "node/home.h"
+#include "node/json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -344,28 +345,12 @@ void node_genesis_free(struct node_genesis *gen)
 	gen->g.accounts = NULL;
 }
 
-static json_t *hexstr(const uint8_t *b, size_t n)
-{
-	char h[2 * 64 + 1];
-
-	sn_hex_encode(h, b, n);
-	return json_string(h);
-}
-
-static json_t *decstr(uint64_t v)
-{
-	char s[24];
-
-	snprintf(s, sizeof(s), "%llu", (unsigned long long)v);
-	return json_string(s);
-}
-
 static json_t *members_json(const struct node_member *m, size_t n)
 {
 	json_t *a = json_array();
 
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_pack("{s:o,s:I}", "address", hexstr(m[i].key, SN_PUBKEY_LEN), "weight",
+		json_array_append_new(a, json_pack("{s:o,s:I}", "address", node_json_hex(m[i].key, SN_PUBKEY_LEN), "weight",
 		                                   (json_int_t)m[i].weight));
 	return a;
 }
@@ -378,20 +363,20 @@ int node_genesis_write(const struct node_genesis *gen, const char *path)
 
 	for (size_t i = 0; i < gen->g.n_accounts; i++)
 		json_array_append_new(accts, json_pack("{s:o,s:o,s:o}", "address",
-		                                       hexstr(gen->g.accounts[i].key, SN_PUBKEY_LEN), "sponsor",
-		                                       hexstr(gen->g.accounts[i].sponsor, SN_PUBKEY_LEN), "balance",
-		                                       decstr(gen->g.accounts[i].balance)));
+		                                       node_json_hex(gen->g.accounts[i].key, SN_PUBKEY_LEN), "sponsor",
+		                                       node_json_hex(gen->g.accounts[i].sponsor, SN_PUBKEY_LEN), "balance",
+		                                       node_json_dec(gen->g.accounts[i].balance)));
 	for (size_t i = 0; i < gen->n_validators; i++)
 		json_array_append_new(vals, json_pack("{s:o,s:I}", "node_key",
-		                                      hexstr(gen->validators[i].key, NODE_ED25519_PK_LEN), "power",
+		                                      node_json_hex(gen->validators[i].key, NODE_ED25519_PK_LEN), "power",
 		                                      (json_int_t)gen->validators[i].power));
 	/* Milliseconds are u64: past INT64_MAX they go as a decimal string (json_u64 takes both). */
 	root = json_pack("{s:I,s:o,s:{s:o,s:o},s:o,s:{s:o,s:I},s:o,s:{s:o,s:o}}", "chain_id",
 	                 (json_int_t)gen->chain_id, "genesis_time_ms",
-	                 gen->g.time_ms > INT64_MAX ? decstr(gen->g.time_ms) : json_integer((json_int_t)gen->g.time_ms),
+	                 gen->g.time_ms > INT64_MAX ? node_json_dec(gen->g.time_ms) : json_integer((json_int_t)gen->g.time_ms),
 	                 "root", "address",
-	                 hexstr(gen->g.root, SN_PUBKEY_LEN), "balance", decstr(gen->g.root_balance), "accounts",
-	                 accts, "params", "min_fee", decstr(gen->g.params.min_fee), "max_block_txs",
+	                 node_json_hex(gen->g.root, SN_PUBKEY_LEN), "balance", node_json_dec(gen->g.root_balance), "accounts",
+	                 accts, "params", "min_fee", node_json_dec(gen->g.params.min_fee), "max_block_txs",
 	                 (json_int_t)gen->g.params.max_block_txs, "validators", vals, "governance", "developers",
 	                 members_json(gen->developers, gen->n_developers), "community",
 	                 members_json(gen->community, gen->n_community));

@@ -1,20 +1,10 @@
 /* node/rpc.c — JSON-RPC 2.0 methods (docs/rpc.md), parsed and built with jansson. */
 #include "node/daemon.h"
+#include "node/json.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-enum {
-	RPC_PARSE = -32700,
-	RPC_INVALID_REQUEST = -32600,
-	RPC_NO_METHOD = -32601,
-	RPC_INVALID_PARAMS = -32602,
-	RPC_INTERNAL = -32603,
-	RPC_TX_REJECTED = -32000,
-	RPC_NOT_FOUND = -32001,
-	RPC_NOT_READY = -32002,
-};
 
 /* A method returns its result, or NULL with *err set to an error object. */
 typedef json_t *rpc_fn(struct node_daemon *d, json_t *params, json_t **err);
@@ -38,7 +28,7 @@ static json_t *bad_param(const char *name, const char *why)
 	char msg[160];
 
 	snprintf(msg, sizeof(msg), "invalid params: %s %s", name, why);
-	return rpc_err(RPC_INVALID_PARAMS, msg, json_pack("{s:s}", "param", name));
+	return rpc_err(NODE_RPC_INVALID_PARAMS, msg, json_pack("{s:s}", "param", name));
 }
 
 /* Positional (array) or named (object) parameter. */
@@ -49,35 +39,6 @@ static json_t *param(json_t *params, size_t pos, const char *name)
 	if (json_is_object(params))
 		return json_object_get(params, name);
 	return NULL;
-}
-
-static json_t *hexj(const uint8_t *b, size_t n)
-{
-	char h[2 * 64 + 1];
-
-	sn_hex_encode(h, b, n);
-	return json_string(h);
-}
-
-static json_t *decj(uint64_t v)
-{
-	char s[24];
-
-	snprintf(s, sizeof(s), "%llu", (unsigned long long)v);
-	return json_string(s);
-}
-
-static json_t *dec128j(unsigned __int128 v)
-{
-	char s[48];
-	int k = 47;
-
-	s[k] = '\0';
-	do {
-		s[--k] = (char)('0' + (int)(v % 10));
-		v /= 10;
-	} while (v);
-	return json_string(s + k);
 }
 
 static bool is_zero(const uint8_t *b, size_t n)
@@ -129,12 +90,12 @@ static json_t *m_status(struct node_daemon *d, json_t *params, json_t **err)
 	store_info_get(d->st, &i);
 	return json_pack("{s:I,s:I,s:o,s:I,s:o,s:I,s:o,s:o,s:I,s:{s:I,s:I},s:o,s:s,s:b}", "chain_id",
 	                 (json_int_t)i.chain_id, "height", (json_int_t)i.height, "tip_hash",
-	                 hexj(i.tip_hash, SN_HASH_LEN), "tip_time_ms", (json_int_t)i.tip_time_ms, "state_root",
-	                 hexj(i.state_root, SN_HASH_LEN), "accounts", (json_int_t)i.accounts, "treasury",
-	                 decj(i.treasury), "min_fee", decj(i.params.min_fee), "max_block_txs",
+	                 node_json_hex(i.tip_hash, SN_HASH_LEN), "tip_time_ms", (json_int_t)i.tip_time_ms, "state_root",
+	                 node_json_hex(i.state_root, SN_HASH_LEN), "accounts", (json_int_t)i.accounts, "treasury",
+	                 node_json_dec(i.treasury), "min_fee", node_json_dec(i.params.min_fee), "max_block_txs",
 	                 (json_int_t)i.params.max_block_txs, "mempool", "count",
 	                 (json_int_t)node_mempool_count(d->mp), "bytes", (json_int_t)node_mempool_bytes(d->mp),
-	                 "node_key", hexj(d->node_pk, NODE_ED25519_PK_LEN), "version", SETTLED_VERSION,
+	                 "node_key", node_json_hex(d->node_pk, NODE_ED25519_PK_LEN), "version", SETTLED_VERSION,
 	                 "validator", d->producer);
 }
 
@@ -147,14 +108,14 @@ static json_t *m_get_account(struct node_daemon *d, json_t *params, json_t **err
 	if (param_key(params, 0, "address", key, err))
 		return NULL;
 	if ((rc = store_account_get(d->st, key, &a))) {
-		*err = rc == SN_E_NOTFOUND ? rpc_err(RPC_NOT_FOUND, "account is not registered", NULL)
-		                           : rpc_err_sn(RPC_INTERNAL, rc);
+		*err = rc == SN_E_NOTFOUND ? rpc_err(NODE_RPC_NOT_FOUND, "account is not registered", NULL)
+		                           : rpc_err_sn(NODE_RPC_INTERNAL, rc);
 		return NULL;
 	}
-	return json_pack("{s:o,s:I,s:o,s:I,s:o,s:o,s:I,s:I}", "address", hexj(key, 32), "seq", (json_int_t)a.seq,
-	                 "balance", decj(a.balance), "nonce", (json_int_t)a.nonce, "sponsor",
-	                 a.seq == 0 ? json_null() : hexj(a.sponsor, 32), "personal_volume",
-	                 decj(a.personal_volume), "reg_height", (json_int_t)a.reg_height, "depth",
+	return json_pack("{s:o,s:I,s:o,s:I,s:o,s:o,s:I,s:I}", "address", node_json_hex(key, 32), "seq", (json_int_t)a.seq,
+	                 "balance", node_json_dec(a.balance), "nonce", (json_int_t)a.nonce, "sponsor",
+	                 a.seq == 0 ? json_null() : node_json_hex(a.sponsor, 32), "personal_volume",
+	                 node_json_dec(a.personal_volume), "reg_height", (json_int_t)a.reg_height, "depth",
 	                 (json_int_t)a.depth);
 }
 
@@ -169,22 +130,22 @@ static json_t *m_get_team(struct node_daemon *d, json_t *params, json_t **err)
 	if (param_key(params, 0, "address", key, err) || param_limit(params, 1, "limit", 100, 1000, &limit, err))
 		return NULL;
 	if ((rc = store_team_get(d->st, key, &t))) {
-		*err = rc == SN_E_NOTFOUND ? rpc_err(RPC_NOT_FOUND, "account is not registered", NULL)
-		                           : rpc_err_sn(RPC_INTERNAL, rc);
+		*err = rc == SN_E_NOTFOUND ? rpc_err(NODE_RPC_NOT_FOUND, "account is not registered", NULL)
+		                           : rpc_err_sn(NODE_RPC_INTERNAL, rc);
 		return NULL;
 	}
 	refs = sn_malloc((limit ? limit : 1) * 32);
 	if (!refs || (rc = store_referrals_list(d->st, key, NULL, refs, limit, &n))) {
 		sn_free(refs);
-		*err = rpc_err_sn(RPC_INTERNAL, refs ? rc : SN_E_NOMEM);
+		*err = rpc_err_sn(NODE_RPC_INTERNAL, refs ? rc : SN_E_NOMEM);
 		return NULL;
 	}
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, hexj(refs[i], 32));
+		json_array_append_new(arr, node_json_hex(refs[i], 32));
 	sn_free(refs);
-	return json_pack("{s:o,s:I,s:o,s:I,s:I,s:o}", "address", hexj(key, 32), "team_size", (json_int_t)t.size,
-	                 "team_volume", dec128j(t.volume), "depth", (json_int_t)t.depth, "direct_referrals",
+	return json_pack("{s:o,s:I,s:o,s:I,s:I,s:o}", "address", node_json_hex(key, 32), "team_size", (json_int_t)t.size,
+	                 "team_volume", node_json_dec128(t.volume), "depth", (json_int_t)t.depth, "direct_referrals",
 	                 (json_int_t)t.direct, "referrals", arr);
 }
 
@@ -203,7 +164,7 @@ static json_t *m_get_block(struct node_daemon *d, json_t *params, json_t **err)
 		height = (uint64_t)json_integer_value(which);
 	} else if (json_is_string(which) && sn_hex_decode(hash, 32, json_string_value(which)) == 0) {
 		if ((rc = store_block_height(d->st, hash, &height))) {
-			*err = rpc_err(RPC_NOT_FOUND, "no block with that hash", NULL);
+			*err = rpc_err(NODE_RPC_NOT_FOUND, "no block with that hash", NULL);
 			return NULL;
 		}
 	} else {
@@ -211,13 +172,13 @@ static json_t *m_get_block(struct node_daemon *d, json_t *params, json_t **err)
 		return NULL;
 	}
 	if ((rc = store_block_get(d->st, height, &blk, &len))) {
-		*err = rc == SN_E_NOTFOUND ? rpc_err(RPC_NOT_FOUND, "no block at that height", NULL)
-		                           : rpc_err_sn(RPC_INTERNAL, rc);
+		*err = rc == SN_E_NOTFOUND ? rpc_err(NODE_RPC_NOT_FOUND, "no block at that height", NULL)
+		                           : rpc_err_sn(NODE_RPC_INTERNAL, rc);
 		return NULL;
 	}
 	if ((rc = store_block_decode(&b, blk, len))) {
 		sn_free(blk);
-		*err = rpc_err_sn(RPC_INTERNAL, SN_E_CORRUPT);
+		*err = rpc_err_sn(NODE_RPC_INTERNAL, SN_E_CORRUPT);
 		return NULL;
 	}
 	store_block_hash(hash, &b.hdr);
@@ -230,13 +191,13 @@ static json_t *m_get_block(struct node_daemon *d, json_t *params, json_t **err)
 		if (!store_block_next_tx(&b, &pos, &tx, &tlen))
 			break;
 		store_tx_id(id, tx, tlen);
-		json_array_append_new(ids, hexj(id, 32));
+		json_array_append_new(ids, node_json_hex(id, 32));
 	}
 	res = json_pack("{s:I,s:o,s:o,s:I,s:o,s:o,s:o,s:I,s:o}", "height", (json_int_t)b.hdr.height, "hash",
-	                hexj(hash, 32), "prev_hash", hexj(b.hdr.prev_hash, 32), "time_ms",
+	                node_json_hex(hash, 32), "prev_hash", node_json_hex(b.hdr.prev_hash, 32), "time_ms",
 	                (json_int_t)b.hdr.time_ms, "proposer",
-	                is_zero(b.hdr.proposer, 32) ? json_null() : hexj(b.hdr.proposer, 32), "tx_root",
-	                hexj(b.hdr.tx_root, 32), "state_root", hexj(b.hdr.state_root, 32), "tx_count",
+	                is_zero(b.hdr.proposer, 32) ? json_null() : node_json_hex(b.hdr.proposer, 32), "tx_root",
+	                node_json_hex(b.hdr.tx_root, 32), "state_root", node_json_hex(b.hdr.state_root, 32), "tx_count",
 	                (json_int_t)b.hdr.tx_count, "txs", ids);
 	if (json_is_true(raw)) {
 		char *h = sn_malloc(2 * len + 1);
@@ -264,9 +225,9 @@ static json_t *tx_json(const uint8_t id[32], const uint8_t *raw, size_t len, con
 	if (store_tx_decode(&tx, raw, len))
 		return NULL;
 	sn_hex_encode(h, raw, len);
-	return json_pack("{s:o,s:s,s:s,s:o,s:I,s:o,s:o,s:o,s:s}", "id", hexj(id, 32), "status", status, "type",
-	                 tx_type_name(tx.type), "signer", hexj(tx.signer, 32), "nonce", (json_int_t)tx.nonce, "fee",
-	                 decj(tx.fee), "to", hexj(tx.to, 32), "amount", decj(tx.amount), "raw", h);
+	return json_pack("{s:o,s:s,s:s,s:o,s:I,s:o,s:o,s:o,s:s}", "id", node_json_hex(id, 32), "status", status, "type",
+	                 tx_type_name(tx.type), "signer", node_json_hex(tx.signer, 32), "nonce", (json_int_t)tx.nonce, "fee",
+	                 node_json_dec(tx.fee), "to", node_json_hex(tx.to, 32), "amount", node_json_dec(tx.amount), "raw", h);
 }
 
 static json_t *m_get_tx(struct node_daemon *d, json_t *params, json_t **err)
@@ -286,7 +247,7 @@ static json_t *m_get_tx(struct node_daemon *d, json_t *params, json_t **err)
 	if (store_tx_locate(d->st, id, &height, &index) || store_block_get(d->st, height, &blk, &len) ||
 	    store_block_decode(&b, blk, len)) {
 		sn_free(blk);
-		*err = rpc_err(RPC_NOT_FOUND, "no such transaction (neither committed nor pending)", NULL);
+		*err = rpc_err(NODE_RPC_NOT_FOUND, "no such transaction (neither committed nor pending)", NULL);
 		return NULL;
 	}
 	for (uint32_t i = 0;; i++) {
@@ -302,7 +263,7 @@ static json_t *m_get_tx(struct node_daemon *d, json_t *params, json_t **err)
 	}
 	sn_free(blk);
 	if (!res) {
-		*err = rpc_err_sn(RPC_INTERNAL, SN_E_CORRUPT);
+		*err = rpc_err_sn(NODE_RPC_INTERNAL, SN_E_CORRUPT);
 		return NULL;
 	}
 	json_object_set_new(res, "height", json_integer((json_int_t)height));
@@ -321,8 +282,8 @@ static json_t *m_list_mempool(struct node_daemon *d, json_t *params, json_t **er
 	for (size_t i = 0; i < n && i < limit; i++) {
 		const struct node_mempool_entry *e = node_mempool_at(d->mp, i);
 
-		json_array_append_new(arr, json_pack("{s:o,s:o,s:I,s:s}", "id", hexj(e->id, 32), "signer",
-		                                     hexj(e->tx.signer, 32), "nonce", (json_int_t)e->tx.nonce,
+		json_array_append_new(arr, json_pack("{s:o,s:o,s:I,s:s}", "id", node_json_hex(e->id, 32), "signer",
+		                                     node_json_hex(e->tx.signer, 32), "nonce", (json_int_t)e->tx.nonce,
 		                                     "type", tx_type_name(e->tx.type)));
 	}
 	return json_pack("{s:I,s:I,s:o}", "count", (json_int_t)n, "bytes", (json_int_t)node_mempool_bytes(d->mp),
@@ -341,7 +302,7 @@ static int submit_param(json_t *params, uint8_t *raw, size_t *len, json_t **err)
 	}
 	rc = sn_hex_decode_var(raw, STORE_TX_MAX, len, json_string_value(v));
 	if (rc) {
-		*err = rc == SN_E_TOOBIG ? rpc_err_sn(RPC_TX_REJECTED, SN_E_TOOBIG)
+		*err = rc == SN_E_TOOBIG ? rpc_err_sn(NODE_RPC_REJECTED, SN_E_TOOBIG)
 		                         : bad_param("tx", "must be the transaction's encoding in hex");
 		return -1;
 	}
@@ -350,7 +311,7 @@ static int submit_param(json_t *params, uint8_t *raw, size_t *len, json_t **err)
 
 static json_t *submit_result(const uint8_t id[32])
 {
-	return json_pack("{s:o,s:s}", "id", hexj(id, 32), "status", "pending");
+	return json_pack("{s:o,s:s}", "id", node_json_hex(id, 32), "status", "pending");
 }
 
 /* In a batch: checked inline on the loop thread. */
@@ -365,7 +326,7 @@ static json_t *m_submit_tx(struct node_daemon *d, json_t *params, json_t **err)
 		return NULL;
 	if ((rc = node_tx_check(raw, len, d->gen.chain_id, &tx, id)) ||
 	    (rc = node_daemon_admit(d, raw, len, &tx, id))) {
-		*err = rpc_err_sn(RPC_TX_REJECTED, rc);
+		*err = rpc_err_sn(NODE_RPC_REJECTED, rc);
 		return NULL;
 	}
 	return submit_result(id);
@@ -404,13 +365,13 @@ static rpc_fn *request_method(json_t *req, json_t **err)
 	if (!json_is_object(req) || !json_is_string(v) || strcmp(json_string_value(v), "2.0") != 0 ||
 	    !json_is_string(m) || (p && !json_is_array(p) && !json_is_object(p)) ||
 	    (id && !json_is_string(id) && !json_is_integer(id) && !json_is_null(id))) {
-		*err = rpc_err(RPC_INVALID_REQUEST, "invalid request: expected a JSON-RPC 2.0 request object", NULL);
+		*err = rpc_err(NODE_RPC_INVALID_REQUEST, "invalid request: expected a JSON-RPC 2.0 request object", NULL);
 		return NULL;
 	}
 	for (size_t i = 0; i < SN_ARRAY_LEN(methods); i++)
 		if (strcmp(methods[i].name, json_string_value(m)) == 0)
 			return methods[i].fn;
-	*err = rpc_err(RPC_NO_METHOD, "method not found", json_pack("{s:s}", "method", json_string_value(m)));
+	*err = rpc_err(NODE_RPC_NO_METHOD, "method not found", json_pack("{s:s}", "method", json_string_value(m)));
 	return NULL;
 }
 
@@ -420,11 +381,11 @@ static json_t *handle_one(struct node_daemon *d, json_t *req)
 	rpc_fn *fn = request_method(req, &err);
 
 	if (fn && !d->ready)
-		err = rpc_err(RPC_NOT_READY, "node is starting", json_pack("{s:s}", "error", "starting"));
+		err = rpc_err(NODE_RPC_NOT_READY, "node is starting", json_pack("{s:s}", "error", "starting"));
 	else if (fn && store_status(d->st))
-		err = rpc_err_sn(RPC_NOT_READY, store_status(d->st));
+		err = rpc_err_sn(NODE_RPC_NOT_READY, store_status(d->st));
 	else if (fn && !(res = fn(d, json_object_get(req, "params"), &err)) && !err)
-		err = rpc_err_sn(RPC_INTERNAL, SN_E_NOMEM);
+		err = rpc_err_sn(NODE_RPC_INTERNAL, SN_E_NOMEM);
 	return envelope(id, res, err);
 }
 
@@ -468,7 +429,7 @@ void node_rpc_submit_finish(struct submit_job *j)
 	}
 	if (!rc)
 		rc = d->stopping ? SN_E_BUSY : node_daemon_admit(d, j->raw, j->len, &j->tx, j->txid);
-	reply_json(j->req, envelope(j->id, rc ? NULL : submit_result(j->txid), rc ? rpc_err_sn(RPC_TX_REJECTED, rc) : NULL));
+	reply_json(j->req, envelope(j->id, rc ? NULL : submit_result(j->txid), rc ? rpc_err_sn(NODE_RPC_REJECTED, rc) : NULL));
 	json_decref(j->id);
 	sn_free(j);
 }
@@ -520,7 +481,7 @@ void node_rpc_post(void *ud, struct http_req *hreq, const char *body, size_t len
 	json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je), *resp;
 
 	if (!req) {
-		reply_json(hreq, envelope(NULL, NULL, rpc_err(RPC_PARSE, "parse error: not valid JSON",
+		reply_json(hreq, envelope(NULL, NULL, rpc_err(NODE_RPC_PARSE_ERROR, "parse error: not valid JSON",
 		                                              json_pack("{s:s,s:i,s:i}", "detail", je.text,
 		                                                        "line", je.line, "column", je.column))));
 		return;
@@ -530,9 +491,9 @@ void node_rpc_post(void *ud, struct http_req *hreq, const char *body, size_t len
 		json_t *r;
 
 		if (json_array_size(req) == 0) {
-			reply_json(hreq, envelope(NULL, NULL, rpc_err(RPC_INVALID_REQUEST, "invalid request: empty batch", NULL)));
+			reply_json(hreq, envelope(NULL, NULL, rpc_err(NODE_RPC_INVALID_REQUEST, "invalid request: empty batch", NULL)));
 		} else if (json_array_size(req) > 1000) {
-			reply_json(hreq, envelope(NULL, NULL, rpc_err(RPC_INVALID_REQUEST, "invalid request: batch larger than 1000", NULL)));
+			reply_json(hreq, envelope(NULL, NULL, rpc_err(NODE_RPC_INVALID_REQUEST, "invalid request: batch larger than 1000", NULL)));
 		} else {
 			resp = json_array();
 			json_array_foreach(req, i, r) {
