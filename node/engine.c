@@ -250,6 +250,7 @@ int node_engine_apply_block(struct node_engine *eng, const uint8_t *block, size_
 	size_t *lens = NULL, pos = 0;
 	uint8_t root[SN_HASH_LEN];
 	struct apply_ctx ctx;
+	uint64_t t0, t1, t2;
 	int err;
 
 	res->err = SN_OK;
@@ -283,8 +284,10 @@ int node_engine_apply_block(struct node_engine *eng, const uint8_t *block, size_
 			goto fail_block;
 		}
 	ctx = (struct apply_ctx){ .w = w, .height = b.hdr.height, .res = res };
+	t0 = sn_time_mono_ns();
 	if (engine_run(eng, raw, lens, b.hdr.tx_count, tip->chain_id, false, &bt, apply_strict, &ctx))
 		goto fail; /* res says which transaction */
+	t1 = sn_time_mono_ns();
 	store_tx_root(root, (const uint8_t(*)[SN_HASH_LEN])bt.ids, b.hdr.tx_count);
 	if (memcmp(root, b.hdr.tx_root, SN_HASH_LEN) != 0) {
 		err = SN_E_TXROOT;
@@ -296,10 +299,14 @@ int node_engine_apply_block(struct node_engine *eng, const uint8_t *block, size_
 		err = SN_E_STATEROOT;
 		goto fail_block;
 	}
+	t2 = sn_time_mono_ns();
 	err = store_wtxn_commit(w, &b.hdr, block, len, commit, commit_len);
 	w = NULL;
 	if (err)
 		goto fail_block;
+	SN_LOG(SN_LOG_DEBUG, "engine", "applied block %llu: %u txs; check+apply %.1f ms, roots %.1f ms, commit %.1f ms",
+	       (unsigned long long)b.hdr.height, b.hdr.tx_count, (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6,
+	       (double)(sn_time_mono_ns() - t2) / 1e6);
 	sn_free(raw);
 	sn_free(lens);
 	batch_free(&bt);

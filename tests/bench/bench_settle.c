@@ -104,7 +104,7 @@ int main(void)
 
 	if (sn_crypto_init())
 		return 1;
-	sn_log_set(NULL, NULL, SN_LOG_WARN);
+	sn_log_set(NULL, NULL, getenv("SN_BENCH_DEBUG") ? SN_LOG_DEBUG : SN_LOG_WARN);
 	if (senders + 1 > n_acc)
 		senders = n_acc - 1;
 	bench_verify_raw();
