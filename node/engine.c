@@ -1,7 +1,8 @@
 /* node/engine.c — the settlement engine: blocks are checked and applied in one store write
- * transaction. Signature checks (the dominant cost) run on every core; application runs on
- * the calling thread in block order, overlapping with the checks of later transactions, so
- * the result is deterministic whatever the thread timing. */
+ * transaction each. Signature checks (the dominant cost) run on every core; application runs
+ * on the calling thread in block order, overlapping with the checks of later transactions, so
+ * the result is deterministic whatever the thread timing. Applying several blocks pipelines
+ * them: the next block's signatures are checked while the current one commits. */
 #include "node/node.h"
 
 #include <pthread.h>
@@ -12,6 +13,7 @@
 
 #define CHUNK 32 /* transactions per unit of parallel work */
 
+/* The checks of one batch of transactions, shared with the helper threads while posted. */
 struct vjob {
 	const uint8_t *const *raw;
 	const size_t *lens;
@@ -24,6 +26,9 @@ struct vjob {
 	atomic_size_t next;   /* next chunk to claim */
 	atomic_uchar *done;   /* per chunk: checked */
 	atomic_bool cancel;
+	struct vjob *next_job; /* posted jobs, oldest first (under eng->mu) */
+	unsigned active;       /* helpers inside it (under eng->mu) */
+	bool posted;
 };
 
 struct node_engine {
@@ -32,9 +37,7 @@ struct node_engine {
 	unsigned n_threads; /* helper threads (not counting the caller) */
 	pthread_mutex_t mu;
 	pthread_cond_t cv_work, cv_idle;
-	struct vjob *job;
-	uint64_t gen;
-	unsigned busy;
+	struct vjob *jobs;  /* posted, oldest first: helpers serve the oldest with work left */
 	bool stop;
 };
 
@@ -60,28 +63,33 @@ static bool vjob_work(struct vjob *j)
 	return true;
 }
 
+static bool vjob_has_work(struct vjob *j)
+{
+	return !atomic_load_explicit(&j->cancel, memory_order_relaxed) &&
+	       atomic_load_explicit(&j->next, memory_order_relaxed) < j->nchunks;
+}
+
 static void *engine_worker(void *arg)
 {
 	struct node_engine *eng = arg;
-	uint64_t seen = 0;
 
 	pthread_mutex_lock(&eng->mu);
-	for (;;) {
-		struct vjob *j;
+	while (!eng->stop) {
+		struct vjob *j = eng->jobs;
 
-		while (!eng->stop && (!eng->job || eng->gen == seen))
+		while (j && !vjob_has_work(j))
+			j = j->next_job;
+		if (!j) {
 			pthread_cond_wait(&eng->cv_work, &eng->mu);
-		if (eng->stop)
-			break;
-		seen = eng->gen;
-		j = eng->job;
-		eng->busy++;
+			continue;
+		}
+		j->active++;
 		pthread_mutex_unlock(&eng->mu);
 		while (vjob_work(j))
 			;
 		pthread_mutex_lock(&eng->mu);
-		if (--eng->busy == 0)
-			pthread_cond_signal(&eng->cv_idle);
+		if (--j->active == 0)
+			pthread_cond_broadcast(&eng->cv_idle);
 	}
 	pthread_mutex_unlock(&eng->mu);
 	return NULL;
@@ -112,7 +120,9 @@ int node_engine_new(struct node_engine **out, struct store *st, const struct nod
 		node_engine_free(eng);
 		return SN_E_NOMEM;
 	}
-	for (unsigned i = 0; i + 1 < threads; i++) {
+	/* One helper per CPU: the caller also checks, but while it commits a block the helpers
+	 * keep every core checking the next one. */
+	for (unsigned i = 0; i < threads && threads > 1; i++) {
 		if (pthread_create(&eng->threads[i], NULL, engine_worker, eng) != 0) {
 			node_engine_free(eng);
 			return SN_E_NOMEM;
@@ -175,38 +185,80 @@ static int batch_alloc(struct batch *b, size_t n)
 /* Called for each transaction in order once it is checked; returns non-zero to stop. */
 typedef int apply_fn(void *ud, size_t i, int check_err, const struct store_tx *tx, const uint8_t *id);
 
-/* Checks every transaction on all threads and hands them to fn in order as they become ready.
- * Returns fn's first non-zero result (after every helper has left the job). */
+static void job_init(struct vjob *j, const uint8_t *const *raw, const size_t *lens, size_t n, uint32_t chain_id,
+                     bool preverified, struct batch *b)
+{
+	*j = (struct vjob){ .raw = raw, .lens = lens, .n = n, .nchunks = (n + CHUNK - 1) / CHUNK,
+		            .chain_id = chain_id, .preverified = preverified, .txs = b->txs, .ids = b->ids,
+		            .errs = b->errs, .done = b->done };
+	atomic_init(&j->next, 0);
+	atomic_init(&j->cancel, false);
+}
+
+/* Hands j to the helper threads (they start on it once older jobs have no work left). */
+static void job_post(struct node_engine *eng, struct vjob *j)
+{
+	struct vjob **tail;
+
+	if (!eng->n_threads || !j->nchunks)
+		return;
+	pthread_mutex_lock(&eng->mu);
+	for (tail = &eng->jobs; *tail; tail = &(*tail)->next_job)
+		;
+	*tail = j;
+	j->posted = true;
+	pthread_cond_broadcast(&eng->cv_work);
+	pthread_mutex_unlock(&eng->mu);
+}
+
+/* Takes j back: no helper is inside it when this returns. */
+static void job_end(struct node_engine *eng, struct vjob *j)
+{
+	struct vjob **pp;
+
+	atomic_store(&j->cancel, true);
+	if (!j->posted)
+		return;
+	pthread_mutex_lock(&eng->mu);
+	for (pp = &eng->jobs; *pp; pp = &(*pp)->next_job)
+		if (*pp == j) {
+			*pp = j->next_job;
+			break;
+		}
+	while (j->active)
+		pthread_cond_wait(&eng->cv_idle, &eng->mu);
+	pthread_mutex_unlock(&eng->mu);
+	j->posted = false;
+}
+
+/* Hands j's transactions to fn in order as they become checked, checking unclaimed chunks
+ * itself meanwhile. Returns fn's first non-zero result. */
+static int job_consume(struct vjob *j, apply_fn *fn, void *ud)
+{
+	int stop = 0;
+
+	for (size_t c = 0; c < j->nchunks && !stop; c++) {
+		while (!atomic_load_explicit(&j->done[c], memory_order_acquire))
+			if (!vjob_work(j))
+				sched_yield(); /* chunk c is being checked by a helper */
+		for (size_t i = c * CHUNK; i < j->n && i < (c + 1) * CHUNK && !stop; i++)
+			stop = fn(ud, i, j->errs[i], &j->txs[i], j->ids[i]);
+	}
+	return stop;
+}
+
+/* Checks every transaction on all threads and hands them to fn in order. */
 static int engine_run(struct node_engine *eng, const uint8_t *const *raw, const size_t *lens, size_t n,
                       uint32_t chain_id, bool preverified, struct batch *b, apply_fn *fn, void *ud)
 {
-	struct vjob j = { .raw = raw, .lens = lens, .n = n, .nchunks = (n + CHUNK - 1) / CHUNK,
-		          .chain_id = chain_id, .preverified = preverified, .txs = b->txs, .ids = b->ids,
-		          .errs = b->errs, .done = b->done };
-	int stop = 0;
+	struct vjob j;
+	int stop;
 
-	atomic_init(&j.next, 0);
-	atomic_init(&j.cancel, false);
-	if (eng->n_threads && j.nchunks > 1) {
-		pthread_mutex_lock(&eng->mu);
-		eng->job = &j;
-		eng->gen++;
-		pthread_cond_broadcast(&eng->cv_work);
-		pthread_mutex_unlock(&eng->mu);
-	}
-	for (size_t c = 0; c < j.nchunks && !stop; c++) {
-		while (!atomic_load_explicit(&j.done[c], memory_order_acquire))
-			if (!vjob_work(&j))
-				sched_yield(); /* chunk c is being checked by a helper */
-		for (size_t i = c * CHUNK; i < n && i < (c + 1) * CHUNK && !stop; i++)
-			stop = fn(ud, i, b->errs[i], &b->txs[i], b->ids[i]);
-	}
-	atomic_store(&j.cancel, true);
-	pthread_mutex_lock(&eng->mu);
-	eng->job = NULL;
-	while (eng->busy)
-		pthread_cond_wait(&eng->cv_idle, &eng->mu);
-	pthread_mutex_unlock(&eng->mu);
+	job_init(&j, raw, lens, n, chain_id, preverified, b);
+	if (j.nchunks > 1)
+		job_post(eng, &j);
+	stop = job_consume(&j, fn, ud);
+	job_end(eng, &j);
 	return stop;
 }
 
@@ -239,15 +291,61 @@ static int block_fail(struct node_block_result *res, int err, int32_t idx)
 	return err;
 }
 
-int node_engine_apply_block(struct node_engine *eng, const uint8_t *block, size_t len, const uint8_t *commit,
-                            size_t commit_len, struct node_block_result *res)
-{
+/* A received block, decoded, with its signature checks posted to the helpers. */
+struct prepared {
+	const uint8_t *block, *commit;
+	size_t len, commit_len;
 	struct store_block b;
+	const uint8_t **raw;
+	size_t *lens;
+	struct batch bt;
+	struct vjob j;
+	int err; /* a framing error found while preparing */
+};
+
+static void prepared_free(struct node_engine *eng, struct prepared *p)
+{
+	job_end(eng, &p->j);
+	sn_free(p->raw);
+	sn_free(p->lens);
+	batch_free(&p->bt);
+	memset(p, 0, sizeof(*p));
+}
+
+static void prepare(struct node_engine *eng, struct prepared *p, uint32_t chain_id, const uint8_t *block, size_t len,
+                    const uint8_t *commit, size_t commit_len)
+{
+	size_t pos = 0, n;
+
+	memset(p, 0, sizeof(*p));
+	p->block = block;
+	p->len = len;
+	p->commit = commit;
+	p->commit_len = commit_len;
+	if ((p->err = store_block_decode(&p->b, block, len)))
+		return;
+	n = p->b.hdr.tx_count;
+	p->raw = sn_malloc((n ? n : 1) * sizeof(*p->raw));
+	p->lens = sn_malloc((n ? n : 1) * sizeof(*p->lens));
+	if (!p->raw || !p->lens || batch_alloc(&p->bt, n)) {
+		p->err = SN_E_NOMEM;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!store_block_next_tx(&p->b, &pos, &p->raw[i], &p->lens[i])) {
+			p->err = SN_E_CORRUPT; /* store_block_decode checked the framing */
+			return;
+		}
+	job_init(&p->j, p->raw, p->lens, n, chain_id, false, &p->bt);
+	job_post(eng, &p->j);
+}
+
+/* Validates and commits a prepared block as the next one. On error the store is unchanged. */
+static int apply_prepared(struct node_engine *eng, struct prepared *p, struct node_block_result *res)
+{
+	const struct store_block_header *h = &p->b.hdr;
 	struct store_wtxn *w = NULL;
 	const struct store_info *tip;
-	struct batch bt = { 0 };
-	const uint8_t **raw = NULL;
-	size_t *lens = NULL, pos = 0;
 	uint8_t root[SN_HASH_LEN];
 	struct apply_ctx ctx;
 	uint64_t t0, t1, t2;
@@ -255,70 +353,95 @@ int node_engine_apply_block(struct node_engine *eng, const uint8_t *block, size_
 
 	res->err = SN_OK;
 	res->tx_index = -1;
-	if ((err = store_block_decode(&b, block, len)))
-		return block_fail(res, err, -1);
+	if (p->err)
+		return block_fail(res, p->err, -1);
 	if ((err = store_wtxn_begin(eng->st, &w)))
 		return block_fail(res, err, -1);
 	tip = store_wtxn_info(w);
-	if (b.hdr.chain_id != tip->chain_id)
+	if (h->chain_id != tip->chain_id)
 		err = SN_E_CHAIN;
-	else if (!tip->has_genesis || b.hdr.height != tip->height + 1)
+	else if (!tip->has_genesis || h->height != tip->height + 1)
 		err = SN_E_HEIGHT;
-	else if (memcmp(b.hdr.prev_hash, tip->tip_hash, SN_HASH_LEN) != 0)
+	else if (memcmp(h->prev_hash, tip->tip_hash, SN_HASH_LEN) != 0)
 		err = SN_E_PREV;
-	else if (b.hdr.time_ms < tip->tip_time_ms)
+	else if (h->time_ms < tip->tip_time_ms)
 		err = SN_E_TIME;
-	else if (b.hdr.tx_count > tip->params.max_block_txs)
+	else if (h->tx_count > tip->params.max_block_txs)
 		err = SN_E_TOOBIG;
 	if (err)
 		goto fail_block;
-	raw = sn_malloc((b.hdr.tx_count ? b.hdr.tx_count : 1) * sizeof(*raw));
-	lens = sn_malloc((b.hdr.tx_count ? b.hdr.tx_count : 1) * sizeof(*lens));
-	if (!raw || !lens || batch_alloc(&bt, b.hdr.tx_count)) {
-		err = SN_E_NOMEM;
-		goto fail_block;
-	}
-	for (uint32_t i = 0; i < b.hdr.tx_count; i++)
-		if (!store_block_next_tx(&b, &pos, &raw[i], &lens[i])) {
-			err = SN_E_CORRUPT; /* store_block_decode checked the framing */
-			goto fail_block;
-		}
-	ctx = (struct apply_ctx){ .w = w, .height = b.hdr.height, .res = res };
+	ctx = (struct apply_ctx){ .w = w, .height = h->height, .res = res };
 	t0 = sn_time_mono_ns();
-	if (engine_run(eng, raw, lens, b.hdr.tx_count, tip->chain_id, false, &bt, apply_strict, &ctx))
+	if (job_consume(&p->j, apply_strict, &ctx))
 		goto fail; /* res says which transaction */
 	t1 = sn_time_mono_ns();
-	store_tx_root(root, (const uint8_t(*)[SN_HASH_LEN])bt.ids, b.hdr.tx_count);
-	if (memcmp(root, b.hdr.tx_root, SN_HASH_LEN) != 0) {
+	store_tx_root(root, (const uint8_t(*)[SN_HASH_LEN])p->bt.ids, h->tx_count);
+	if (memcmp(root, h->tx_root, SN_HASH_LEN) != 0) {
 		err = SN_E_TXROOT;
 		goto fail_block;
 	}
 	if ((err = store_wtxn_state_root(w, root)))
 		goto fail_block;
-	if (memcmp(root, b.hdr.state_root, SN_HASH_LEN) != 0) {
+	if (memcmp(root, h->state_root, SN_HASH_LEN) != 0) {
 		err = SN_E_STATEROOT;
 		goto fail_block;
 	}
 	t2 = sn_time_mono_ns();
-	err = store_wtxn_commit(w, &b.hdr, block, len, commit, commit_len);
+	err = store_wtxn_commit(w, h, p->block, p->len, p->commit, p->commit_len);
 	w = NULL;
 	if (err)
 		goto fail_block;
 	SN_LOG(SN_LOG_DEBUG, "engine", "applied block %llu: %u txs; check+apply %.1f ms, roots %.1f ms, commit %.1f ms",
-	       (unsigned long long)b.hdr.height, b.hdr.tx_count, (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6,
+	       (unsigned long long)h->height, h->tx_count, (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6,
 	       (double)(sn_time_mono_ns() - t2) / 1e6);
-	sn_free(raw);
-	sn_free(lens);
-	batch_free(&bt);
 	return SN_OK;
 fail_block:
 	block_fail(res, err, -1);
 fail:
 	store_wtxn_abort(w);
-	sn_free(raw);
-	sn_free(lens);
-	batch_free(&bt);
 	return res->err;
+}
+
+int node_engine_apply_block(struct node_engine *eng, const uint8_t *block, size_t len, const uint8_t *commit,
+                            size_t commit_len, struct node_block_result *res)
+{
+	size_t applied;
+
+	return node_engine_apply_blocks(eng, &block, &len, &commit, &commit_len, 1, &applied, res);
+}
+
+int node_engine_apply_blocks(struct node_engine *eng, const uint8_t *const *blocks, const size_t *lens,
+                             const uint8_t *const *commits, const size_t *commit_lens, size_t n, size_t *applied,
+                             struct node_block_result *res)
+{
+	struct prepared p[2];
+	struct store_info info;
+	int err = SN_OK;
+
+	*applied = 0;
+	res->err = SN_OK;
+	res->tx_index = -1;
+	if (!n)
+		return SN_OK;
+	store_info_get(eng->st, &info);
+	prepare(eng, &p[0], info.chain_id, blocks[0], lens[0], commits ? commits[0] : NULL,
+	        commit_lens ? commit_lens[0] : 0);
+	for (size_t i = 0; i < n; i++) {
+		struct prepared *cur = &p[i % 2], *next = &p[(i + 1) % 2];
+
+		if (i + 1 < n) /* its signatures get checked while this one applies and commits */
+			prepare(eng, next, info.chain_id, blocks[i + 1], lens[i + 1], commits ? commits[i + 1] : NULL,
+			        commit_lens ? commit_lens[i + 1] : 0);
+		err = apply_prepared(eng, cur, res);
+		prepared_free(eng, cur);
+		if (err) {
+			if (i + 1 < n)
+				prepared_free(eng, next);
+			break;
+		}
+		(*applied)++;
+	}
+	return err;
 }
 
 struct propose_ctx {

@@ -24,7 +24,8 @@ SN_MUST_CHECK int node_tx_apply(struct store_wtxn *w, const struct store_tx *tx,
 struct node_engine;
 
 struct node_engine_opts {
-	unsigned threads; /* signature-check threads including the caller's; 0 = online CPUs */
+	unsigned threads; /* signature-check helper threads (the caller checks too); 0 = one per
+	                   * online CPU; 1 = the caller alone */
 };
 
 SN_MUST_CHECK int node_engine_new(struct node_engine **out, struct store *st,
@@ -54,6 +55,14 @@ struct node_propose_opts {
 	bool preverified;        /* the transactions' signatures were already checked (our own
 	                          * mempool): only decode them */
 };
+
+/* Applies n consecutive blocks (each with its commit, or NULL commits), as
+ * node_engine_apply_block would one by one, but checking block i+1's signatures while block i
+ * applies and commits. Stops at the first invalid block: *applied blocks were committed, res
+ * says why the next one was rejected. Returns res->err. */
+SN_MUST_CHECK int node_engine_apply_blocks(struct node_engine *eng, const uint8_t *const *blocks, const size_t *lens,
+                                           const uint8_t *const *commits, const size_t *commit_lens, size_t n,
+                                           size_t *applied, struct node_block_result *res);
 
 /* Builds and commits the next block from candidate transactions, in order, leaving out the
  * ones that are invalid at their turn (tx_errs[i] says why; SN_OK for included ones), up to
