@@ -325,17 +325,35 @@ static void test_replay_is_deterministic(void **state)
 	random_blocks(&a, &rng, 12, 300, &ks);
 	store_info_get(a.st, &ia);
 	assert_true(ia.accounts > 50);
-	for (uint64_t h = 1; h <= ia.height; h++) {
-		uint8_t *blk;
-		size_t len;
+	/* b applies block by block; c applies them all at once, pipelined. */
+	{
+		uint8_t **blks = calloc(ia.height, sizeof(*blks));
+		size_t *lens = calloc(ia.height, sizeof(*lens)), applied;
 		struct node_block_result r;
 
-		assert_int_equal(store_block_get(a.st, h, &blk, &len), SN_OK);
-		assert_int_equal(node_engine_apply_block(b.eng, blk, len, NULL, 0, &r), SN_OK);
-		assert_int_equal(node_engine_apply_block(c.eng, blk, len, NULL, 0, &r), SN_OK);
-		/* applying the same block twice is refused */
-		assert_int_equal(node_engine_apply_block(c.eng, blk, len, NULL, 0, &r), SN_E_HEIGHT);
-		sn_free(blk);
+		for (uint64_t h = 1; h <= ia.height; h++) {
+			assert_int_equal(store_block_get(a.st, h, &blks[h - 1], &lens[h - 1]), SN_OK);
+			assert_int_equal(node_engine_apply_block(b.eng, blks[h - 1], lens[h - 1], NULL, 0, &r), SN_OK);
+			/* applying the same block twice is refused */
+			assert_int_equal(node_engine_apply_block(b.eng, blks[h - 1], lens[h - 1], NULL, 0, &r), SN_E_HEIGHT);
+		}
+		/* A pipelined run that meets a bad block stops there, with the ones before it applied. */
+		blks[5][STORE_BLOCK_HEADER_LEN - 4 - 32] ^= 1; /* block 6's state root */
+		assert_int_equal(node_engine_apply_blocks(c.eng, (const uint8_t *const *)blks, lens, NULL, NULL,
+		                                          ia.height, &applied, &r),
+		                 SN_E_STATEROOT);
+		assert_int_equal(applied, 5);
+		store_info_get(c.st, &ic);
+		assert_int_equal(ic.height, 5);
+		blks[5][STORE_BLOCK_HEADER_LEN - 4 - 32] ^= 1;
+		assert_int_equal(node_engine_apply_blocks(c.eng, (const uint8_t *const *)blks + 5, lens + 5, NULL, NULL,
+		                                          ia.height - 5, &applied, &r),
+		                 SN_OK);
+		assert_int_equal(applied, ia.height - 5);
+		for (uint64_t h = 0; h < ia.height; h++)
+			sn_free(blks[h]);
+		free(blks);
+		free(lens);
 	}
 	store_info_get(b.st, &ib);
 	store_info_get(c.st, &ic);
