@@ -1,5 +1,6 @@
 /* node/settled_main.c — `settled`, the node daemon. */
 #include <getopt.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* libuv writes with write(2): a client that goes away mid-reply must not kill the node. */
+	signal(SIGPIPE, SIG_IGN);
 	if (!home || !*home)
 		home = ".settled";
 	if (strlen(home) >= sizeof(d.home) - 64)

@@ -1,0 +1,167 @@
+/* net/net.h — the peer network's public API: an authenticated, encrypted, framed transport
+ * between settled nodes over TCP (libuv), and the message type registry. Wire format:
+ * docs/p2p.md.
+ *
+ * Threads: a struct net_transport and its connections belong to the thread running their
+ * uv_loop_t; nothing here is thread-safe except the pure codecs (net_msg_*).
+ * sn_crypto_init() must have returned SN_OK before net_transport_new. libuv writes to
+ * sockets with write(2), so the process must ignore SIGPIPE (a peer that goes away would
+ * otherwise kill it): node/'s main does signal(SIGPIPE, SIG_IGN) before starting a transport.
+ *
+ * Callbacks (libuv style): a call that fails never runs a callback for it. Every connection
+ * the transport hands out — dialled, or accepted (even one that fails its handshake) — gets
+ * exactly one on_close; on_connect runs at most once before it, when the handshake has
+ * authenticated the peer. A struct net_conn stays valid until on_close returns. Callbacks
+ * may call any function here, including net_conn_close and net_transport_close. */
+#ifndef SN_NET_H
+#define SN_NET_H
+
+#include "common/common.h"
+
+struct uv_loop_s;
+struct net_transport;
+struct net_conn;
+
+#define NET_PROTOCOL_VERSION 1
+#define NET_NODE_KEY_LEN 32    /* Ed25519 public key */
+#define NET_NODE_SECKEY_LEN 64 /* Ed25519 secret key, libsodium layout (seed | public key) */
+#define NET_USER_AGENT_MAX 64  /* bytes, printable ASCII */
+#define NET_REASON_MAX 160     /* a drop reason, with its NUL */
+
+#define NET_FRAME_MAX_DEFAULT (4u << 20)  /* largest frame body accepted or sent */
+#define NET_FRAME_MAX_MIN 1024u           /* smallest frame_max a transport accepts */
+#define NET_FRAME_MAX_LIMIT (64u << 20)   /* largest frame_max a transport accepts */
+#define NET_SENDQ_MAX_DEFAULT (16u << 20) /* bytes queued per connection before SN_E_BUSY */
+#define NET_HANDSHAKE_TIMEOUT_DEFAULT_MS 10000u
+
+/* ------------------------------------------------------- message registry */
+
+/* Message types (u16 on the wire). Type 0 is the handshake's AUTH frame and is never
+ * delivered to or sent by the owner. Payload limits: NET_MSG_*_MAX. */
+enum net_msg_type {
+	NET_MSG_PING = 1, /* u64 le nonce */
+	NET_MSG_PONG = 2, /* u64 le nonce (the PING's) */
+	NET_MSG_TX = 3,   /* a transaction's bytes, opaque here (storage decodes them) */
+};
+#define NET_MSG_PING_MAX 8
+#define NET_MSG_PONG_MAX 8
+#define NET_TX_MAX (64u * 1024) /* generous: storage's own bound is STORE_TX_MAX */
+
+/* A decoded message. tx.bytes borrows the payload it was decoded from. */
+struct net_msg {
+	uint16_t type;
+	union {
+		uint64_t nonce; /* PING, PONG */
+		struct {
+			const uint8_t *bytes;
+			size_t len;
+		} tx;
+	} u;
+};
+
+/* Decodes payload[0..len) as a message of type: length-checked and canonical.
+ * Errors: SN_E_TYPE (unknown type, or 0), SN_E_TOOBIG (above the type's maximum),
+ * SN_E_TRUNCATED, SN_E_TRAILING. *m is zeroed on entry. */
+SN_MUST_CHECK int net_msg_decode(struct net_msg *m, uint16_t type, const uint8_t *payload,
+                                 size_t len);
+/* Encodes m's payload into out[0..cap); *outlen set. Errors: SN_E_TYPE, SN_E_TOOBIG
+ * (above the type's maximum, or cap too small), SN_E_INVAL. */
+SN_MUST_CHECK int net_msg_encode(uint8_t *out, size_t cap, size_t *outlen,
+                                 const struct net_msg *m);
+/* The registry: name ("PING") and payload maximum of a type; NULL / 0 if unknown. */
+const char *net_msg_name(uint16_t type);
+size_t net_msg_max(uint16_t type);
+
+/* ------------------------------------------------------------- transport */
+
+/* What a peer said about itself in the handshake (its node key is proven by signature
+ * once on_connect runs). */
+struct net_hello {
+	uint8_t node_key[NET_NODE_KEY_LEN];
+	uint32_t chain_id;
+	uint16_t version;     /* NET_PROTOCOL_VERSION */
+	uint16_t listen_port; /* 0: not listening */
+	char user_agent[NET_USER_AGENT_MAX + 1];
+};
+
+struct net_conn_stats {
+	uint64_t bytes_in, bytes_out; /* wire bytes read, and written (completed) */
+	uint64_t msgs_in, msgs_out;   /* messages delivered, and queued by net_conn_send */
+	size_t queued;                /* wire bytes queued, not yet written */
+};
+
+/* The handshake authenticated the peer: node_key is the key it proved (also in
+ * net_conn_hello(c)). net_conn_send works from now on. */
+typedef void net_connect_cb(struct net_conn *c, const uint8_t node_key[NET_NODE_KEY_LEN],
+                            void *ud);
+/* One message, already validated by the registry's decoder (net_msg_decode succeeds on
+ * it). payload is borrowed until the callback returns. */
+typedef void net_message_cb(struct net_conn *c, uint16_t type, const uint8_t *payload,
+                            size_t len, void *ud);
+/* The connection is gone. err: SN_OK when we closed it (net_conn_close); SN_E_CANCELLED
+ * when the transport closed; otherwise why it was dropped (docs/p2p.md, "Failure
+ * reasons"), with reason a sentence for people. Both are valid during the call only;
+ * c is freed when it returns. */
+typedef void net_close_cb(struct net_conn *c, int err, const char *reason, void *ud);
+/* The transport and all its handles are closed; it is freed when this returns. */
+typedef void net_transport_closed_cb(void *ud);
+
+struct net_opts {
+	const uint8_t *node_seckey; /* NET_NODE_SECKEY_LEN bytes; copied (guarded memory) */
+	uint32_t chain_id;
+	const char *user_agent;        /* NULL: "settled"; copied */
+	uint32_t frame_max;            /* 0: NET_FRAME_MAX_DEFAULT */
+	size_t sendq_max;              /* 0: NET_SENDQ_MAX_DEFAULT; at least one full frame */
+	uint64_t handshake_timeout_ms; /* 0: NET_HANDSHAKE_TIMEOUT_DEFAULT_MS */
+	net_connect_cb *on_connect;    /* may be NULL */
+	net_message_cb *on_message;    /* may be NULL */
+	net_close_cb *on_close;        /* may be NULL */
+	void *ud;                      /* passed to the three callbacks */
+};
+
+/* A new transport on loop (the caller's, which must outlive it). On SN_OK *out is owned by
+ * the caller until net_transport_close. Errors: SN_E_INVAL (NULL key or callbacks' loop,
+ * limits out of range, user agent too long or not printable ASCII), SN_E_BADKEY (the
+ * secret key's public half does not match its seed), SN_E_NOMEM, SN_E_IO. */
+SN_MUST_CHECK int net_transport_new(struct net_transport **out, struct uv_loop_s *loop,
+                                    const struct net_opts *opts);
+/* Accepts peers on ip:port (IPv4 or IPv6 literal; port 0 picks a free one, see
+ * net_transport_port). Once per transport. Errors: SN_E_INVAL (bad address, already
+ * listening, closing), SN_E_EXISTS (address in use), SN_E_IO. */
+SN_MUST_CHECK int net_transport_listen(struct net_transport *t, const char *ip, uint16_t port);
+/* The port being listened on, 0 if not listening. */
+uint16_t net_transport_port(const struct net_transport *t);
+/* Connects to ip:port. On SN_OK *out is the new connection (owned by the transport, valid
+ * until its on_close returns) and the handshake timeout is running. Errors: SN_E_INVAL
+ * (bad address, transport closing), SN_E_NOMEM, SN_E_IO; then nothing runs. */
+SN_MUST_CHECK int net_transport_dial(struct net_transport *t, struct net_conn **out,
+                                     const char *ip, uint16_t port);
+/* Stops listening and closes every connection (their on_close get SN_E_CANCELLED); cb
+ * (may be NULL) runs when all handles are closed, then t is freed: keep the loop running.
+ * Accepts NULL; a second call does nothing. */
+void net_transport_close(struct net_transport *t, net_transport_closed_cb *cb, void *ud);
+/* Our own node key. Borrowed from t. */
+const uint8_t *net_transport_node_key(const struct net_transport *t);
+
+/* Sends one message: validated with net_msg_decode (so we never send what a peer would
+ * reject), sealed into a frame and queued. Only between on_connect and on_close.
+ * Errors: SN_E_INVAL (not connected yet, closing, NULL payload with len > 0),
+ * SN_E_TYPE / SN_E_TOOBIG / SN_E_TRUNCATED / SN_E_TRAILING (payload is not a valid
+ * message of type, or its frame is above frame_max), SN_E_BUSY (the send queue holds
+ * sendq_max bytes: back off until it drains, see net_conn_stats), SN_E_NOMEM, SN_E_IO. */
+SN_MUST_CHECK int net_conn_send(struct net_conn *c, uint16_t type, const uint8_t *payload,
+                                size_t len);
+/* Closes c; its on_close runs later with SN_OK ("closed by us"). Idempotent; a
+ * connection already being dropped keeps its first reason. */
+void net_conn_close(struct net_conn *c);
+void net_conn_stats(const struct net_conn *c, struct net_conn_stats *out);
+/* The peer's handshake hello, NULL before on_connect. Borrowed from c. */
+const struct net_hello *net_conn_hello(const struct net_conn *c);
+bool net_conn_inbound(const struct net_conn *c);
+/* The peer's address as "ip:port" (borrowed from c; "?" if unknown). */
+const char *net_conn_peer_addr(const struct net_conn *c);
+/* An owner pointer carried by the connection (NULL until set). */
+void net_conn_set_data(struct net_conn *c, void *data);
+void *net_conn_data(const struct net_conn *c);
+
+#endif

@@ -1,0 +1,93 @@
+/* net/net_int.h — the net module's private codecs and handshake crypto (wire.c), shared
+ * with transport.c, the module's tests and its fuzz targets. Layouts: docs/p2p.md. */
+#ifndef SN_NET_INT_H
+#define SN_NET_INT_H
+
+#include "net/net.h"
+
+/* ------------------------------------------------------------- handshake */
+
+#define NET__MAGIC "SETL"
+#define NET__MAGIC_LEN 4
+#define NET__HS_VERSION 1
+#define NET__EPH_KEY_LEN 32 /* X25519 */
+#define NET__SIG_LEN 64     /* Ed25519 */
+/* The hello on the wire: magic[4] | u16 le body length | body. */
+#define NET__HS_PREFIX_LEN (NET__MAGIC_LEN + 2)
+#define NET__HS_BODY_MIN (1 + NET__EPH_KEY_LEN + NET_NODE_KEY_LEN + 4 + 2 + 2 + 1)
+#define NET__HS_BODY_MAX (NET__HS_BODY_MIN + NET_USER_AGENT_MAX)
+#define NET__HS_HELLO_MAX (NET__HS_PREFIX_LEN + NET__HS_BODY_MAX)
+#define NET__AUTH_TYPE 0 /* frame type of the handshake's AUTH message */
+#define NET__AUTH_LEN NET__SIG_LEN
+
+/* The first message each side sends, in the clear. */
+struct net__hs_hello {
+	uint8_t eph_key[NET__EPH_KEY_LEN];
+	struct net_hello hello;
+};
+
+/* Decodes a whole hello (prefix included). Errors: SN_E_VERSION (bad magic or hello
+ * version), SN_E_TOOBIG (body length above NET__HS_BODY_MAX, user agent too long),
+ * SN_E_TRUNCATED, SN_E_TRAILING, SN_E_NONCANONICAL (user agent not printable ASCII). */
+SN_MUST_CHECK int net__hs_hello_decode(struct net__hs_hello *h, const uint8_t *in, size_t len);
+/* Errors: SN_E_TOOBIG (cap), SN_E_INVAL (user agent too long or not printable). */
+SN_MUST_CHECK int net__hs_hello_encode(uint8_t *out, size_t cap, size_t *outlen,
+                                       const struct net__hs_hello *h);
+/* The body length announced by a hello's prefix (NET__HS_PREFIX_LEN bytes), checked before
+ * reading the body. Errors: SN_E_VERSION (bad magic), SN_E_TOOBIG, SN_E_TRUNCATED. */
+SN_MUST_CHECK int net__hs_prefix_decode(size_t *body_len, const uint8_t in[NET__HS_PREFIX_LEN]);
+/* AUTH payload: exactly sig[64]. Errors: SN_E_TRUNCATED, SN_E_TRAILING. */
+SN_MUST_CHECK int net__hs_auth_decode(uint8_t sig[NET__SIG_LEN], const uint8_t *in, size_t len);
+void net__hs_auth_encode(uint8_t out[NET__AUTH_LEN], const uint8_t sig[NET__SIG_LEN]);
+
+/* One direction of the channel: its key and the next frame's counter (the nonce). */
+struct net__cipher {
+	uint8_t key[32];
+	uint64_t ctr;
+};
+
+/* Session keys and transcript hash from both hellos (as sent, byte for byte).
+ * initiator: whether we dialled. eph_sk is our ephemeral secret for the eph_key in
+ * our hello. Errors: SN_E_BADKEY (the peer's ephemeral key gives an all-zero secret).
+ * Intermediate secrets are wiped; the caller wipes tx, rx and eph_sk. */
+SN_MUST_CHECK int net__hs_keys(struct net__cipher *tx, struct net__cipher *rx,
+                               uint8_t th[SN_HASH_LEN], bool initiator,
+                               const uint8_t eph_sk[NET__EPH_KEY_LEN],
+                               const uint8_t *init_hello, size_t init_len,
+                               const uint8_t *resp_hello, size_t resp_len);
+/* The signature over the transcript a side sends in its AUTH (role: it dialled or not). */
+void net__hs_sign(uint8_t sig[NET__SIG_LEN], const uint8_t th[SN_HASH_LEN], bool initiator,
+                  const uint8_t seckey[NET_NODE_SECKEY_LEN]);
+/* SN_OK if sig is the AUTH signature of the side with node_key and role over th, else
+ * SN_E_BADSIG. */
+SN_MUST_CHECK int net__hs_verify(const uint8_t sig[NET__SIG_LEN], const uint8_t th[SN_HASH_LEN],
+                                 bool initiator, const uint8_t node_key[NET_NODE_KEY_LEN]);
+
+/* ---------------------------------------------------------------- frames */
+
+#define NET__FRAME_VERSION 1
+#define NET__FRAME_HEADER_LEN 5 /* u8 version | u32 le body length */
+#define NET__TAG_LEN 16
+#define NET__TYPE_LEN 2
+#define NET__FRAME_BODY_MIN (NET__TYPE_LEN + NET__TAG_LEN)
+/* Wire bytes of a frame carrying a payload of len bytes. */
+#define NET__FRAME_LEN(len) (NET__FRAME_HEADER_LEN + NET__FRAME_BODY_MIN + (len))
+
+/* Decodes a frame header; *body_len is checked against frame_max before anyone allocates.
+ * Errors: SN_E_VERSION, SN_E_TOOBIG, SN_E_TRUNCATED (body shorter than type and tag). */
+SN_MUST_CHECK int net__frame_header_decode(uint32_t *body_len,
+                                           const uint8_t in[NET__FRAME_HEADER_LEN],
+                                           uint32_t frame_max);
+void net__frame_header_encode(uint8_t out[NET__FRAME_HEADER_LEN], uint32_t body_len);
+/* Seals (type, payload) into out[0..NET__FRAME_LEN(len)) with c's key and counter, then
+ * advances the counter. The caller has checked the frame against frame_max. */
+void net__frame_seal(uint8_t *out, struct net__cipher *c, uint16_t type,
+                     const uint8_t *payload, size_t len);
+/* Opens a frame body in place: body[0..body_len) as read after header (already decoded).
+ * On SN_OK the counter advanced and *payload points into body. Errors: SN_E_BADSIG
+ * (authentication failed: altered, replayed, reordered or misdirected frame). */
+SN_MUST_CHECK int net__frame_open(struct net__cipher *c, const uint8_t hdr[NET__FRAME_HEADER_LEN],
+                                  uint8_t *body, size_t body_len, uint16_t *type,
+                                  const uint8_t **payload, size_t *plen);
+
+#endif

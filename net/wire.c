@@ -1,0 +1,369 @@
+/* net/wire.c — the peer protocol's codecs: the message registry, the handshake hello and
+ * AUTH, the frame header, sealing and opening frames, and the handshake's key derivation
+ * and signatures. Pure: no sockets, no clock. Layouts: docs/p2p.md. */
+#include "net/net_int.h"
+
+#include <sodium.h>
+
+/* ------------------------------------------------------- message registry */
+
+/* PING, PONG — u64 le nonce, exactly 8 bytes. */
+static int nonce_decode(struct net_msg *m, const uint8_t *in, size_t len)
+{
+	struct sn_reader r = sn_reader_init(in, len);
+
+	m->u.nonce = sn_read_le64(&r);
+	return sn_reader_finish(&r);
+}
+
+static void nonce_encode(struct sn_writer *w, const struct net_msg *m)
+{
+	sn_write_le64(w, m->u.nonce);
+}
+
+/* TX — the transaction's bytes, 1..NET_TX_MAX (the registry checks the maximum). */
+static int tx_decode(struct net_msg *m, const uint8_t *in, size_t len)
+{
+	if (len == 0)
+		return SN_E_TRUNCATED;
+	m->u.tx.bytes = in;
+	m->u.tx.len = len;
+	return SN_OK;
+}
+
+static void tx_encode(struct sn_writer *w, const struct net_msg *m)
+{
+	if (m->u.tx.len == 0)
+		w->failed = true;
+	else
+		sn_write_bytes(w, m->u.tx.bytes, m->u.tx.len);
+}
+
+/* The one table of message types. */
+static const struct msg_def {
+	uint16_t type;
+	const char *name;
+	size_t max;
+	int (*decode)(struct net_msg *m, const uint8_t *in, size_t len);
+	void (*encode)(struct sn_writer *w, const struct net_msg *m);
+} msg_defs[] = {
+	{ NET_MSG_PING, "PING", NET_MSG_PING_MAX, nonce_decode, nonce_encode },
+	{ NET_MSG_PONG, "PONG", NET_MSG_PONG_MAX, nonce_decode, nonce_encode },
+	{ NET_MSG_TX, "TX", NET_TX_MAX, tx_decode, tx_encode },
+};
+
+static const struct msg_def *msg_def(uint16_t type)
+{
+	for (size_t i = 0; i < SN_ARRAY_LEN(msg_defs); i++)
+		if (msg_defs[i].type == type)
+			return &msg_defs[i];
+	return NULL;
+}
+
+const char *net_msg_name(uint16_t type)
+{
+	const struct msg_def *d = msg_def(type);
+
+	return d ? d->name : NULL;
+}
+
+size_t net_msg_max(uint16_t type)
+{
+	const struct msg_def *d = msg_def(type);
+
+	return d ? d->max : 0;
+}
+
+int net_msg_decode(struct net_msg *m, uint16_t type, const uint8_t *payload, size_t len)
+{
+	const struct msg_def *d = msg_def(type);
+
+	memset(m, 0, sizeof(*m));
+	if (!d)
+		return SN_E_TYPE;
+	if (len > d->max)
+		return SN_E_TOOBIG; /* before looking at the bytes */
+	if (len && !payload)
+		return SN_E_INVAL;
+	m->type = type;
+	return d->decode(m, payload, len);
+}
+
+int net_msg_encode(uint8_t *out, size_t cap, size_t *outlen, const struct net_msg *m)
+{
+	const struct msg_def *d = m ? msg_def(m->type) : NULL;
+	struct sn_writer w;
+
+	*outlen = 0;
+	if (!m || (!out && cap))
+		return SN_E_INVAL;
+	if (!d)
+		return SN_E_TYPE;
+	if (m->type == NET_MSG_TX && m->u.tx.len > d->max)
+		return SN_E_TOOBIG;
+	w = sn_writer_init(out, cap);
+	d->encode(&w, m);
+	if (sn_writer_failed(&w))
+		return (m->type == NET_MSG_TX && m->u.tx.len == 0) ? SN_E_INVAL : SN_E_TOOBIG;
+	*outlen = w.len;
+	return SN_OK;
+}
+
+/* ------------------------------------------------------------- handshake */
+
+static bool ua_printable(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+int net__hs_prefix_decode(size_t *body_len, const uint8_t in[NET__HS_PREFIX_LEN])
+{
+	size_t n = (size_t)in[4] | (size_t)in[5] << 8;
+
+	*body_len = 0;
+	if (memcmp(in, NET__MAGIC, NET__MAGIC_LEN) != 0)
+		return SN_E_VERSION;
+	if (n > NET__HS_BODY_MAX)
+		return SN_E_TOOBIG;
+	if (n < NET__HS_BODY_MIN)
+		return SN_E_TRUNCATED;
+	*body_len = n;
+	return SN_OK;
+}
+
+/* magic "SETL" | u16 le body length | body:
+ *   u8 hello version (1) | eph_key[32] | node_key[32] | u32 le chain id |
+ *   u16 le protocol version | u16 le listen port | u8 ua_len (<= 64) | ua[ua_len] */
+int net__hs_hello_decode(struct net__hs_hello *h, const uint8_t *in, size_t len)
+{
+	struct sn_reader r = sn_reader_init(in, len);
+	uint8_t magic[NET__MAGIC_LEN];
+	size_t body_len;
+	uint8_t ua_len;
+
+	memset(h, 0, sizeof(*h));
+	sn_read_bytes(&r, magic, sizeof(magic));
+	body_len = sn_read_le16(&r);
+	if (sn_reader_failed(&r))
+		return SN_E_TRUNCATED;
+	if (memcmp(magic, NET__MAGIC, NET__MAGIC_LEN) != 0)
+		return SN_E_VERSION;
+	if (body_len > NET__HS_BODY_MAX)
+		return SN_E_TOOBIG;
+	if (sn_reader_left(&r) != body_len)
+		return sn_reader_left(&r) < body_len ? SN_E_TRUNCATED : SN_E_TRAILING;
+	/* From here the input is exactly the announced body. */
+	if (sn_read_u8(&r) != NET__HS_VERSION)
+		return sn_reader_failed(&r) ? SN_E_TRUNCATED : SN_E_VERSION;
+	sn_read_bytes(&r, h->eph_key, sizeof(h->eph_key));
+	sn_read_bytes(&r, h->hello.node_key, sizeof(h->hello.node_key));
+	h->hello.chain_id = sn_read_le32(&r);
+	h->hello.version = sn_read_le16(&r);
+	h->hello.listen_port = sn_read_le16(&r);
+	ua_len = sn_read_u8(&r);
+	if (ua_len > NET_USER_AGENT_MAX)
+		return SN_E_TOOBIG;
+	sn_read_bytes(&r, h->hello.user_agent, ua_len);
+	if (sn_reader_finish(&r) != SN_OK)
+		return sn_reader_finish(&r);
+	if (!ua_printable(h->hello.user_agent, ua_len))
+		return SN_E_NONCANONICAL;
+	h->hello.user_agent[ua_len] = '\0';
+	return SN_OK;
+}
+
+int net__hs_hello_encode(uint8_t *out, size_t cap, size_t *outlen, const struct net__hs_hello *h)
+{
+	size_t ua_len = strnlen(h->hello.user_agent, sizeof(h->hello.user_agent));
+	struct sn_writer w = sn_writer_init(out, cap);
+
+	*outlen = 0;
+	if (ua_len > NET_USER_AGENT_MAX || !ua_printable(h->hello.user_agent, ua_len))
+		return SN_E_INVAL;
+	sn_write_bytes(&w, NET__MAGIC, NET__MAGIC_LEN);
+	sn_write_le16(&w, (uint16_t)(NET__HS_BODY_MIN + ua_len));
+	sn_write_u8(&w, NET__HS_VERSION);
+	sn_write_bytes(&w, h->eph_key, sizeof(h->eph_key));
+	sn_write_bytes(&w, h->hello.node_key, sizeof(h->hello.node_key));
+	sn_write_le32(&w, h->hello.chain_id);
+	sn_write_le16(&w, h->hello.version);
+	sn_write_le16(&w, h->hello.listen_port);
+	sn_write_u8(&w, (uint8_t)ua_len);
+	sn_write_bytes(&w, h->hello.user_agent, ua_len);
+	if (sn_writer_failed(&w))
+		return SN_E_TOOBIG;
+	*outlen = w.len;
+	return SN_OK;
+}
+
+/* sig[64], nothing else. */
+int net__hs_auth_decode(uint8_t sig[NET__SIG_LEN], const uint8_t *in, size_t len)
+{
+	struct sn_reader r = sn_reader_init(in, len);
+
+	sn_read_bytes(&r, sig, NET__SIG_LEN);
+	return sn_reader_finish(&r);
+}
+
+void net__hs_auth_encode(uint8_t out[NET__AUTH_LEN], const uint8_t sig[NET__SIG_LEN])
+{
+	memcpy(out, sig, NET__SIG_LEN);
+}
+
+#define TH_TAG "settled-p2p-th"
+#define AUTH_DOMAIN "settled/p2p/auth/v1"
+#define ROLE_INITIATOR 'I'
+#define ROLE_RESPONDER 'R'
+
+int net__hs_keys(struct net__cipher *tx, struct net__cipher *rx, uint8_t th[SN_HASH_LEN],
+                 bool initiator, const uint8_t eph_sk[NET__EPH_KEY_LEN],
+                 const uint8_t *init_hello, size_t init_len, const uint8_t *resp_hello,
+                 size_t resp_len)
+{
+	/* Each hello holds its ephemeral key right after magic, length and version. */
+	const uint8_t *init_eph = init_hello + NET__HS_PREFIX_LEN + 1;
+	const uint8_t *resp_eph = resp_hello + NET__HS_PREFIX_LEN + 1;
+	uint8_t kx_rx[crypto_kx_SESSIONKEYBYTES], kx_tx[crypto_kx_SESSIONKEYBYTES];
+	struct sn_hasher h;
+	int rc;
+
+	memset(tx, 0, sizeof(*tx));
+	memset(rx, 0, sizeof(*rx));
+	assert(init_len >= NET__HS_PREFIX_LEN + 1 + NET__EPH_KEY_LEN);
+	assert(resp_len >= NET__HS_PREFIX_LEN + 1 + NET__EPH_KEY_LEN);
+	/* The transcript: both hellos as sent, the initiator's first. */
+	sn_hasher_init(&h, TH_TAG);
+	sn_hasher_update(&h, init_hello, init_len);
+	sn_hasher_update(&h, resp_hello, resp_len);
+	sn_hasher_final(&h, th);
+	/* crypto_kx: BLAKE2b-512(X25519(eph_sk, peer eph) | initiator eph | responder eph),
+	 * split in two; the initiator is crypto_kx's client. */
+	if (initiator)
+		rc = crypto_kx_client_session_keys(kx_rx, kx_tx, init_eph, eph_sk, resp_eph);
+	else
+		rc = crypto_kx_server_session_keys(kx_rx, kx_tx, resp_eph, eph_sk, init_eph);
+	if (rc != 0) {
+		sodium_memzero(kx_rx, sizeof(kx_rx));
+		sodium_memzero(kx_tx, sizeof(kx_tx));
+		return SN_E_BADKEY;
+	}
+	/* Each direction's key: BLAKE2b-256 keyed with its crypto_kx key over th, so the keys
+	 * also bind the node keys, chain id, versions and everything else in the hellos. */
+	crypto_generichash(tx->key, sizeof(tx->key), th, SN_HASH_LEN, kx_tx, sizeof(kx_tx));
+	crypto_generichash(rx->key, sizeof(rx->key), th, SN_HASH_LEN, kx_rx, sizeof(kx_rx));
+	sodium_memzero(kx_rx, sizeof(kx_rx));
+	sodium_memzero(kx_tx, sizeof(kx_tx));
+	return SN_OK;
+}
+
+/* Signed message: "settled/p2p/auth/v1" | role ('I' or 'R') | th[32]. */
+static void auth_message(uint8_t *msg, const uint8_t th[SN_HASH_LEN], bool initiator)
+{
+	memcpy(msg, AUTH_DOMAIN, sizeof(AUTH_DOMAIN) - 1);
+	msg[sizeof(AUTH_DOMAIN) - 1] = initiator ? ROLE_INITIATOR : ROLE_RESPONDER;
+	memcpy(msg + sizeof(AUTH_DOMAIN), th, SN_HASH_LEN);
+}
+
+void net__hs_sign(uint8_t sig[NET__SIG_LEN], const uint8_t th[SN_HASH_LEN], bool initiator,
+                  const uint8_t seckey[NET_NODE_SECKEY_LEN])
+{
+	uint8_t msg[sizeof(AUTH_DOMAIN) + SN_HASH_LEN];
+
+	auth_message(msg, th, initiator);
+	crypto_sign_detached(sig, NULL, msg, sizeof(msg), seckey);
+}
+
+int net__hs_verify(const uint8_t sig[NET__SIG_LEN], const uint8_t th[SN_HASH_LEN], bool initiator,
+                   const uint8_t node_key[NET_NODE_KEY_LEN])
+{
+	uint8_t msg[sizeof(AUTH_DOMAIN) + SN_HASH_LEN];
+
+	auth_message(msg, th, initiator);
+	return crypto_sign_verify_detached(sig, msg, sizeof(msg), node_key) == 0 ? SN_OK
+	                                                                         : SN_E_BADSIG;
+}
+
+/* ---------------------------------------------------------------- frames */
+
+/* u8 frame version (1) | u32 le body length B, NET__FRAME_BODY_MIN <= B <= frame_max.
+ * The body is ChaCha20-Poly1305-IETF(key, nonce = le64 counter | 0x00000000,
+ * ad = the 5 header bytes, plaintext = u16 le type | payload): ciphertext | tag[16]. */
+int net__frame_header_decode(uint32_t *body_len, const uint8_t in[NET__FRAME_HEADER_LEN],
+                             uint32_t frame_max)
+{
+	struct sn_reader r = sn_reader_init(in, NET__FRAME_HEADER_LEN);
+	uint8_t version = sn_read_u8(&r);
+	uint32_t n = sn_read_le32(&r);
+
+	*body_len = 0;
+	if (version != NET__FRAME_VERSION)
+		return SN_E_VERSION;
+	if (n > frame_max)
+		return SN_E_TOOBIG;
+	if (n < NET__FRAME_BODY_MIN)
+		return SN_E_TRUNCATED;
+	*body_len = n;
+	return SN_OK;
+}
+
+void net__frame_header_encode(uint8_t out[NET__FRAME_HEADER_LEN], uint32_t body_len)
+{
+	struct sn_writer w = sn_writer_init(out, NET__FRAME_HEADER_LEN);
+
+	sn_write_u8(&w, NET__FRAME_VERSION);
+	sn_write_le32(&w, body_len);
+	assert(!sn_writer_failed(&w));
+}
+
+static void frame_nonce(uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES], uint64_t ctr)
+{
+	memset(nonce, 0, crypto_aead_chacha20poly1305_ietf_NPUBBYTES);
+	for (int i = 0; i < 8; i++, ctr >>= 8)
+		nonce[i] = (uint8_t)ctr;
+}
+
+void net__frame_seal(uint8_t *out, struct net__cipher *c, uint16_t type, const uint8_t *payload,
+                     size_t len)
+{
+	uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+	uint8_t *body = out + NET__FRAME_HEADER_LEN;
+	size_t plen = NET__TYPE_LEN + len;
+
+	assert(plen + NET__TAG_LEN <= UINT32_MAX);
+	net__frame_header_encode(out, (uint32_t)(plen + NET__TAG_LEN));
+	body[0] = (uint8_t)type;
+	body[1] = (uint8_t)(type >> 8);
+	if (len)
+		memcpy(body + NET__TYPE_LEN, payload, len);
+	frame_nonce(nonce, c->ctr++);
+	crypto_aead_chacha20poly1305_ietf_encrypt_detached(body, body + plen, NULL, body, plen, out,
+	                                                   NET__FRAME_HEADER_LEN, NULL, nonce, c->key);
+}
+
+int net__frame_open(struct net__cipher *c, const uint8_t hdr[NET__FRAME_HEADER_LEN], uint8_t *body,
+                    size_t body_len, uint16_t *type, const uint8_t **payload, size_t *plen)
+{
+	uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+	size_t clen;
+
+	*type = 0;
+	*payload = NULL;
+	*plen = 0;
+	if (body_len < NET__FRAME_BODY_MIN)
+		return SN_E_TRUNCATED;
+	clen = body_len - NET__TAG_LEN;
+	frame_nonce(nonce, c->ctr);
+	/* Verifies the tag (in constant time) before decrypting, in place. */
+	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(body, NULL, body, clen, body + clen,
+	                                                       hdr, NET__FRAME_HEADER_LEN, nonce,
+	                                                       c->key) != 0)
+		return SN_E_BADSIG;
+	c->ctr++;
+	*type = (uint16_t)(body[0] | body[1] << 8);
+	*payload = body + NET__TYPE_LEN;
+	*plen = clen - NET__TYPE_LEN;
+	return SN_OK;
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""tests/fuzz/make_net_corpus.py — writes the seed corpora of the net fuzz targets.
+
+    python3 tests/fuzz/make_net_corpus.py   # (re)writes tests/fuzz/corpus/fuzz_net_*/seed-*
+
+Deterministic. Hellos carry real X25519 ephemeral keys and Ed25519 node keys from fixed
+seeds; frames are really sealed (ChaCha20-Poly1305-IETF, docs/p2p.md) with the fuzz key
+0x42 x 32 at counter 0, which fuzz_net_frame.c opens them with. Invalid seeds are near
+misses (truncations, trailing bytes, bad magic/version/lengths). Needs python3-cryptography.
+Only files named seed-* are written; inputs the fuzzer found and someone committed stay.
+"""
+import os
+import struct
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives import serialization
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(HERE, "corpus")
+RAW = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+
+
+def ed_pub(seed_byte):
+    return Ed25519PrivateKey.from_private_bytes(bytes([seed_byte]) * 32).public_key().public_bytes(*RAW)
+
+
+def x_pub(seed_byte):
+    return X25519PrivateKey.from_private_bytes(bytes([seed_byte]) * 32).public_key().public_bytes(*RAW)
+
+
+def hello(eph, node, chain, version, port, ua, hs_version=1, magic=b"SETL", body_len=None):
+    body = bytes([hs_version]) + eph + node + struct.pack("<IHHB", chain, version, port, len(ua)) + ua
+    n = len(body) if body_len is None else body_len
+    return magic + struct.pack("<H", n) + body
+
+
+def seal(type_, payload, ctr=0, key=b"\x42" * 32):
+    plain = struct.pack("<H", type_) + payload
+    hdr = struct.pack("<BI", 1, len(plain) + 16)
+    nonce = struct.pack("<Q", ctr) + b"\0" * 4
+    return hdr + ChaCha20Poly1305(key).encrypt(nonce, plain, hdr)
+
+
+def write(target, seeds):
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    for name in os.listdir(d):
+        if name.startswith("seed-"):
+            os.remove(os.path.join(d, name))
+    for i, (label, data) in enumerate(seeds):
+        with open(os.path.join(d, "seed-%02d-%s" % (i, label)), "wb") as f:
+            f.write(data)
+
+
+def main():
+    good = hello(x_pub(1), ed_pub(2), 7, 1, 26656, b"settled")
+    hs = [
+        ("hello", good),
+        ("hello-no-ua", hello(x_pub(3), ed_pub(4), 7, 1, 0, b"")),
+        ("hello-max-ua", hello(x_pub(5), ed_pub(6), 0xFFFFFFFF, 0xFFFF, 0xFFFF, b"u" * 64)),
+        ("hello-other-chain", hello(x_pub(1), ed_pub(2), 8, 1, 1, b"x")),
+        ("hello-zero-eph", hello(b"\0" * 32, ed_pub(2), 7, 1, 1, b"low order")),
+        ("hello-truncated", good[:-1]),
+        ("hello-trailing", good + b"\0"),
+        ("hello-bad-magic", b"GET " + good[4:]),
+        ("hello-bad-version", hello(x_pub(1), ed_pub(2), 7, 1, 1, b"a", hs_version=2)),
+        ("hello-len-too-big", b"SETL\xff\xff"),
+        ("hello-len-mismatch", hello(x_pub(1), ed_pub(2), 7, 1, 1, b"ab", body_len=75)),
+        ("hello-ua-too-long", hello(x_pub(1), ed_pub(2), 7, 1, 1, b"u" * 65)),
+        ("hello-ua-control", hello(x_pub(1), ed_pub(2), 7, 1, 1, b"a\nb")),
+        ("auth", Ed25519PrivateKey.from_private_bytes(b"\x02" * 32).sign(b"settled/p2p/auth/v1I" + b"\0" * 32)),
+        ("auth-short", b"\x01" * 63),
+    ]
+    frame = [
+        ("ping", seal(1, struct.pack("<Q", 0x1122334455667788))),
+        ("pong", seal(2, struct.pack("<Q", 7))),
+        ("tx", seal(3, bytes(range(200)))),
+        ("auth", seal(0, b"\x55" * 64)),
+        ("unknown-type", seal(99, b"abc")),
+        ("empty-payload", seal(1, b"")),
+        ("ping-short", seal(1, b"\0" * 7)),
+        ("ctr1", seal(1, b"\0" * 8, ctr=1)),
+        ("tampered", bytes([b ^ (1 if i == 9 else 0) for i, b in enumerate(seal(1, b"\0" * 8))])),
+        ("header-only", seal(1, b"\0" * 8)[:5]),
+        ("truncated", seal(3, b"t" * 40)[:-1]),
+        ("trailing", seal(3, b"t" * 40) + b"\0"),
+        ("bad-version", b"\x02" + seal(1, b"\0" * 8)[1:]),
+        ("too-big", struct.pack("<BI", 1, 0xFFFFFFFF)),
+        ("too-small", struct.pack("<BI", 1, 17) + b"\0" * 17),
+    ]
+    msg = [
+        ("ping", struct.pack("<HQ", 1, 42)),
+        ("pong", struct.pack("<HQ", 2, 2**64 - 1)),
+        ("tx", struct.pack("<H", 3) + bytes(range(256)) * 2),
+        ("tx-one", struct.pack("<H", 3) + b"\x01"),
+        ("tx-empty", struct.pack("<H", 3)),
+        ("tx-max", struct.pack("<H", 3) + b"\xab" * 65536),
+        ("tx-over", struct.pack("<H", 3) + b"\xab" * 65537),
+        ("ping-short", struct.pack("<H", 1) + b"\0" * 7),
+        ("ping-long", struct.pack("<H", 1) + b"\0" * 9),
+        ("auth-type", struct.pack("<H", 0) + b"\0" * 64),
+        ("unknown", struct.pack("<H", 0xFFFF) + b"x"),
+    ]
+    write("fuzz_net_handshake", hs)
+    write("fuzz_net_frame", frame)
+    write("fuzz_net_message", msg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,266 @@
+/* tests/net/test_wire.c — the peer protocol's codecs (net/wire.c): the message registry,
+ * the handshake hello and AUTH, frame headers, sealing and opening, key derivation.
+ * Known answers come from tests/fuzz/make_net_corpus.py, which builds them with an
+ * independent implementation (python3-cryptography) of docs/p2p.md. */
+#include "testutil.h"
+
+#include "net/net_int.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static uint8_t *seed_file(const char *target, const char *name, size_t *len)
+{
+	char path[1024];
+	uint8_t *p;
+
+	snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/%s/%s", SN_SOURCE_DIR, target, name);
+	p = tu_read_file(path, len);
+	assert_non_null(p);
+	return p;
+}
+
+static void test_registry(void **state)
+{
+	struct net_msg m;
+	uint8_t buf[16], big[NET_TX_MAX + 1] = { 0 };
+	const uint8_t ping[8] = { 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11 };
+	size_t n;
+
+	(void)state;
+	assert_string_equal(net_msg_name(NET_MSG_PING), "PING");
+	assert_string_equal(net_msg_name(NET_MSG_PONG), "PONG");
+	assert_string_equal(net_msg_name(NET_MSG_TX), "TX");
+	assert_null(net_msg_name(0));
+	assert_null(net_msg_name(4));
+	assert_int_equal(net_msg_max(NET_MSG_PING), 8);
+	assert_int_equal(net_msg_max(NET_MSG_TX), NET_TX_MAX);
+	assert_int_equal(net_msg_max(0), 0);
+
+	assert_int_equal(net_msg_decode(&m, NET_MSG_PING, ping, 8), SN_OK);
+	assert_int_equal(m.type, NET_MSG_PING);
+	assert_int_equal(m.u.nonce, 0x1122334455667788ull);
+	assert_int_equal(net_msg_encode(buf, sizeof(buf), &n, &m), SN_OK);
+	assert_int_equal(n, 8);
+	assert_memory_equal(buf, ping, 8);
+	/* Every truncation and a trailing byte. */
+	for (size_t k = 0; k < 8; k++)
+		assert_int_equal(net_msg_decode(&m, NET_MSG_PONG, ping, k), SN_E_TRUNCATED);
+	assert_int_equal(net_msg_decode(&m, NET_MSG_PONG, buf, 9), SN_E_TOOBIG);
+	assert_int_equal(net_msg_decode(&m, 0, ping, 8), SN_E_TYPE);
+	assert_int_equal(net_msg_decode(&m, 77, ping, 8), SN_E_TYPE);
+	assert_int_equal(m.type, 0);
+	/* TX: 1..NET_TX_MAX bytes. */
+	assert_int_equal(net_msg_decode(&m, NET_MSG_TX, big, 0), SN_E_TRUNCATED);
+	assert_int_equal(net_msg_decode(&m, NET_MSG_TX, big, NET_TX_MAX + 1), SN_E_TOOBIG);
+	assert_int_equal(net_msg_decode(&m, NET_MSG_TX, big, NET_TX_MAX), SN_OK);
+	assert_int_equal(m.u.tx.len, NET_TX_MAX);
+	assert_ptr_equal(m.u.tx.bytes, big);
+	/* Encoding checks too. */
+	assert_int_equal(net_msg_encode(buf, 4, &n, &(struct net_msg){ .type = NET_MSG_PING }),
+	                 SN_E_TOOBIG);
+	assert_int_equal(n, 0);
+	assert_int_equal(net_msg_encode(buf, 16, &n, &(struct net_msg){ .type = 9 }), SN_E_TYPE);
+	assert_int_equal(net_msg_encode(buf, 16, &n, &(struct net_msg){ .type = NET_MSG_TX }),
+	                 SN_E_INVAL);
+	m.type = NET_MSG_TX;
+	m.u.tx.bytes = big;
+	m.u.tx.len = NET_TX_MAX + 1;
+	assert_int_equal(net_msg_encode(big, sizeof(big), &n, &m), SN_E_TOOBIG);
+}
+
+static void test_hello_known_answer(void **state)
+{
+	size_t len, n, body;
+	uint8_t *seed = seed_file("fuzz_net_handshake", "seed-00-hello", &len);
+	uint8_t sk[NET_NODE_SECKEY_LEN], pk[NET_NODE_KEY_LEN], s32[32], xpk[32], enc[NET__HS_HELLO_MAX];
+	struct net__hs_hello h;
+
+	(void)state;
+	assert_int_equal(sn_crypto_init(), SN_OK);
+	/* make_net_corpus.py: eph = X25519(0x01 x 32), node = Ed25519(seed 0x02 x 32),
+	 * chain 7, version 1, port 26656, "settled". */
+	memset(s32, 2, sizeof(s32));
+	crypto_sign_seed_keypair(pk, sk, s32);
+	memset(s32, 1, sizeof(s32));
+	crypto_scalarmult_base(xpk, s32);
+	assert_int_equal(len, NET__HS_PREFIX_LEN + NET__HS_BODY_MIN + 7);
+	assert_int_equal(net__hs_prefix_decode(&body, seed), SN_OK);
+	assert_int_equal(body, NET__HS_BODY_MIN + 7);
+	assert_int_equal(net__hs_hello_decode(&h, seed, len), SN_OK);
+	assert_memory_equal(h.eph_key, xpk, 32);
+	assert_memory_equal(h.hello.node_key, pk, 32);
+	assert_int_equal(h.hello.chain_id, 7);
+	assert_int_equal(h.hello.version, 1);
+	assert_int_equal(h.hello.listen_port, 26656);
+	assert_string_equal(h.hello.user_agent, "settled");
+	assert_int_equal(net__hs_hello_encode(enc, sizeof(enc), &n, &h), SN_OK);
+	assert_int_equal(n, len);
+	assert_memory_equal(enc, seed, len);
+	assert_int_equal(net__hs_hello_encode(enc, len - 1, &n, &h), SN_E_TOOBIG);
+
+	/* Every truncation, a trailing byte, each field's edges. */
+	for (size_t k = 0; k < len; k++)
+		assert_int_equal(net__hs_hello_decode(&h, seed, k), SN_E_TRUNCATED);
+	memcpy(enc, seed, len);
+	enc[len] = 0;
+	assert_int_equal(net__hs_hello_decode(&h, enc, len + 1), SN_E_TRAILING);
+	enc[0] = 'X';
+	assert_int_equal(net__hs_hello_decode(&h, enc, len), SN_E_VERSION);
+	assert_int_equal(net__hs_prefix_decode(&body, enc), SN_E_VERSION);
+	memcpy(enc, seed, len);
+	enc[NET__HS_PREFIX_LEN] = 2; /* hello version */
+	assert_int_equal(net__hs_hello_decode(&h, enc, len), SN_E_VERSION);
+	memcpy(enc, seed, len);
+	enc[len - 1] = 0x7f; /* DEL in the user agent */
+	assert_int_equal(net__hs_hello_decode(&h, enc, len), SN_E_NONCANONICAL);
+	memcpy(enc, seed, len);
+	enc[4] = 0xff, enc[5] = 0x00; /* announced body above the maximum */
+	assert_int_equal(net__hs_hello_decode(&h, enc, len), SN_E_TOOBIG);
+	assert_int_equal(net__hs_prefix_decode(&body, enc), SN_E_TOOBIG);
+	enc[4] = NET__HS_BODY_MIN - 1;
+	assert_int_equal(net__hs_prefix_decode(&body, enc), SN_E_TRUNCATED);
+	memcpy(enc, seed, len);
+	enc[len - 8] = 8; /* ua_len one more than there is */
+	assert_int_equal(net__hs_hello_decode(&h, enc, len), SN_E_TRUNCATED);
+	enc[len - 8] = 65;
+	assert_int_equal(net__hs_hello_decode(&h, enc, len), SN_E_TOOBIG);
+	/* Encoding refuses what decoding would. */
+	assert_int_equal(net__hs_hello_decode(&h, seed, len), SN_OK);
+	strcpy(h.hello.user_agent, "bad\x01");
+	assert_int_equal(net__hs_hello_encode(enc, sizeof(enc), &n, &h), SN_E_INVAL);
+	free(seed);
+}
+
+static void test_auth_and_keys(void **state)
+{
+	uint8_t ska[64], pka[32], skb[64], pkb[32], seed[32], sig[64], sig2[64], auth[64];
+	uint8_t eph_a_sk[32], eph_b_sk[32], ha[NET__HS_HELLO_MAX], hb[NET__HS_HELLO_MAX];
+	uint8_t th_a[32], th_b[32], frame[NET__FRAME_LEN(8)], body[64];
+	struct net__hs_hello a = { 0 }, b = { 0 };
+	struct net__cipher atx, arx, btx, brx;
+	size_t la, lb, plen;
+	uint16_t type;
+	const uint8_t *p;
+
+	(void)state;
+	assert_int_equal(sn_crypto_init(), SN_OK);
+	memset(seed, 1, 32);
+	crypto_sign_seed_keypair(pka, ska, seed);
+	memset(seed, 2, 32);
+	crypto_sign_seed_keypair(pkb, skb, seed);
+	crypto_kx_keypair(a.eph_key, eph_a_sk);
+	crypto_kx_keypair(b.eph_key, eph_b_sk);
+	memcpy(a.hello.node_key, pka, 32);
+	memcpy(b.hello.node_key, pkb, 32);
+	a.hello.chain_id = b.hello.chain_id = 7;
+	a.hello.version = b.hello.version = 1;
+	assert_int_equal(net__hs_hello_encode(ha, sizeof(ha), &la, &a), SN_OK);
+	assert_int_equal(net__hs_hello_encode(hb, sizeof(hb), &lb, &b), SN_OK);
+	/* A dials B. */
+	assert_int_equal(net__hs_keys(&atx, &arx, th_a, true, eph_a_sk, ha, la, hb, lb), SN_OK);
+	assert_int_equal(net__hs_keys(&btx, &brx, th_b, false, eph_b_sk, ha, la, hb, lb), SN_OK);
+	assert_memory_equal(th_a, th_b, 32);
+	assert_memory_equal(atx.key, brx.key, 32);
+	assert_memory_equal(arx.key, btx.key, 32);
+	assert_memory_not_equal(atx.key, arx.key, 32);
+	assert_int_equal(atx.ctr, 0);
+
+	/* Signatures bind key, role and transcript. */
+	net__hs_sign(sig, th_a, true, ska);
+	assert_int_equal(net__hs_verify(sig, th_b, true, pka), SN_OK);
+	assert_int_equal(net__hs_verify(sig, th_b, false, pka), SN_E_BADSIG); /* reflected */
+	assert_int_equal(net__hs_verify(sig, th_b, true, pkb), SN_E_BADSIG);  /* other key */
+	th_b[0] ^= 1;
+	assert_int_equal(net__hs_verify(sig, th_b, true, pka), SN_E_BADSIG); /* other session */
+	net__hs_auth_encode(auth, sig);
+	assert_int_equal(net__hs_auth_decode(sig2, auth, 64), SN_OK);
+	assert_memory_equal(sig, sig2, 64);
+	assert_int_equal(net__hs_auth_decode(sig2, auth, 63), SN_E_TRUNCATED);
+	assert_int_equal(net__hs_auth_decode(sig2, ha, 65), SN_E_TRAILING);
+
+	/* A changed byte anywhere in either hello gives other keys. */
+	ha[la - 1] ^= 1;
+	assert_int_equal(net__hs_keys(&btx, &brx, th_b, false, eph_b_sk, ha, la, hb, lb), SN_OK);
+	assert_memory_not_equal(atx.key, brx.key, 32);
+	ha[la - 1] ^= 1;
+	assert_int_equal(net__hs_keys(&btx, &brx, th_b, false, eph_b_sk, ha, la, hb, lb), SN_OK);
+
+	/* A low-order ephemeral key is refused. */
+	{
+		struct net__cipher x, y;
+		uint8_t th[32];
+
+		memset(hb + NET__HS_PREFIX_LEN + 1, 0, 32);
+		assert_int_equal(net__hs_keys(&x, &y, th, true, eph_a_sk, ha, la, hb, lb), SN_E_BADKEY);
+		assert_memory_equal(x.key, (uint8_t[32]){ 0 }, 32);
+	}
+
+	/* A frame from B opens at A, once. */
+	net__frame_seal(frame, &btx, NET_MSG_PING, (const uint8_t *)"12345678", 8);
+	assert_int_equal(btx.ctr, 1);
+	memcpy(body, frame + 5, sizeof(frame) - 5);
+	assert_int_equal(net__frame_open(&arx, frame, body, sizeof(frame) - 5, &type, &p, &plen), SN_OK);
+	assert_int_equal(type, NET_MSG_PING);
+	assert_int_equal(plen, 8);
+	assert_memory_equal(p, "12345678", 8);
+	memcpy(body, frame + 5, sizeof(frame) - 5);
+	assert_int_equal(net__frame_open(&arx, frame, body, sizeof(frame) - 5, &type, &p, &plen),
+	                 SN_E_BADSIG);
+	assert_int_equal(arx.ctr, 1);
+	sodium_memzero(ska, sizeof(ska));
+	sodium_memzero(skb, sizeof(skb));
+}
+
+static void test_frame_known_answer(void **state)
+{
+	size_t len, plen;
+	uint8_t *seed = seed_file("fuzz_net_frame", "seed-00-ping", &len);
+	uint8_t again[64];
+	struct net__cipher c = { .ctr = 0 }, c2;
+	uint32_t n;
+	uint16_t type;
+	const uint8_t *p;
+	struct net_msg m;
+
+	(void)state;
+	assert_int_equal(sn_crypto_init(), SN_OK);
+	memset(c.key, 0x42, 32);
+	c2 = c;
+	assert_int_equal(len, NET__FRAME_LEN(8));
+	assert_int_equal(net__frame_header_decode(&n, seed, NET_FRAME_MAX_DEFAULT), SN_OK);
+	assert_int_equal(n, NET__FRAME_BODY_MIN + 8);
+	net__frame_seal(again, &c2, NET_MSG_PING, (const uint8_t *)"\x88\x77\x66\x55\x44\x33\x22\x11", 8);
+	assert_memory_equal(again, seed, len); /* same bytes as the independent implementation */
+	assert_int_equal(net__frame_open(&c, seed, seed + 5, n, &type, &p, &plen), SN_OK);
+	assert_int_equal(type, NET_MSG_PING);
+	assert_int_equal(net_msg_decode(&m, type, p, plen), SN_OK);
+	assert_int_equal(m.u.nonce, 0x1122334455667788ull);
+
+	/* Header edges. */
+	net__frame_header_encode(again, NET__FRAME_BODY_MIN);
+	assert_int_equal(net__frame_header_decode(&n, again, 1024), SN_OK);
+	net__frame_header_encode(again, NET__FRAME_BODY_MIN - 1);
+	assert_int_equal(net__frame_header_decode(&n, again, 1024), SN_E_TRUNCATED);
+	net__frame_header_encode(again, 1024);
+	assert_int_equal(net__frame_header_decode(&n, again, 1024), SN_OK);
+	net__frame_header_encode(again, 1025);
+	assert_int_equal(net__frame_header_decode(&n, again, 1024), SN_E_TOOBIG);
+	assert_int_equal(n, 0);
+	again[0] = 2;
+	assert_int_equal(net__frame_header_decode(&n, again, 1 << 20), SN_E_VERSION);
+	free(seed);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_registry),
+		cmocka_unit_test(test_hello_known_answer),
+		cmocka_unit_test(test_auth_and_keys),
+		cmocka_unit_test(test_frame_known_answer),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
