@@ -33,6 +33,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (size == 0)
 		return 0;
+	{
+		/* The name parsers, on the input as a string: a parsed name prints back the same. */
+		char name[64];
+		size_t n = size < sizeof(name) - 1 ? size : sizeof(name) - 1;
+		uint8_t id;
+
+		memcpy(name, data, n);
+		name[n] = '\0';
+		if (gov_kind_parse(&id, name) == SN_OK)
+			CHECK(strcmp(gov_kind_name(id), name) == 0);
+		if (gov_param_parse(&id, name) == SN_OK)
+			CHECK(strcmp(gov_param_name(id), name) == 0);
+	}
 	err = gov_payload_decode(&p, data[0], data + 1, size - 1);
 	if (err != SN_OK) {
 		CHECK(decode_error(err));

@@ -41,6 +41,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(len == size && memcmp(enc, data, size) == 0);
 
 	gov_proposal_info_get(p, &info);
+	{
+		/* A record that decodes holds a payload that decodes, of its kind. */
+		static struct gov_payload pl;
+
+		CHECK(gov_proposal_payload_decode(p, &pl) == SN_OK);
+		CHECK(pl.kind == info.kind);
+	}
 	gov_proposal_view(p, info.created_height, &v);
 	CHECK(v.approval_bps <= 10000 && (v.approval_bps >= GOV_THRESHOLD_BPS) == info.ever_approved);
 	gov_proposal_view(p, info.deadline_height, &v);
