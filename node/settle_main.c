@@ -534,15 +534,31 @@ out:
 
 /* ------------------------------------------------------------------ transactions */
 
-/* The nonce the signer's next transaction needs: the account's, or past its pending ones. */
+/* The nonce the signer's next transaction needs: the account's, or past its pending ones.
+ * The mempool is read first: a block committed between the two calls then shows in the
+ * account's nonce. (Read the other way round, a block committed in between takes the
+ * signer's pending transactions out of the mempool while the account read before it still
+ * has the old nonce, and the transaction goes out with a spent nonce: bad_nonce.) */
 static int next_nonce(struct cli *c, const char *signer_hex, const char *role, const char *key_path,
                       uint64_t *nonce)
 {
 	json_t *acct, *pool, *e;
+	uint64_t pending = 0; /* one past the signer's highest pending nonce */
 	bool found;
 	size_t i;
 	int rc;
 
+	*nonce = 0;
+	if ((rc = rpc(c, "list_mempool", json_pack("[i]", MEMPOOL_SCAN_LIMIT), &pool)))
+		return rc;
+	json_array_foreach(json_object_get(pool, "txs"), i, e) {
+		uint64_t n;
+
+		if (strcmp(JT(e, "signer"), signer_hex) == 0 && !parse_u64(JT(e, "nonce"), &n) && n >= pending &&
+		    n != UINT64_MAX)
+			pending = n + 1;
+	}
+	json_decref(pool);
 	if ((rc = rpc_find(c, "get_account", json_pack("[s]", signer_hex), &acct, &found)))
 		return rc;
 	if (!found)
@@ -551,16 +567,8 @@ static int next_nonce(struct cli *c, const char *signer_hex, const char *role, c
 	json_decref(acct);
 	if (rc)
 		return fail("the node's get_account gave no nonce");
-	if ((rc = rpc(c, "list_mempool", json_pack("[i]", MEMPOOL_SCAN_LIMIT), &pool)))
-		return rc;
-	json_array_foreach(json_object_get(pool, "txs"), i, e) {
-		uint64_t n;
-
-		if (strcmp(JT(e, "signer"), signer_hex) == 0 && !parse_u64(JT(e, "nonce"), &n) && n >= *nonce &&
-		    n != UINT64_MAX)
-			*nonce = n + 1;
-	}
-	json_decref(pool);
+	if (pending > *nonce)
+		*nonce = pending;
 	return 0;
 }
 

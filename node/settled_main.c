@@ -1,9 +1,12 @@
 /* node/settled_main.c — `settled`, the node daemon. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +36,45 @@ static int fail(const char *msg)
 {
 	fprintf(stderr, "settled: %s\n", msg);
 	return 1;
+}
+
+#define LOCK_FILE "settled.lock"
+
+/* One settled per home: an exclusive flock on HOME/settled.lock, held (the descriptor stays
+ * open) until the process exits. A second node on the same home would overwrite the first
+ * one's rpc.cookie, delete it when it stops, and write blocks into the same LMDB store behind
+ * the first one's back (two tips, broken prev_hash links). The file holds the owner's pid
+ * for the message; it is never removed (removing a lock file races with the next locker).
+ * Prints why on stderr and returns -1 if the home is taken. */
+static int home_lock(const char *home)
+{
+	char path[PATH_MAX + 64], pid[32] = { 0 };
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s/%s", home, LOCK_FILE);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "settled: cannot open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+
+		n = (int)read(fd, pid, sizeof(pid) - 1);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		close(fd);
+		if (e == EWOULDBLOCK)
+			fprintf(stderr, "settled: another settled%s%s%s is running on %s (%s is locked)\n",
+			        pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "", home, path);
+		else
+			fprintf(stderr, "settled: cannot lock %s: %s\n", path, strerror(e));
+		return -1;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		SN_LOG(SN_LOG_WARN, "node", "cannot write our pid to %s", path);
+	return fd; /* kept open: the lock lasts as long as the process */
 }
 
 int main(int argc, char **argv)
@@ -105,6 +147,10 @@ int main(int argc, char **argv)
 	if (rpc_port && node_config_parse(&d.cfg, "rpc", "port", rpc_port, err, sizeof(err)))
 		return fail(err);
 	sn_log_set(NULL, NULL, d.cfg.log_level);
+
+	/* Before anything is written: the cookie, the store. */
+	if (home_lock(home) < 0)
+		return 1;
 
 	/* Keys: refused if group or others can read them. */
 	snprintf(path, sizeof(path), "%s/%s", home, NODE_ACCOUNT_KEY_FILE);

@@ -201,7 +201,8 @@ struct store_wtxn;
  * by the caller (store_close releases it). The in-memory indexes (deep sums, state root) are
  * rebuilt from the accounts and checked against the stored state root.
  * Errors: SN_E_IO, SN_E_NOMEM, SN_E_CORRUPT (bad magic, records or state root),
- * SN_E_VERSION (written by a newer schema), SN_E_CHAIN (store belongs to another chain id). */
+ * SN_E_VERSION (written by a newer schema), SN_E_CHAIN (store belongs to another chain id),
+ * SN_E_BUSY (another process has it open: one process per store, by flock). */
 SN_MUST_CHECK int store_open(struct store **out, const char *path, const struct store_opts *opts);
 void store_close(struct store *st); /* accepts NULL */
 

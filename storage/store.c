@@ -3,7 +3,10 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define STORE_MAGIC "SETTLED\0"
 #define STORE_MAGIC_LEN 8
@@ -303,7 +306,25 @@ int store_open(struct store **out, const char *path, const struct store_opts *op
 	st = sn_calloc(1, sizeof(*st));
 	if (!st)
 		return SN_E_NOMEM;
+	st->lock_fd = -1;
 	pthread_rwlock_init(&st->lock, NULL);
+	/* One process per store: its in-memory indexes assume it is the only writer. */
+	{
+		char lp[4096];
+
+		snprintf(lp, sizeof(lp), "%s/store.lock", path);
+		st->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (st->lock_fd < 0) {
+			err = sn_err_from_errno(errno);
+			SN_LOG(SN_LOG_ERROR, "store", "cannot open %s: %s", lp, strerror(errno));
+			goto fail;
+		}
+		if (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+			err = errno == EWOULDBLOCK ? SN_E_BUSY : sn_err_from_errno(errno);
+			SN_LOG(SN_LOG_ERROR, "store", "%s is in use by another process", path);
+			goto fail;
+		}
+	}
 	pthread_mutex_init(&st->writer, NULL);
 	st->no_sync = opts->no_sync;
 	st->info.chain_id = opts->chain_id;
@@ -375,6 +396,8 @@ void store_close(struct store *st)
 		return;
 	if (st->env)
 		mdb_env_close(st->env);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd); /* releases the flock */
 	store_deepsum_free(st->deepsum);
 	store__merkle_free(&st->merkle);
 	sn_free(st->direct);

@@ -70,6 +70,7 @@ SN_MUST_CHECK int store__gov_root(struct store *st, MDB_txn *txn, const struct g
 /* ---------------------------------------------------------------- the store */
 struct store {
 	MDB_env *env;
+	int lock_fd; /* flock held on <path>/store.lock: one process per store */
 	MDB_dbi db_meta, db_accounts, db_blocks, db_block_hash, db_txs, db_commits, db_referrals, db_gov;
 	bool no_sync;
 	/* Held for reading by every LMDB read transaction and in-memory read; for writing while

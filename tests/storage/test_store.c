@@ -115,6 +115,24 @@ static void test_genesis_and_reopen(void **state)
 	free(dir);
 }
 
+/* One process per store: a second open (here: another open file description, as another
+ * process would have) is refused while the first is open, and allowed after it closes. */
+static void test_second_open_refused(void **state)
+{
+	char *dir;
+	struct store *st = tu_store_new(&dir, 1000, 0, true), *st2;
+	struct store_opts o = { .chain_id = TU_CHAIN };
+
+	(void)state;
+	assert_int_equal(store_open(&st2, dir, &o), SN_E_BUSY);
+	assert_null(st2);
+	store_close(st);
+	assert_int_equal(store_open(&st2, dir, &o), SN_OK);
+	store_close(st2);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 static void test_wrong_chain_and_newer_schema(void **state)
 {
 	char *dir;
@@ -305,6 +323,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_genesis_and_reopen),
+		cmocka_unit_test(test_second_open_refused),
 		cmocka_unit_test(test_wrong_chain_and_newer_schema),
 		cmocka_unit_test(test_corruption_detected_on_open),
 		cmocka_unit_test(test_map_grows),
