@@ -50,6 +50,7 @@ struct http_conn {
 	bool header_is_auth;
 	char field[32];
 	size_t field_len;
+	char rbuf[16384];  /* read buffer, reused: libuv fills it, on_read consumes it at once */
 	uint8_t *leftover; /* bytes after a paused request */
 	size_t leftover_len;
 	struct http_req req;
@@ -416,9 +417,11 @@ static void idle_restart(struct http_conn *c)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-	(void)h;
-	buf->base = sn_malloc(suggested > 65536 ? 65536 : suggested);
-	buf->len = buf->base ? (suggested > 65536 ? 65536 : suggested) : 0;
+	struct http_conn *c = h->data;
+
+	(void)suggested;
+	buf->base = c->rbuf;
+	buf->len = sizeof(c->rbuf);
 }
 
 /* Feeds data to the parser; keeps what follows a complete request for later. */
@@ -465,7 +468,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	} else if (n < 0) {
 		conn_close(c);
 	}
-	sn_free(buf->base);
+	(void)buf; /* c->rbuf */
 }
 
 static void conn_resume(struct http_conn *c)
