@@ -25,7 +25,8 @@ static int setup(void **state)
 	char path[4200], hex[128] = { 0 };
 	const char *extra[] = { "--set", "rpc.idle_timeout_ms=700", "--set", "rpc.max_body_bytes=4096",
 		                "--set",  "rpc.max_connections=8",   "--set", "rpc.max_header_bytes=2048",
-		                "--set",  "node.block_interval_ms=200", NULL };
+		                "--set",  "node.block_interval_ms=200", "--set", "rpc.user=alice",
+		                "--set",  "rpc.password=s3cret", NULL };
 	char *init[] = { (char *)tu_bin("settle"), "init", "--home", home, NULL };
 	FILE *f;
 
@@ -98,6 +99,21 @@ static void test_auth(void **state)
 	assert_int_equal(tu_rpc(port, home, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}", &body), 200);
 	assert_int_equal(rpc_code(body, NULL, 0), 0);
 	free(body);
+	/* rpc.user/rpc.password from the config work besides the cookie ("alice:s3cret") */
+	{
+		static const char cfg_auth[] = "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWxpY2U6czNjcmV0\r\n"
+		                               "Content-Length: 42\r\nConnection: close\r\n\r\n"
+		                               "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}";
+		static const char wrong_pw[] = "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWxpY2U6czNjcmV1\r\n"
+		                               "Content-Length: 42\r\nConnection: close\r\n\r\n"
+		                               "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}";
+
+		assert_true(tu_http_raw(port, cfg_auth, sizeof(cfg_auth) - 1, resp, sizeof(resp), 1000, NULL) > 0);
+		assert_int_equal(tu_http_status(resp), 200);
+		assert_non_null(strstr(resp, "\"result\""));
+		assert_true(tu_http_raw(port, wrong_pw, sizeof(wrong_pw) - 1, resp, sizeof(resp), 1000, NULL) > 0);
+		assert_int_equal(tu_http_status(resp), 401);
+	}
 }
 
 static void test_malformed_http(void **state)
