@@ -71,7 +71,8 @@
 	X(E_PERMISSION, "permission_denied", "only an executed governance proposal may do this") \
 	X(E_BUSY, "busy", "busy, try again")                                          \
 	X(E_CANCELLED, "cancelled", "cancelled")                                       \
-	X(E_TIMEOUT, "timeout", "timed out")
+	X(E_TIMEOUT, "timeout", "timed out")                                           \
+	X(E_BANNED, "banned", "peer is banned for misbehaviour")
 
 enum sn_err_index {
 #define SN_ERR_INDEX(n, s, m) SN__IDX_##n,

@@ -6,6 +6,10 @@
 
 #include <stdlib.h>
 
+/* A PROPOSE transaction must be able to carry the largest payload (storage/ cannot include
+ * this header, so it names the same number). */
+_Static_assert(GOV_PAYLOAD_MAX == STORE_TX_GOV_PAYLOAD_MAX, "PROPOSE payload bound");
+
 /* ------------------------------------------------------------------ members */
 
 static int key_order(const uint8_t *prev, const uint8_t *next, size_t len)

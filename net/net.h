@@ -42,10 +42,29 @@ enum net_msg_type {
 	NET_MSG_PING = 1, /* u64 le nonce */
 	NET_MSG_PONG = 2, /* u64 le nonce (the PING's) */
 	NET_MSG_TX = 3,   /* a transaction's bytes, opaque here (storage decodes them) */
+	NET_MSG_GET_PEERS = 4, /* empty: asks for PEERS */
+	NET_MSG_PEERS = 5,     /* u8 n (<= NET_PEERS_MAX) | n x (node_key[32] | u8 family 4|6 |
+	                        * ip[4|16] | u16 le port) */
 };
 #define NET_MSG_PING_MAX 8
 #define NET_MSG_PONG_MAX 8
 #define NET_TX_MAX (64u * 1024) /* generous: storage's own bound is STORE_TX_MAX */
+#define NET_PEERS_MAX 32        /* addresses in one PEERS message */
+#define NET_MSG_GET_PEERS_MAX 0
+#define NET_MSG_PEERS_MAX (1 + NET_PEERS_MAX * (32 + 1 + 16 + 2))
+
+/* A peer's listen address as carried by PEERS. family: 4 (ip[0..4)) or 6 (ip[0..16)). */
+struct net_addr {
+	uint8_t family;
+	uint8_t ip[16];
+	uint16_t port; /* never 0 */
+};
+
+/* One PEERS entry: a connected peer's proven node key and its listen address. */
+struct net_peer_addr {
+	uint8_t node_key[32];
+	struct net_addr addr;
+};
 
 /* A decoded message. tx.bytes borrows the payload it was decoded from. */
 struct net_msg {
@@ -56,8 +75,17 @@ struct net_msg {
 			const uint8_t *bytes;
 			size_t len;
 		} tx;
+		struct {
+			size_t n;
+			struct net_peer_addr addrs[NET_PEERS_MAX];
+		} peers; /* PEERS */
 	} u;
 };
+
+/* "ip:port" / "[ip6]:port" of a; SN_E_INVAL if a is not a valid address. */
+SN_MUST_CHECK int net_addr_format(char *out, size_t cap, const struct net_addr *a);
+/* Parses "ip:port" or "[ip6]:port" (literal addresses only, port 1..65535). */
+SN_MUST_CHECK int net_addr_parse(struct net_addr *a, const char *s);
 
 /* Decodes payload[0..len) as a message of type: length-checked and canonical.
  * Errors: SN_E_TYPE (unknown type, or 0), SN_E_TOOBIG (above the type's maximum),
@@ -90,6 +118,9 @@ struct net_conn_stats {
 	size_t queued;                /* wire bytes queued, not yet written */
 };
 
+/* A peer connected to us; its address is known (net_conn_peer_addr), the handshake has not
+ * started. The owner may refuse it with net_conn_close (its on_close still runs). */
+typedef void net_accept_cb(struct net_conn *c, void *ud);
 /* The handshake authenticated the peer: node_key is the key it proved (also in
  * net_conn_hello(c)). net_conn_send works from now on. */
 typedef void net_connect_cb(struct net_conn *c, const uint8_t node_key[NET_NODE_KEY_LEN],
@@ -113,10 +144,11 @@ struct net_opts {
 	uint32_t frame_max;            /* 0: NET_FRAME_MAX_DEFAULT */
 	size_t sendq_max;              /* 0: NET_SENDQ_MAX_DEFAULT; at least one full frame */
 	uint64_t handshake_timeout_ms; /* 0: NET_HANDSHAKE_TIMEOUT_DEFAULT_MS */
+	net_accept_cb *on_accept;      /* may be NULL */
 	net_connect_cb *on_connect;    /* may be NULL */
 	net_message_cb *on_message;    /* may be NULL */
 	net_close_cb *on_close;        /* may be NULL */
-	void *ud;                      /* passed to the three callbacks */
+	void *ud;                      /* passed to the four callbacks */
 };
 
 /* A new transport on loop (the caller's, which must outlive it). On SN_OK *out is owned by
@@ -163,5 +195,144 @@ const char *net_conn_peer_addr(const struct net_conn *c);
 /* An owner pointer carried by the connection (NULL until set). */
 void net_conn_set_data(struct net_conn *c, void *data);
 void *net_conn_data(const struct net_conn *c);
+
+/* ----------------------------------------------------------- peer manager */
+
+/* The peer manager (net/peers.c) runs a transport and keeps the node connected: persistent
+ * peers and seeds from the owner, outbound dialing in batches (a task group per batch) with
+ * exponential backoff and jitter, caps on inbound and outbound peers, PING/PONG keepalive
+ * with a timeout, peer exchange (GET_PEERS/PEERS: only listen addresses proven by a
+ * handshake), misbehaviour scores with bans, and transaction gossip through a bounded
+ * seen-cache. Owner-facing data: net_peers_list, net_peers_summary, net_peers_drops,
+ * net_peers_bans. Files stay with the owner: the ban list comes in through
+ * net_peers_bans_load and goes out through the on_bans callback. docs/p2p.md, "Peers".
+ * Same thread rules as the transport: everything on the loop's thread. */
+struct net_peers;
+
+#define NET_SCORE_START 100   /* a peer's score when first seen; at or below 0 it is banned */
+#define NET_BANS_MAX 1024     /* entries in the ban list (oldest expiry replaced when full) */
+#define NET_ADDRBOOK_MAX 1024 /* known addresses */
+#define NET_SCORES_MAX 1024   /* identities with a score */
+#define NET_DROPS_MAX 32      /* recent drops kept for net_info */
+#define NET_SEEN_DEFAULT 65536
+#define NET_ID_MAX 72 /* "key:" + 64 hex, or "ip:" + an address, with the NUL */
+
+/* Misbehaviour penalties (points off the score). */
+#define NET_PENALTY_GARBAGE 40   /* bad magic/hello/frame before the handshake, bad AUTH */
+#define NET_PENALTY_CHAIN 20     /* other chain or protocol version */
+#define NET_PENALTY_PROTOCOL 50  /* after the handshake: bad frame, unknown type, malformed */
+#define NET_PENALTY_TOOBIG 50    /* oversized frame or message */
+#define NET_PENALTY_INVALID_TX 20
+#define NET_PENALTY_SLOW 10      /* handshake or ping timeout, send queue full */
+#define NET_PENALTY_UNSOLICITED 10
+
+/* What the owner found a gossiped transaction to be. */
+enum net_tx_verdict {
+	NET_TX_ADMITTED, /* relayed to every other connected peer */
+	NET_TX_REJECTED, /* valid but not admitted (duplicate, nonce, full): not relayed */
+	NET_TX_INVALID,  /* the sender misbehaved (bad encoding, signature, chain): scored down */
+};
+
+/* A peer sent a transaction not seen before (bytes borrowed during the call). The owner
+ * checks it, maybe later, and answers with net_peers_tx_verdict. */
+typedef void net_peers_tx_cb(struct net_peers *pm, uint64_t peer_id, const uint8_t *tx, size_t len,
+                             void *ud);
+/* The ban list changed: data[0..len) is its encoding (net_peers_bans_load reads it back),
+ * borrowed during the call. The owner persists it. */
+typedef void net_peers_bans_cb(const uint8_t *data, size_t len, void *ud);
+typedef void net_peers_closed_cb(void *ud);
+
+struct net_peers_opts {
+	const uint8_t *node_seckey; /* NET_NODE_SECKEY_LEN; copied into guarded memory */
+	uint32_t chain_id;
+	const char *user_agent;        /* NULL: "settled" */
+	uint32_t frame_max;            /* 0: NET_FRAME_MAX_DEFAULT */
+	size_t sendq_max;              /* 0: NET_SENDQ_MAX_DEFAULT */
+	uint64_t handshake_timeout_ms; /* 0: NET_HANDSHAKE_TIMEOUT_DEFAULT_MS */
+	const char *const *seeds;      /* "ip:port" each, n_seeds of them; copied */
+	size_t n_seeds;
+	const char *const *persistent; /* "ip:port": always redialled, not counted in the cap */
+	size_t n_persistent;
+	unsigned max_inbound;       /* 0: 32 */
+	unsigned max_outbound;      /* 0: 8 */
+	uint64_t ping_interval_ms;  /* 0: 10000 */
+	uint64_t ping_timeout_ms;   /* 0: 30000; a PING unanswered this long drops the peer */
+	uint64_t backoff_min_ms;    /* 0: 500 */
+	uint64_t backoff_max_ms;    /* 0: 60000 */
+	uint64_t pex_interval_ms;   /* 0: 30000; how often each peer is asked for PEERS */
+	uint64_t ban_seconds;       /* 0: 86400 */
+	size_t seen_max;            /* 0: NET_SEEN_DEFAULT transaction digests remembered */
+	uint64_t (*wall_ms)(void *ud);                      /* NULL: the system clock */
+	void (*random)(void *buf, size_t len, void *ud);    /* NULL: sn_random_bytes */
+	net_peers_tx_cb *on_tx;     /* may be NULL: transactions are then dropped */
+	net_peers_bans_cb *on_bans; /* may be NULL */
+	void *ud;
+};
+
+/* A manager on loop (which must outlive it). Errors: SN_E_INVAL (bad options, an address
+ * that is not "ip:port"), SN_E_BADKEY, SN_E_NOMEM, SN_E_IO. */
+SN_MUST_CHECK int net_peers_new(struct net_peers **out, struct uv_loop_s *loop,
+                                const struct net_peers_opts *opts);
+/* Loads a ban list written by on_bans (expired entries are dropped). Before net_peers_start.
+ * Errors: SN_E_VERSION, SN_E_TRUNCATED, SN_E_TRAILING, SN_E_TOOBIG, SN_E_NONCANONICAL. */
+SN_MUST_CHECK int net_peers_bans_load(struct net_peers *pm, const uint8_t *data, size_t len);
+/* Accepts peers on ip:port (see net_transport_listen); before net_peers_start so that our
+ * hellos carry the port. */
+SN_MUST_CHECK int net_peers_listen(struct net_peers *pm, const char *ip, uint16_t port);
+uint16_t net_peers_port(const struct net_peers *pm);
+/* Starts dialing, keepalive and peer exchange. Errors: SN_E_INVAL (twice, or closing). */
+SN_MUST_CHECK int net_peers_start(struct net_peers *pm);
+/* Closes every connection and the transport; cb (may be NULL) runs when everything is
+ * closed, then pm is freed. Accepts NULL; a second call does nothing. */
+void net_peers_close(struct net_peers *pm, net_peers_closed_cb *cb, void *ud);
+
+/* The owner's answer for a transaction from on_tx (the peer may be gone: then only the
+ * relay happens). */
+void net_peers_tx_verdict(struct net_peers *pm, uint64_t peer_id, const uint8_t *tx, size_t len,
+                          enum net_tx_verdict v);
+/* Gossips a transaction the owner admitted itself (RPC): sent to every connected peer once;
+ * nothing if it was seen already. Returns how many peers it was queued to. */
+size_t net_peers_broadcast_tx(struct net_peers *pm, const uint8_t *tx, size_t len);
+/* Takes points off peer_id's score (and its identity's); at or below 0 it is dropped and
+ * banned. why: a short sentence for the drop reason. */
+void net_peers_penalize(struct net_peers *pm, uint64_t peer_id, int points, const char *why);
+
+struct net_peer_info {
+	uint64_t id;
+	uint8_t node_key[NET_NODE_KEY_LEN];
+	bool inbound;
+	char addr[64];      /* the remote "ip:port" */
+	uint16_t listen_port; /* from its hello; 0: not listening */
+	char user_agent[NET_USER_AGENT_MAX + 1];
+	int score;
+	uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
+	size_t queued;
+	uint64_t connected_ms; /* for how long */
+	int64_t rtt_ms;        /* last PING round trip, -1 before the first PONG */
+};
+struct net_peers_summary {
+	uint16_t listen_port;
+	size_t inbound, outbound, connecting, known_addrs, bans, seen;
+	uint64_t txs_received, txs_duplicate, txs_invalid, txs_relayed;
+};
+struct net_peer_drop {
+	char addr[64];
+	bool has_key; /* node_key was proven by the handshake */
+	uint8_t node_key[NET_NODE_KEY_LEN];
+	bool inbound, banned;
+	int score; /* the identity's score after the drop */
+	int err;   /* why (SN_E_*; SN_OK: closed by us without blame) */
+	char reason[NET_REASON_MAX];
+	uint64_t wall_ms;
+};
+struct net_ban {
+	char id[NET_ID_MAX]; /* "key:<hex>" or "ip:<address>" */
+	uint64_t until_ms;   /* wall clock */
+};
+/* Fill out[0..cap) and return how many there are in all (may be more than cap). */
+size_t net_peers_list(const struct net_peers *pm, struct net_peer_info *out, size_t cap);
+size_t net_peers_drops(const struct net_peers *pm, struct net_peer_drop *out, size_t cap); /* newest first */
+size_t net_peers_bans(const struct net_peers *pm, struct net_ban *out, size_t cap);
+void net_peers_summary(const struct net_peers *pm, struct net_peers_summary *out);
 
 #endif

@@ -90,4 +90,28 @@ SN_MUST_CHECK int net__frame_open(struct net__cipher *c, const uint8_t hdr[NET__
                                   uint8_t *body, size_t body_len, uint16_t *type,
                                   const uint8_t **payload, size_t *plen);
 
+/* ----------------------------------------------------------- peer manager */
+
+/* The delay before dial attempt number attempts+1: min(max, min_ms * 2^attempts), then
+ * "equal jitter": uniform in [d/2, d] from rnd. Pure. */
+uint64_t net__backoff_ms(unsigned attempts, uint64_t min_ms, uint64_t max_ms, uint64_t rnd);
+
+/* A bounded set of 32-byte digests: two generations of max/2 entries each; when the current
+ * one is full the older is forgotten, so the newest max/2 digests at least are remembered
+ * and memory never grows. Keyed hashing (SipHash) so peers cannot aim at one bucket. */
+struct net__seen;
+SN_MUST_CHECK int net__seen_new(struct net__seen **out, size_t max);
+void net__seen_free(struct net__seen *s);
+/* true if id was not in the set (it is now). */
+bool net__seen_add(struct net__seen *s, const uint8_t id[SN_HASH_LEN]);
+bool net__seen_has(const struct net__seen *s, const uint8_t id[SN_HASH_LEN]);
+size_t net__seen_count(const struct net__seen *s);
+
+/* Ban list: u8 version (1) | u16 le n (<= NET_BANS_MAX) |
+ *           n x (u8 id_len (1..NET_ID_MAX-1) | id (printable ASCII) | u64 le until_ms). */
+#define NET__BANS_VERSION 1
+SN_MUST_CHECK int net__bans_encode(uint8_t **out, size_t *len, const struct net_ban *b, size_t n);
+SN_MUST_CHECK int net__bans_decode(struct net_ban *b, size_t cap, size_t *n, const uint8_t *in,
+                                   size_t len);
+
 #endif

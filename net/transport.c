@@ -24,6 +24,7 @@ struct net_transport {
 	uint32_t frame_max;
 	size_t sendq_max;
 	uint64_t hs_timeout_ms;
+	net_accept_cb *on_accept;
 	net_connect_cb *on_connect;
 	net_message_cb *on_message;
 	net_close_cb *on_close;
@@ -621,6 +622,12 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	c->notify = true;
+	set_peer_addr(c);
+	if (t->on_accept) {
+		t->on_accept(c, t->ud);
+		if (c->state == CS_CLOSING)
+			return; /* refused by the owner: on_close follows */
+	}
 	uv_timer_start(&c->timer, on_timeout, t->hs_timeout_ms, 0);
 	conn_start(c);
 }
@@ -689,6 +696,7 @@ int net_transport_new(struct net_transport **out, struct uv_loop_s *loop,
 	t->sendq_max = sendq_max;
 	t->hs_timeout_ms = opts->handshake_timeout_ms ? opts->handshake_timeout_ms
 	                                              : NET_HANDSHAKE_TIMEOUT_DEFAULT_MS;
+	t->on_accept = opts->on_accept;
 	t->on_connect = opts->on_connect;
 	t->on_message = opts->on_message;
 	t->on_close = opts->on_close;

@@ -3,7 +3,11 @@
  * and signatures. Pure: no sockets, no clock. Layouts: docs/p2p.md. */
 #include "net/net_int.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 /* ------------------------------------------------------- message registry */
 
@@ -39,6 +43,72 @@ static void tx_encode(struct sn_writer *w, const struct net_msg *m)
 		sn_write_bytes(w, m->u.tx.bytes, m->u.tx.len);
 }
 
+/* GET_PEERS — empty. */
+static int empty_decode(struct net_msg *m, const uint8_t *in, size_t len)
+{
+	(void)m;
+	(void)in;
+	return len ? SN_E_TRAILING : SN_OK;
+}
+
+static void empty_encode(struct sn_writer *w, const struct net_msg *m)
+{
+	(void)w;
+	(void)m;
+}
+
+/* PEERS — u8 n (<= NET_PEERS_MAX) | n x (node_key[32] | u8 family | ip[4 if family 4, 16 if
+ * 6] | u16 le port != 0). Canonical: no other family, no port 0, nothing after the n-th address. */
+static int peers_decode(struct net_msg *m, const uint8_t *in, size_t len)
+{
+	struct sn_reader r = sn_reader_init(in, len);
+	size_t n = sn_read_u8(&r);
+
+	if (sn_reader_failed(&r))
+		return SN_E_TRUNCATED;
+	if (n > NET_PEERS_MAX)
+		return SN_E_TOOBIG;
+	for (size_t i = 0; i < n; i++) {
+		struct net_addr *a = &m->u.peers.addrs[i].addr;
+
+		sn_read_bytes(&r, m->u.peers.addrs[i].node_key, 32);
+		a->family = sn_read_u8(&r);
+		if (sn_reader_failed(&r))
+			return SN_E_TRUNCATED;
+		if (a->family != 4 && a->family != 6)
+			return SN_E_NONCANONICAL;
+		sn_read_bytes(&r, a->ip, a->family == 4 ? 4 : 16);
+		a->port = sn_read_le16(&r);
+		if (sn_reader_failed(&r))
+			return SN_E_TRUNCATED;
+		if (a->port == 0)
+			return SN_E_NONCANONICAL;
+	}
+	m->u.peers.n = n;
+	return sn_reader_finish(&r);
+}
+
+static void peers_encode(struct sn_writer *w, const struct net_msg *m)
+{
+	if (m->u.peers.n > NET_PEERS_MAX) {
+		w->failed = true;
+		return;
+	}
+	sn_write_u8(w, (uint8_t)m->u.peers.n);
+	for (size_t i = 0; i < m->u.peers.n; i++) {
+		const struct net_addr *a = &m->u.peers.addrs[i].addr;
+
+		if ((a->family != 4 && a->family != 6) || a->port == 0) {
+			w->failed = true;
+			return;
+		}
+		sn_write_bytes(w, m->u.peers.addrs[i].node_key, 32);
+		sn_write_u8(w, a->family);
+		sn_write_bytes(w, a->ip, a->family == 4 ? 4 : 16);
+		sn_write_le16(w, a->port);
+	}
+}
+
 /* The one table of message types. */
 static const struct msg_def {
 	uint16_t type;
@@ -50,6 +120,8 @@ static const struct msg_def {
 	{ NET_MSG_PING, "PING", NET_MSG_PING_MAX, nonce_decode, nonce_encode },
 	{ NET_MSG_PONG, "PONG", NET_MSG_PONG_MAX, nonce_decode, nonce_encode },
 	{ NET_MSG_TX, "TX", NET_TX_MAX, tx_decode, tx_encode },
+	{ NET_MSG_GET_PEERS, "GET_PEERS", NET_MSG_GET_PEERS_MAX, empty_decode, empty_encode },
+	{ NET_MSG_PEERS, "PEERS", NET_MSG_PEERS_MAX, peers_decode, peers_encode },
 };
 
 static const struct msg_def *msg_def(uint16_t type)
@@ -103,9 +175,74 @@ int net_msg_encode(uint8_t *out, size_t cap, size_t *outlen, const struct net_ms
 		return SN_E_TOOBIG;
 	w = sn_writer_init(out, cap);
 	d->encode(&w, m);
-	if (sn_writer_failed(&w))
-		return (m->type == NET_MSG_TX && m->u.tx.len == 0) ? SN_E_INVAL : SN_E_TOOBIG;
+	if (sn_writer_failed(&w)) {
+		if (m->type == NET_MSG_TX && m->u.tx.len == 0)
+			return SN_E_INVAL;
+		if (m->type == NET_MSG_PEERS && m->u.peers.n <= NET_PEERS_MAX && w.len < cap)
+			return SN_E_INVAL; /* a bad family or port 0 */
+		return SN_E_TOOBIG;
+	}
 	*outlen = w.len;
+	return SN_OK;
+}
+
+/* ------------------------------------------------------------- addresses */
+
+int net_addr_format(char *out, size_t cap, const struct net_addr *a)
+{
+	char ip[INET6_ADDRSTRLEN];
+	int n;
+
+	if (cap)
+		out[0] = '\0';
+	if (!a || a->port == 0 || (a->family != 4 && a->family != 6) ||
+	    !inet_ntop(a->family == 4 ? AF_INET : AF_INET6, a->ip, ip, sizeof(ip)))
+		return SN_E_INVAL;
+	n = snprintf(out, cap, a->family == 4 ? "%s:%u" : "[%s]:%u", ip, a->port);
+	return n > 0 && (size_t)n < cap ? SN_OK : SN_E_TOOBIG;
+}
+
+int net_addr_parse(struct net_addr *a, const char *s)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon, *hs = s, *he;
+	char *end;
+	unsigned long port;
+	size_t hl;
+
+	memset(a, 0, sizeof(*a));
+	if (!s)
+		return SN_E_INVAL;
+	if (s[0] == '[') {
+		hs = s + 1;
+		he = strchr(hs, ']');
+		if (!he || he[1] != ':')
+			return SN_E_INVAL;
+		colon = he + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return SN_E_INVAL;
+		he = colon;
+	}
+	hl = (size_t)(he - hs);
+	if (hl == 0 || hl >= sizeof(host))
+		return SN_E_INVAL;
+	memcpy(host, hs, hl);
+	host[hl] = '\0';
+	if (colon[1] < '0' || colon[1] > '9')
+		return SN_E_INVAL;
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || errno || port == 0 || port > 65535)
+		return SN_E_INVAL;
+	if (s[0] != '[' && inet_pton(AF_INET, host, a->ip) == 1)
+		a->family = 4;
+	else if (s[0] == '[' && inet_pton(AF_INET6, host, a->ip) == 1)
+		a->family = 6;
+	else
+		return SN_E_INVAL;
+	a->port = (uint16_t)port;
 	return SN_OK;
 }
 

@@ -47,6 +47,32 @@ static const struct cfg_key cfg_keys[] = {
 	U64("mempool", "max_txs", mempool_max_txs, 1, 10000000, "100000", "pending transactions at most"),
 	U64("mempool", "max_bytes", mempool_max_bytes, 1024, 1ull << 34, "67108864",
 	    "pending transaction bytes at most"),
+	U64("p2p", "enabled", p2p_enabled, 0, 1, "1", "1: join the peer network (docs/p2p.md); 0: RPC only"),
+	STR("p2p", "listen_address", p2p_listen_address, "127.0.0.1",
+	    "peer listen address (IPv4 or IPv6 literal; 0.0.0.0 to accept peers from other hosts)"),
+	U64("p2p", "port", p2p_port, 0, 65535, "8646", "peer listen port (0: do not listen, dial out only)"),
+	STR("p2p", "seeds", p2p_seeds, "",
+	    "comma-separated ip:port ([ipv6]:port) of nodes to learn peers from"),
+	STR("p2p", "persistent_peers", p2p_persistent_peers, "",
+	    "comma-separated ip:port of peers always kept connected (redialled, outside max_outbound)"),
+	U64("p2p", "max_inbound", p2p_max_inbound, 1, 4096, "32", "inbound peers at most"),
+	U64("p2p", "max_outbound", p2p_max_outbound, 1, 1024, "8", "outbound peers at most (persistent peers aside)"),
+	U64("p2p", "frame_max", p2p_frame_max, 1024, 64u << 20, "4194304", "largest frame accepted or sent, bytes"),
+	U64("p2p", "sendq_max_bytes", p2p_sendq_max_bytes, 2048, 1u << 30, "16777216",
+	    "bytes queued to one peer at most (a peer that does not read is dropped)"),
+	U64("p2p", "handshake_timeout_ms", p2p_handshake_timeout_ms, 100, 600000, "10000",
+	    "a peer must finish the handshake within this"),
+	U64("p2p", "ping_interval_ms", p2p_ping_interval_ms, 100, 3600000, "10000", "PING each peer this often"),
+	U64("p2p", "ping_timeout_ms", p2p_ping_timeout_ms, 100, 3600000, "30000",
+	    "drop a peer that has not answered a PING within this"),
+	U64("p2p", "pex_interval_ms", p2p_pex_interval_ms, 100, 3600000, "30000", "ask each peer for its peers this often"),
+	U64("p2p", "backoff_min_ms", p2p_backoff_min_ms, 10, 3600000, "500",
+	    "first redial delay; doubles per failed dial, with jitter"),
+	U64("p2p", "backoff_max_ms", p2p_backoff_max_ms, 10, 86400000, "60000", "longest redial delay"),
+	U64("p2p", "ban_seconds", p2p_ban_seconds, 1, 31536000, "86400",
+	    "how long a misbehaving peer stays banned (kept in p2p_bans.dat across restarts)"),
+	U64("p2p", "seen_cache", p2p_seen_cache, 1024, 16u << 20, "65536",
+	    "transaction digests remembered so each is gossiped once"),
 };
 
 static int cfg_set(struct node_config *c, const struct cfg_key *k, const char *value, char *err, size_t errlen)
@@ -99,7 +125,7 @@ int node_config_parse(struct node_config *c, const char *section, const char *ke
 			return cfg_set(c, &cfg_keys[i], value, err, errlen);
 	}
 	if (!section_known)
-		snprintf(err, errlen, "unknown section [%s] (known: node, rpc, mempool)", section);
+		snprintf(err, errlen, "unknown section [%s] (known: node, rpc, mempool, p2p)", section);
 	else
 		snprintf(err, errlen, "unknown key '%s' in [%s]", key, section);
 	return SN_E_INVAL;

@@ -14,6 +14,8 @@
 #define NODE_ACCOUNT_KEY_FILE "account.key"
 #define NODE_COOKIE_FILE "rpc.cookie"
 #define NODE_DEFAULT_RPC_PORT 8645
+#define NODE_DEFAULT_P2P_PORT 8646
+#define NODE_P2P_BANS_FILE "p2p_bans.dat"
 
 struct node_config {
 	/* [node] */
@@ -34,6 +36,24 @@ struct node_config {
 	/* [mempool] */
 	uint64_t mempool_max_txs;
 	uint64_t mempool_max_bytes;
+	/* [p2p] */
+	uint64_t p2p_enabled;
+	char p2p_listen_address[64];
+	uint64_t p2p_port;
+	char p2p_seeds[1024];
+	char p2p_persistent_peers[1024];
+	uint64_t p2p_max_inbound;
+	uint64_t p2p_max_outbound;
+	uint64_t p2p_frame_max;
+	uint64_t p2p_sendq_max_bytes;
+	uint64_t p2p_handshake_timeout_ms;
+	uint64_t p2p_ping_interval_ms;
+	uint64_t p2p_ping_timeout_ms;
+	uint64_t p2p_pex_interval_ms;
+	uint64_t p2p_backoff_min_ms;
+	uint64_t p2p_backoff_max_ms;
+	uint64_t p2p_ban_seconds;
+	uint64_t p2p_seen_cache;
 };
 
 void node_config_defaults(struct node_config *c);

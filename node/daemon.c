@@ -26,17 +26,23 @@ static uint64_t now_ms_mono(void)
 }
 
 static void daemon_maybe_finish(struct node_daemon *d);
+static void on_http_stopped(void *ud);
 
 /* ------------------------------------------------------------------ admission */
 
 int node_daemon_admit(struct node_daemon *d, const uint8_t *raw, size_t len, const struct store_tx *tx,
                       const uint8_t id[SN_HASH_LEN])
 {
+	int rc;
+
 	if (!d->ready)
 		return SN_E_BUSY;
 	if (d->producing)
 		return SN_E_BUSY;
-	return node_mempool_add(d->mp, raw, len, tx, id);
+	rc = node_mempool_add(d->mp, raw, len, tx, id);
+	if (rc == SN_OK)
+		node_p2p_gossip(d, raw, len); /* admitted: every peer hears of it once */
+	return rc;
 }
 
 /* ------------------------------------------------------------------ producer */
@@ -112,6 +118,7 @@ static void produce_done(uv_work_t *w, int status)
 			d->deferred_tail = NULL;
 		node_rpc_submit_finish(s);
 	}
+	node_p2p_after_block(d);
 	daemon_maybe_finish(d);
 }
 
@@ -156,12 +163,29 @@ static void produce_start(struct node_daemon *d)
 	}
 }
 
+/* Governance can take this node out of the validator set (CHANGE_VALIDATORS, in force from
+ * the height after the block that executed it): it then no longer produces. */
+static bool producer_still_validator(struct node_daemon *d)
+{
+	static bool said;
+	struct store_info info;
+	bool yes = false;
+	int err;
+
+	store_info_get(d->st, &info);
+	err = node_gov_is_validator(d->st, d->node_pk, info.height + 1, &yes);
+	if ((err || !yes) && !said)
+		SN_LOG(SN_LOG_WARN, "producer", "not producing: %s", err ? sn_strerror(err) : "this node is no longer a validator");
+	said = err || !yes;
+	return !err && yes;
+}
+
 static void on_block_timer(uv_timer_t *t)
 {
 	struct node_daemon *d = t->data;
 	uint64_t since = now_ms_mono() - d->last_block_mono_ms;
 
-	if (d->stopping || d->producing || !d->ready || store_status(d->st))
+	if (d->stopping || d->producing || !d->ready || store_status(d->st) || !producer_still_validator(d))
 		return;
 	if (node_mempool_count(d->mp) > 0 || since >= d->cfg.block_interval_ms)
 		produce_start(d);
@@ -187,6 +211,27 @@ static int on_health(void *ud, const char **reason)
 	}
 	*reason = "ok";
 	return 200;
+}
+
+/* ------------------------------------------------------------------ peer network */
+
+/* The peer network starts once the store is open (gossiped transactions need it); a
+ * failure to start it stops the node. */
+static void daemon_p2p_start(struct node_daemon *d)
+{
+	if (node_p2p_start(d) == SN_OK)
+		return;
+	d->exit_code = 1;
+	d->stopping = true;
+	uv_timer_stop(&d->block_timer);
+	http_server_stop(d->http, on_http_stopped, d);
+	d->http = NULL;
+	daemon_maybe_finish(d);
+}
+
+void node_daemon_maybe_finish(struct node_daemon *d)
+{
+	daemon_maybe_finish(d);
 }
 
 /* ------------------------------------------------------------------ start-up */
@@ -258,6 +303,7 @@ static void open_done(uv_work_t *w, int status)
 		       (unsigned long long)d->cfg.block_interval_ms);
 	}
 	SN_LOG(SN_LOG_INFO, "node", "serving JSON-RPC on %s:%u", d->cfg.rpc_address, http_server_port(d->http));
+	daemon_p2p_start(d);
 }
 
 /* ------------------------------------------------------------------ shutdown */
@@ -291,6 +337,7 @@ static void on_signal(uv_signal_t *s, int signum)
 	       signum == SIGINT ? "SIGINT" : "SIGTERM");
 	d->stopping = true;
 	uv_timer_stop(&d->block_timer);
+	node_p2p_stop(d);
 	http_server_stop(d->http, on_http_stopped, d);
 	d->http = NULL;
 	daemon_maybe_finish(d);
@@ -347,6 +394,7 @@ int node_daemon_run(struct node_daemon *d)
 
 	unlink(d->cookie_path);
 	sn_wipe(d->cookie, sizeof(d->cookie));
+	node_p2p_free(d);
 	node_mempool_free(d->mp);
 	node_engine_free(d->eng);
 	store_close(d->st);

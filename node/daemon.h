@@ -15,6 +15,7 @@
 #define SETTLED_VERSION "0.1.0"
 
 struct submit_job;
+struct node_p2p;
 
 struct node_daemon {
 	uv_loop_t *loop;
@@ -44,6 +45,7 @@ struct node_daemon {
 	uint64_t last_block_mono_ms;
 	struct submit_job *deferred, *deferred_tail; /* admissions waiting for a block to finish */
 	int exit_code;
+	struct node_p2p *p2p; /* the peer network (node/p2p.c); NULL when p2p.enabled = 0 */
 };
 
 /* Runs the daemon until SIGINT/SIGTERM; returns the process exit code. */
@@ -54,6 +56,23 @@ void node_rpc_post(void *ud, struct http_req *req, const char *body, size_t len)
 /* Admission of a checked transaction (node/daemon.c); SN_E_BUSY while a block is built. */
 int node_daemon_admit(struct node_daemon *d, const uint8_t *raw, size_t len, const struct store_tx *tx,
                       const uint8_t id[SN_HASH_LEN]);
+
+/* Ends the loop once stopping and nothing is in flight (node/daemon.c). */
+void node_daemon_maybe_finish(struct node_daemon *d);
+
+/* The peer network (node/p2p.c). config_check: the [p2p] values the table cannot check
+ * (address lists); start after the store opened (SN_OK and nothing started when
+ * p2p.enabled = 0); stop closes every peer (the loop finishes it); free after the loop. */
+SN_MUST_CHECK int node_p2p_config_check(const struct node_config *c, char *err, size_t errlen);
+SN_MUST_CHECK int node_p2p_start(struct node_daemon *d);
+void node_p2p_stop(struct node_daemon *d);
+void node_p2p_free(struct node_daemon *d);
+/* Gossips a transaction the node admitted (once: later calls for it do nothing). */
+void node_p2p_gossip(struct node_daemon *d, const uint8_t *raw, size_t len);
+/* After a block: admits gossiped transactions that waited for it. */
+void node_p2p_after_block(struct node_daemon *d);
+/* RPC net_info's result (NULL: out of memory). */
+json_t *node_p2p_info(struct node_daemon *d);
 
 /* A submit_tx request whose signature is checked on the thread pool (node/rpc.c). */
 struct submit_job {

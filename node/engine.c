@@ -447,6 +447,8 @@ int node_engine_apply_blocks(struct node_engine *eng, const uint8_t *const *bloc
 struct propose_ctx {
 	struct store_wtxn *w;
 	uint64_t height;
+	const size_t *lens;
+	size_t bytes; /* the block's encoding so far */
 	int *tx_errs;
 	size_t *chosen;
 	size_t n_chosen, max;
@@ -458,7 +460,7 @@ static int apply_lenient(void *ud, size_t i, int check_err, const struct store_t
 	struct propose_ctx *p = ud;
 	int err = check_err;
 
-	if (p->n_chosen == p->max) {
+	if (p->n_chosen == p->max || p->bytes + 4 + p->lens[i] > STORE_BLOCK_MAX) {
 		p->tx_errs[i] = SN_E_TOOBIG; /* the block is full: left for the next one */
 		return 0;
 	}
@@ -473,8 +475,10 @@ static int apply_lenient(void *ud, size_t i, int check_err, const struct store_t
 		return 1;
 	}
 	p->tx_errs[i] = err;
-	if (!err)
+	if (!err) {
 		p->chosen[p->n_chosen++] = i;
+		p->bytes += 4 + p->lens[i];
+	}
 	return 0;
 }
 
@@ -538,6 +542,8 @@ int node_engine_propose(struct node_engine *eng, const uint8_t *const *txs, cons
 	p.w = w;
 	p.height = tip->height + 1;
 	p.tx_errs = tx_errs;
+	p.lens = lens;
+	p.bytes = STORE_BLOCK_HEADER_LEN;
 	p.max = tip->params.max_block_txs;
 	p.chosen = sn_malloc((n ? n : 1) * sizeof(*p.chosen));
 	ids = sn_malloc((n ? n : 1) * SN_HASH_LEN);

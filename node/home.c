@@ -1,6 +1,7 @@
 /* node/home.c — key files and the genesis file. */
 #include "node/home.h"
 #include "node/json.h"
+#include "node/node.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -189,6 +190,46 @@ static int parse_members(const json_t *arr, struct node_member *m, size_t *n, co
 	return SN_OK;
 }
 
+static void track_from(struct gov_track_members *t, const struct node_member *m, size_t n)
+{
+	t->count = (uint16_t)n;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(t->members[i].key, m[i].key, SN_PUBKEY_LEN);
+		t->members[i].weight = (uint32_t)m[i].weight;
+	}
+	gov_track_members_sort(t);
+}
+
+/* The governance records of the parsed genesis (node_gov_genesis_records). */
+static int genesis_gov_build(struct node_genesis *gen, char *err, size_t errlen)
+{
+	struct gov_council *c = sn_calloc(1, sizeof(*c));
+	struct gov_validator vals[GOV_VALIDATORS_MAX];
+	struct gov_params p = { .min_fee = gen->g.params.min_fee, .max_block_txs = gen->g.params.max_block_txs,
+		                .timelock_blocks = gen->timelock_blocks,
+		                .proposal_max_deadline_blocks = gen->proposal_max_deadline_blocks,
+		                .mempool_max_txs = gen->mempool_max_txs, .mempool_max_bytes = gen->mempool_max_bytes };
+	int rc;
+
+	if (!c)
+		return SN_E_NOMEM;
+	track_from(&c->track[GOV_TRACK_DEV], gen->developers, gen->n_developers);
+	track_from(&c->track[GOV_TRACK_COMMUNITY], gen->community, gen->n_community);
+	for (size_t i = 0; i < gen->n_validators; i++) {
+		memcpy(vals[i].key, gen->validators[i].key, GOV_VALIDATOR_KEY_LEN);
+		vals[i].power = gen->validators[i].power;
+	}
+	rc = node_gov_genesis_records(&gen->gov_records, &gen->g.n_gov, c, vals, gen->n_validators, &p);
+	sn_free(c);
+	if (rc == SN_E_NOMEM)
+		return rc;
+	if (rc)
+		return gerr(err, errlen, "governance: the council, validators or params are not valid (%s)",
+		            sn_strerror(rc));
+	gen->g.gov = gen->gov_records;
+	return SN_OK;
+}
+
 int node_genesis_parse(struct node_genesis *gen, const char *text, size_t len, char *err, size_t errlen)
 {
 	json_error_t je;
@@ -263,6 +304,38 @@ int node_genesis_parse(struct node_genesis *gen, const char *text, size_t len, c
 		if (mb)
 			gen->g.params.max_block_txs = (uint32_t)u;
 	}
+	{
+		static const struct {
+			const char *name;
+			uint8_t id;
+			uint64_t def;
+			size_t off;
+		} gp[] = {
+			{ "timelock_blocks", GOV_PARAM_TIMELOCK_BLOCKS, NODE_GOV_TIMELOCK_DEFAULT,
+			  offsetof(struct node_genesis, timelock_blocks) },
+			{ "proposal_max_deadline_blocks", GOV_PARAM_PROPOSAL_MAX_DEADLINE_BLOCKS, NODE_GOV_DEADLINE_DEFAULT,
+			  offsetof(struct node_genesis, proposal_max_deadline_blocks) },
+			{ "mempool_max_txs", GOV_PARAM_MEMPOOL_MAX_TXS, NODE_GOV_MEMPOOL_TXS_DEFAULT,
+			  offsetof(struct node_genesis, mempool_max_txs) },
+			{ "mempool_max_bytes", GOV_PARAM_MEMPOOL_MAX_BYTES, NODE_GOV_MEMPOOL_BYTES_DEFAULT,
+			  offsetof(struct node_genesis, mempool_max_bytes) },
+		};
+
+		for (size_t k = 0; k < SN_ARRAY_LEN(gp); k++) {
+			json_t *pv = v ? json_object_get(v, gp[k].name) : NULL;
+			uint64_t *dst = (uint64_t *)((char *)gen + gp[k].off);
+
+			*dst = gp[k].def;
+			if (pv && (json_u64(pv, dst) || gov_param_check(gp[k].id, *dst))) {
+				gerr(err, errlen, "params.%s: out of range (docs/governance.md, \"Parameters\")", gp[k].name);
+				goto out;
+			}
+		}
+		if (gen->timelock_blocks > gen->proposal_max_deadline_blocks) {
+			gerr(err, errlen, "params.timelock_blocks: must not exceed params.proposal_max_deadline_blocks");
+			goto out;
+		}
+	}
 	v = json_object_get(root, "validators");
 	if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > NODE_MAX_VALIDATORS) {
 		gerr(err, errlen, "validators: expected an array of 1 to %d validators", NODE_MAX_VALIDATORS);
@@ -293,6 +366,8 @@ int node_genesis_parse(struct node_genesis *gen, const char *text, size_t len, c
 	                        "developers", err, errlen)) ||
 	    (rc = parse_members(json_object_get(v, "community"), gen->community, &gen->n_community,
 	                        "community", err, errlen)))
+		goto out;
+	if ((rc = genesis_gov_build(gen, err, errlen)))
 		goto out;
 	rc = SN_OK;
 out:
@@ -343,6 +418,10 @@ void node_genesis_free(struct node_genesis *gen)
 	sn_free(gen->accounts);
 	gen->accounts = NULL;
 	gen->g.accounts = NULL;
+	sn_free(gen->gov_records);
+	gen->gov_records = NULL;
+	gen->g.gov = NULL;
+	gen->g.n_gov = 0;
 }
 
 static json_t *members_json(const struct node_member *m, size_t n)
@@ -371,13 +450,16 @@ int node_genesis_write(const struct node_genesis *gen, const char *path)
 		                                      node_json_hex(gen->validators[i].key, NODE_ED25519_PK_LEN), "power",
 		                                      (json_int_t)gen->validators[i].power));
 	/* Milliseconds are u64: past INT64_MAX they go as a decimal string (json_u64 takes both). */
-	root = json_pack("{s:I,s:o,s:{s:o,s:o},s:o,s:{s:o,s:I},s:o,s:{s:o,s:o}}", "chain_id",
+	root = json_pack("{s:I,s:o,s:{s:o,s:o},s:o,s:{s:o,s:I,s:I,s:I,s:I,s:I},s:o,s:{s:o,s:o}}", "chain_id",
 	                 (json_int_t)gen->chain_id, "genesis_time_ms",
 	                 gen->g.time_ms > INT64_MAX ? node_json_dec(gen->g.time_ms) : json_integer((json_int_t)gen->g.time_ms),
 	                 "root", "address",
 	                 node_json_hex(gen->g.root, SN_PUBKEY_LEN), "balance", node_json_dec(gen->g.root_balance), "accounts",
 	                 accts, "params", "min_fee", node_json_dec(gen->g.params.min_fee), "max_block_txs",
-	                 (json_int_t)gen->g.params.max_block_txs, "validators", vals, "governance", "developers",
+	                 (json_int_t)gen->g.params.max_block_txs, "timelock_blocks", (json_int_t)gen->timelock_blocks,
+	                 "proposal_max_deadline_blocks", (json_int_t)gen->proposal_max_deadline_blocks,
+	                 "mempool_max_txs", (json_int_t)gen->mempool_max_txs, "mempool_max_bytes",
+	                 (json_int_t)gen->mempool_max_bytes, "validators", vals, "governance", "developers",
 	                 members_json(gen->developers, gen->n_developers), "community",
 	                 members_json(gen->community, gen->n_community));
 	if (!root)
@@ -390,3 +472,5 @@ int node_genesis_write(const struct node_genesis *gen, const char *path)
 	free(text);
 	return err;
 }
+
+_Static_assert(NODE_MAX_VALIDATORS == GOV_VALIDATORS_MAX, "the genesis validator set is a governance record");

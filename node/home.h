@@ -2,11 +2,12 @@
 #ifndef SN_NODE_HOME_H
 #define SN_NODE_HOME_H
 
+#include "governance/governance.h"
 #include "storage/storage.h"
 
 #define NODE_ED25519_PK_LEN 32
 #define NODE_ED25519_SK_LEN 64
-#define NODE_MAX_VALIDATORS 256
+#define NODE_MAX_VALIDATORS 128 /* = GOV_VALIDATORS_MAX: the set is a governance record */
 #define NODE_MAX_MEMBERS 256
 
 /* Writes len bytes as one line of hex to path, atomically (temporary file, fsync, rename,
@@ -32,15 +33,20 @@ struct node_member {
 
 struct node_genesis {
 	uint32_t chain_id;
-	struct store_genesis g; /* g.accounts points into accounts */
+	struct store_genesis g; /* g.accounts points into accounts, g.gov to gov_records */
 	struct store_genesis_account *accounts;
+	/* Governance parameters besides min_fee and max_block_txs (in g.params): "params"
+	 * timelock_blocks, proposal_max_deadline_blocks, mempool_max_txs, mempool_max_bytes. */
+	uint64_t timelock_blocks, proposal_max_deadline_blocks, mempool_max_txs, mempool_max_bytes;
+	struct store_gov_record *gov_records; /* built by parse from the fields below (sn_free) */
 	struct node_validator validators[NODE_MAX_VALIDATORS];
 	size_t n_validators;
 	struct node_member developers[NODE_MAX_MEMBERS], community[NODE_MAX_MEMBERS];
 	size_t n_developers, n_community;
 };
 
-/* Parses a genesis file (JSON, docs/genesis.md). err says what is wrong and where. */
+/* Parses a genesis file (JSON, docs/genesis.md) and builds its governance records (council,
+ * validators, params, next proposal id, paused) into g.gov. err says what is wrong and where. */
 SN_MUST_CHECK int node_genesis_load(struct node_genesis *gen, const char *path, char *err, size_t errlen);
 /* Parses genesis JSON text (for tests and fuzzing). */
 SN_MUST_CHECK int node_genesis_parse(struct node_genesis *gen, const char *json, size_t len, char *err,

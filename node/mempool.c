@@ -128,8 +128,16 @@ int node_mempool_add(struct node_mempool *mp, const uint8_t *raw, size_t len, co
 	if (store_tx_locate(mp->st, id, &h, &idx) == SN_OK)
 		return SN_E_DUPTX;
 	tip = store_wtxn_info(mp->view);
-	if ((err = node_tx_apply(mp->view, tx, tip->height + 1)))
+	if ((err = node_tx_apply(mp->view, tx, tip->height + 1))) {
+		if (err == SN_E_NOMEM) {
+			/* A governance transaction may have changed the view partly: rebuild it. */
+			store_wtxn_abort(mp->view);
+			mp->view = NULL;
+			if (node_mempool_resume(mp, NULL, 0, NULL) != SN_OK)
+				SN_LOG(SN_LOG_ERROR, "mempool", "cannot rebuild the view after running out of memory");
+		}
 		return err;
+	}
 	e = &mp->ent[mp->n];
 	e->raw = sn_malloc(len);
 	if (!e->raw) {
@@ -143,6 +151,8 @@ int node_mempool_add(struct node_mempool *mp, const uint8_t *raw, size_t len, co
 	memcpy(e->raw, raw, len);
 	e->len = len;
 	e->tx = *tx;
+	/* tx->payload borrows the caller's bytes: point it into our copy (same offset). */
+	e->tx.payload = tx->payload_len ? e->raw + STORE_TX_HEADER_LEN : NULL;
 	memcpy(e->id, id, SN_HASH_LEN);
 	for (i = id_slot(mp, id); mp->slots[i]; i = (i + 1) & (mp->n_slots - 1))
 		;

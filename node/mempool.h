@@ -9,7 +9,7 @@ struct node_mempool;
 
 struct node_mempool_entry {
 	uint8_t id[SN_HASH_LEN];
-	struct store_tx tx;
+	struct store_tx tx; /* tx.payload points into raw */
 	uint8_t *raw;
 	size_t len;
 };

@@ -6,6 +6,7 @@
 #ifndef SN_NODE_H
 #define SN_NODE_H
 
+#include "governance/governance.h"
 #include "storage/storage.h"
 
 /* Stateless checks of one encoded transaction: decodes it into *tx, checks the chain id, that
@@ -15,11 +16,96 @@ SN_MUST_CHECK int node_tx_check(const uint8_t *raw, size_t len, uint32_t chain_i
                                 uint8_t id[SN_HASH_LEN]);
 
 /* Applies one checked transaction to w at height: every precondition is checked before
- * anything changes, so on error w is exactly as before. Errors, each distinct: SN_E_FEE,
+ * anything changes, so on error w is exactly as before (except after SN_E_NOMEM, when w may
+ * be partly changed and must be discarded). Errors, each distinct: SN_E_FEE,
  * SN_E_UNKNOWN_SPONSOR (REGISTER by an unregistered signer), SN_E_UNKNOWN_ACCOUNT (other
  * types), SN_E_NONCE, SN_E_REGISTERED, SN_E_AMOUNT_ZERO, SN_E_SELF, SN_E_UNKNOWN_RECIPIENT,
- * SN_E_BALANCE, SN_E_OVERFLOW, SN_E_NOMEM. */
+ * SN_E_BALANCE, SN_E_OVERFLOW, SN_E_PAUSED (TRANSFER while paused), SN_E_NOMEM; for the
+ * governance types (docs/governance.md, "Transactions"): SN_E_PAYLOAD (a proposal payload
+ * that does not decode or validate, or a SET_PARAM the current parameters refuse),
+ * SN_E_BADKEY, SN_E_INVAL (deadline), SN_E_UNKNOWN_PROPOSAL, SN_E_NOT_MEMBER,
+ * SN_E_DUP_APPROVAL, SN_E_APPROVAL_SIG, SN_E_NOT_APPROVED, SN_E_TIMELOCK, SN_E_EXPIRED,
+ * SN_E_EXECUTED, SN_E_PROPOSAL_CANCELLED, SN_E_PERMISSION (a chain without a council),
+ * SN_E_CORRUPT (a governance record that does not decode). */
 SN_MUST_CHECK int node_tx_apply(struct store_wtxn *w, const struct store_tx *tx, uint64_t height);
+
+/* ---------------------------------------------------------------- governance (node/gov.c)
+ * The governance state in the store (docs/governance.md, "State"): records under these keys,
+ * all committed in the state root. */
+#define NODE_GOV_KEY_COUNCIL "council"       /* gov_council_encode */
+#define NODE_GOV_KEY_VALIDATORS "validators" /* u8 1 | u64 from_height | change_validators payload */
+#define NODE_GOV_KEY_PARAMS "params"         /* u8 1 | u64 timelock | u64 max deadline | u64 mempool txs | u64 mempool bytes */
+#define NODE_GOV_KEY_NEXT_ID "next_id"       /* u8 1 | u64 next proposal id */
+#define NODE_GOV_KEY_PAUSED "paused"         /* u8 1 | u8 paused (0/1) */
+#define NODE_GOV_KEY_UPGRADE "upgrade"       /* u8 1 | u64 proposal id | u8 name_len | name | u64 height */
+#define NODE_GOV_PROPOSAL_KEY_LEN 9          /* 'p' | be64 id: sorts by id */
+#define NODE_GOV_RECORD_V1 1
+
+#define NODE_GOV_TIMELOCK_DEFAULT 10
+#define NODE_GOV_DEADLINE_DEFAULT 100000
+#define NODE_GOV_MEMPOOL_TXS_DEFAULT 100000
+#define NODE_GOV_MEMPOOL_BYTES_DEFAULT (64ull << 20)
+
+/* 'p' | be64(id). */
+void node_gov_proposal_key(uint8_t out[NODE_GOV_PROPOSAL_KEY_LEN], uint64_t id);
+
+/* The initial governance records for store_genesis.gov: council, validators (from height 1;
+ * keys are sorted here), params (timelock .. mempool limits of p; min_fee and max_block_txs
+ * are the store's own parameters), next_id 1, paused 0. On SN_OK *recs (one allocation,
+ * sn_free) holds *n records. SN_E_PAYLOAD/SN_E_NONCANONICAL for a bad council or validator
+ * set (duplicates, counts), or params that gov_params_check refuses. */
+SN_MUST_CHECK int node_gov_genesis_records(struct store_gov_record **recs, size_t *n, const struct gov_council *c,
+                                           const struct gov_validator *v, size_t nv, const struct gov_params *p);
+
+/* The transaction payloads of the governance types (docs/protocol.md). Decoders read
+ * tx->payload (framing already checked by store_tx_decode); propose's payload borrows it. */
+struct node_gov_propose {
+	uint8_t kind;
+	uint64_t deadline_height;
+	const uint8_t *payload;
+	size_t payload_len;
+};
+struct node_gov_approval {
+	uint8_t member[SN_PUBKEY_LEN];
+	uint8_t sig[SN_SIG_LEN];
+};
+struct node_gov_execute {
+	uint64_t proposal_id;
+	uint8_t n;
+	struct node_gov_approval a[STORE_TX_EXECUTE_SIGS_MAX];
+};
+SN_MUST_CHECK int node_gov_propose_decode(struct node_gov_propose *out, const struct store_tx *tx);
+SN_MUST_CHECK int node_gov_approve_decode(uint64_t *proposal_id, struct node_gov_approval *out,
+                                          const struct store_tx *tx);
+SN_MUST_CHECK int node_gov_execute_decode(struct node_gov_execute *out, const struct store_tx *tx);
+/* Encoders into out[cap] (STORE_TX_PAYLOAD_MAX always suffices); SN_E_TOOBIG if cap is short
+ * or the payload or n is over its maximum. */
+SN_MUST_CHECK int node_gov_propose_encode(uint8_t *out, size_t cap, size_t *len, uint8_t kind,
+                                          uint64_t deadline_height, const uint8_t *payload, size_t payload_len);
+SN_MUST_CHECK int node_gov_approve_encode(uint8_t *out, size_t cap, size_t *len, uint64_t proposal_id,
+                                          const struct node_gov_approval *a);
+SN_MUST_CHECK int node_gov_execute_encode(uint8_t *out, size_t cap, size_t *len, const struct node_gov_execute *e);
+
+/* The member's approval of proposal id with payload_hash on chain_id (BIP340; seckey not kept). */
+SN_MUST_CHECK int node_gov_approval_sign(struct node_gov_approval *out, uint32_t chain_id, uint64_t proposal_id,
+                                         const uint8_t payload_hash[SN_HASH_LEN],
+                                         const uint8_t seckey[SN_SECKEY_LEN]);
+
+/* Reads at the tip (RPC, the producer). */
+/* On SN_OK *out is the decoded proposal, owned by the caller (gov_proposal_free).
+ * SN_E_UNKNOWN_PROPOSAL if there is none; SN_E_CORRUPT if the record does not decode. */
+SN_MUST_CHECK int node_gov_proposal_get(struct store *st, uint64_t id, struct gov_proposal **out);
+/* The governance parameters at the tip (defaults where no record exists). */
+SN_MUST_CHECK int node_gov_params_get(struct store *st, struct gov_params *out);
+/* Whether transfers are paused at the tip; the next proposal id. */
+SN_MUST_CHECK int node_gov_state_get(struct store *st, bool *paused, uint64_t *next_id);
+/* Whether key (Ed25519) is in the validator set in force at height. A chain without a
+ * validators record has no set: *yes is then true (everyone may produce; devnet tests). */
+SN_MUST_CHECK int node_gov_is_validator(struct store *st, const uint8_t key[GOV_VALIDATOR_KEY_LEN], uint64_t height,
+                                        bool *yes);
+/* Calls fn for every proposal record at the tip in id order (gov_proposal_decode'd by the
+ * caller); stops at the first non-zero return, which it returns. */
+SN_MUST_CHECK int node_gov_proposal_foreach(struct store *st, store_gov_fn *fn, void *ud);
 
 struct node_engine;
 

@@ -214,20 +214,36 @@ static json_t *m_get_block(struct node_daemon *d, json_t *params, json_t **err)
 
 static const char *tx_type_name(uint8_t type)
 {
-	return type == STORE_TX_REGISTER ? "register" : type == STORE_TX_TRANSFER ? "transfer" : "unknown";
+	switch (type) {
+	case STORE_TX_REGISTER: return "register";
+	case STORE_TX_TRANSFER: return "transfer";
+	case STORE_TX_GOV_PROPOSE: return "gov_propose";
+	case STORE_TX_GOV_APPROVE: return "gov_approve";
+	case STORE_TX_GOV_EXECUTE: return "gov_execute";
+	default: return "unknown";
+	}
 }
 
 static json_t *tx_json(const uint8_t id[32], const uint8_t *raw, size_t len, const char *status)
 {
 	struct store_tx tx;
-	char h[2 * STORE_TX_MAX + 1];
+	char *h;
+	json_t *res;
 
-	if (store_tx_decode(&tx, raw, len))
+	if (store_tx_decode(&tx, raw, len) || !(h = sn_malloc(2 * len + 1)))
 		return NULL;
 	sn_hex_encode(h, raw, len);
-	return json_pack("{s:o,s:s,s:s,s:o,s:I,s:o,s:o,s:o,s:s}", "id", node_json_hex(id, 32), "status", status, "type",
-	                 tx_type_name(tx.type), "signer", node_json_hex(tx.signer, 32), "nonce", (json_int_t)tx.nonce, "fee",
-	                 node_json_dec(tx.fee), "to", node_json_hex(tx.to, 32), "amount", node_json_dec(tx.amount), "raw", h);
+	if (tx.type >= STORE_TX_GOV_PROPOSE) /* governance: the payload instead of to and amount */
+		res = json_pack("{s:o,s:s,s:s,s:o,s:I,s:o,s:o,s:s}", "id", node_json_hex(id, 32), "status", status, "type",
+		                tx_type_name(tx.type), "signer", node_json_hex(tx.signer, 32), "nonce", (json_int_t)tx.nonce,
+		                "fee", node_json_dec(tx.fee), "payload", node_json_hex(tx.payload, tx.payload_len), "raw", h);
+	else
+		res = json_pack("{s:o,s:s,s:s,s:o,s:I,s:o,s:o,s:o,s:s}", "id", node_json_hex(id, 32), "status", status,
+		                "type", tx_type_name(tx.type), "signer", node_json_hex(tx.signer, 32), "nonce",
+		                (json_int_t)tx.nonce, "fee", node_json_dec(tx.fee), "to", node_json_hex(tx.to, 32), "amount",
+		                node_json_dec(tx.amount), "raw", h);
+	sn_free(h);
+	return res;
 }
 
 static json_t *m_get_tx(struct node_daemon *d, json_t *params, json_t **err)
@@ -290,6 +306,14 @@ static json_t *m_list_mempool(struct node_daemon *d, json_t *params, json_t **er
 	                 "txs", arr);
 }
 
+/* The peer network: our peers, recent drops with their reasons, bans (node/p2p.c). */
+static json_t *m_net_info(struct node_daemon *d, json_t *params, json_t **err)
+{
+	(void)params;
+	(void)err;
+	return node_p2p_info(d);
+}
+
 /* Decodes submit_tx's parameter into raw bytes. */
 static int submit_param(json_t *params, uint8_t *raw, size_t *len, json_t **err)
 {
@@ -332,13 +356,258 @@ static json_t *m_submit_tx(struct node_daemon *d, json_t *params, json_t **err)
 	return submit_result(id);
 }
 
+/* ------------------------------------------------------------------ governance */
+
+/* gov_propose, gov_approve, gov_execute: submit_tx for a transaction of that type only. */
+static json_t *submit_typed(struct node_daemon *d, json_t *params, json_t **err, uint8_t type)
+{
+	uint8_t *raw = sn_malloc(STORE_TX_MAX), id[32];
+	struct store_tx tx;
+	size_t len;
+	int rc;
+
+	if (!raw) {
+		*err = rpc_err_sn(NODE_RPC_INTERNAL, SN_E_NOMEM);
+		return NULL;
+	}
+	if (submit_param(params, raw, &len, err)) {
+		sn_free(raw);
+		return NULL;
+	}
+	if ((rc = node_tx_check(raw, len, d->gen.chain_id, &tx, id)) ||
+	    (tx.type != type && (rc = SN_E_TYPE)) || (rc = node_daemon_admit(d, raw, len, &tx, id))) {
+		sn_free(raw);
+		*err = rpc_err_sn(NODE_RPC_REJECTED, rc);
+		return NULL;
+	}
+	sn_free(raw);
+	return submit_result(id);
+}
+
+static json_t *m_gov_propose(struct node_daemon *d, json_t *params, json_t **err)
+{
+	return submit_typed(d, params, err, STORE_TX_GOV_PROPOSE);
+}
+
+static json_t *m_gov_approve(struct node_daemon *d, json_t *params, json_t **err)
+{
+	return submit_typed(d, params, err, STORE_TX_GOV_APPROVE);
+}
+
+static json_t *m_gov_execute(struct node_daemon *d, json_t *params, json_t **err)
+{
+	return submit_typed(d, params, err, STORE_TX_GOV_EXECUTE);
+}
+
+static json_t *track_json(const struct gov_proposal *p, uint8_t track, uint64_t yes, uint64_t total, uint32_t bps,
+                          uint32_t approvals)
+{
+	json_t *members = json_array();
+	size_t n = gov_proposal_member_count(p, track);
+
+	for (size_t i = 0; i < n; i++) {
+		struct gov_member m;
+		bool approved;
+
+		if (gov_proposal_member_get(p, track, i, &m, &approved) == SN_OK)
+			json_array_append_new(members, json_pack("{s:o,s:I,s:b}", "address", node_json_hex(m.key, 32), "weight",
+			                                         (json_int_t)m.weight, "approved", approved));
+	}
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:o}", "yes_weight", (json_int_t)yes, "total_weight", (json_int_t)total,
+	                 "bps", (json_int_t)bps, "half_bps", (json_int_t)(bps / 2), "approvals", (json_int_t)approvals,
+	                 "members", members);
+}
+
+/* Everything about a proposal, as of the next block (tip + 1: where a transaction sent now
+ * would land). With members false, the member lists are left out (gov_list). */
+static json_t *proposal_json(const struct gov_proposal *p, uint64_t at, bool members)
+{
+	struct gov_proposal_info info;
+	struct gov_payload *pl = sn_malloc(sizeof(*pl));
+	struct gov_view v;
+	const uint8_t *bytes;
+	size_t len;
+	json_t *r;
+
+	gov_proposal_info_get(p, &info);
+	gov_proposal_view(p, at, &v);
+	bytes = gov_proposal_payload(p, &len);
+	r = json_pack("{s:I,s:s,s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "id", (json_int_t)v.id,
+	              "kind", gov_kind_name(v.kind), "state", gov_state_name(v.state), "status", gov_status_name(v.status),
+	              "proposer", node_json_hex(info.proposer, 32), "approval_bps", (json_int_t)v.approval_bps,
+	              "threshold_bps", (json_int_t)GOV_THRESHOLD_BPS, "created_height", (json_int_t)v.created_height,
+	              "deadline_height", (json_int_t)v.deadline_height, "timelock_blocks", (json_int_t)v.timelock_blocks,
+	              "approved_height", (json_int_t)v.approved_height, "executable_height",
+	              (json_int_t)v.executable_height, "closed_height", (json_int_t)v.closed_height, "timelock_left",
+	              (json_int_t)v.timelock_left, "deadline_left", (json_int_t)v.deadline_left, "payload_hash",
+	              node_json_hex(info.payload_hash, 32), "payload", node_json_hex(bytes, len));
+	if (!r) {
+		sn_free(pl);
+		return NULL;
+	}
+	json_object_set_new(r, "as_of_height", json_integer((json_int_t)at));
+	if (members) {
+		json_object_set_new(r, "developers", track_json(p, GOV_TRACK_DEV, v.tally.dev_yes, v.tally.dev_total,
+		                                                v.dev_bps, v.dev_approvals));
+		json_object_set_new(r, "community", track_json(p, GOV_TRACK_COMMUNITY, v.tally.comm_yes,
+		                                               v.tally.comm_total, v.comm_bps, v.comm_approvals));
+	} else {
+		json_object_set_new(r, "developers_bps", json_integer(v.dev_bps));
+		json_object_set_new(r, "community_bps", json_integer(v.comm_bps));
+	}
+	/* The decoded payload's main fields, for people. */
+	if (pl && gov_proposal_payload_decode(p, pl) == SN_OK) {
+		json_t *d = NULL;
+
+		switch (pl->kind) {
+		case GOV_KIND_SET_PARAM:
+			d = json_pack("{s:s,s:o}", "param", gov_param_name(pl->u.param.id), "value",
+			              node_json_dec(pl->u.param.value));
+			break;
+		case GOV_KIND_TREASURY_SPEND:
+			d = json_pack("{s:o,s:o}", "recipient", node_json_hex(pl->u.spend.recipient, 32), "amount",
+			              node_json_dec(pl->u.spend.amount));
+			break;
+		case GOV_KIND_SIGNAL_UPGRADE:
+			d = json_pack("{s:s,s:I}", "name", pl->u.upgrade.name, "activation_height",
+			              (json_int_t)pl->u.upgrade.activation_height);
+			break;
+		case GOV_KIND_CANCEL:
+			d = json_pack("{s:I}", "proposal_id", (json_int_t)pl->u.cancel.proposal_id);
+			break;
+		case GOV_KIND_CHANGE_MEMBERS: {
+			json_t *a = json_array();
+
+			for (size_t i = 0; i < pl->u.members.list.count; i++)
+				json_array_append_new(a, json_pack("{s:o,s:I}", "address",
+				                                   node_json_hex(pl->u.members.list.members[i].key, 32),
+				                                   "weight", (json_int_t)pl->u.members.list.members[i].weight));
+			d = json_pack("{s:s,s:o}", "track", gov_track_name(pl->u.members.track), "members", a);
+			break;
+		}
+		case GOV_KIND_CHANGE_VALIDATORS: {
+			json_t *a = json_array();
+
+			for (size_t i = 0; i < pl->u.validators.count; i++)
+				json_array_append_new(a, json_pack("{s:o,s:I}", "node_key",
+				                                   node_json_hex(pl->u.validators.v[i].key, 32), "power",
+				                                   (json_int_t)pl->u.validators.v[i].power));
+			d = json_pack("{s:o}", "validators", a);
+			break;
+		}
+		default:
+			break;
+		}
+		if (d)
+			json_object_set_new(r, "details", d);
+	}
+	sn_free(pl);
+	return r;
+}
+
+static int param_u64(json_t *params, size_t pos, const char *name, uint64_t *out, json_t **err)
+{
+	json_t *v = param(params, pos, name);
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		*err = bad_param(name, "must be a whole number");
+		return -1;
+	}
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+static json_t *m_gov_get(struct node_daemon *d, json_t *params, json_t **err)
+{
+	struct gov_proposal *p;
+	struct store_info info;
+	uint64_t id;
+	json_t *r;
+	int rc;
+
+	if (param_u64(params, 0, "id", &id, err))
+		return NULL;
+	if ((rc = node_gov_proposal_get(d->st, id, &p))) {
+		*err = rc == SN_E_UNKNOWN_PROPOSAL ? rpc_err(NODE_RPC_NOT_FOUND, "no such proposal", NULL)
+		                                   : rpc_err_sn(NODE_RPC_INTERNAL, rc);
+		return NULL;
+	}
+	store_info_get(d->st, &info);
+	r = proposal_json(p, info.height + 1, true);
+	gov_proposal_free(p);
+	return r;
+}
+
+struct list_ctx {
+	json_t *arr;
+	int status; /* -1: all */
+	uint64_t at;
+	size_t limit;
+	int err;
+};
+
+static int list_one(void *ud, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+	struct list_ctx *c = ud;
+	struct gov_proposal *p;
+	json_t *j;
+
+	(void)key;
+	(void)klen;
+	if ((c->err = gov_proposal_decode(&p, val, vlen)))
+		return 1;
+	if (c->status < 0 || gov_proposal_status(p, c->at) == (enum gov_status)c->status) {
+		if ((j = proposal_json(p, c->at, false)))
+			json_array_append_new(c->arr, j);
+	}
+	gov_proposal_free(p);
+	return json_array_size(c->arr) >= c->limit;
+}
+
+static json_t *m_gov_list(struct node_daemon *d, json_t *params, json_t **err)
+{
+	json_t *s = param(params, 0, "status");
+	struct list_ctx c = { .status = -1 };
+	struct store_info info;
+	bool paused;
+	uint64_t next;
+	int rc = SN_OK;
+
+	if (s && !json_is_null(s)) {
+		for (int i = GOV_STATUS_PROPOSED; i <= GOV_STATUS_EXPIRED; i++)
+			if (json_is_string(s) && strcmp(json_string_value(s), gov_status_name((uint8_t)i)) == 0)
+				c.status = i;
+		if (c.status < 0) {
+			*err = bad_param("status", "must be proposed, timelocked, executable, executed, cancelled or expired");
+			return NULL;
+		}
+	}
+	if (param_limit(params, 1, "limit", 100, 1000, &c.limit, err))
+		return NULL;
+	store_info_get(d->st, &info);
+	c.at = info.height + 1;
+	c.arr = json_array();
+	if (c.limit && (rc = node_gov_proposal_foreach(d->st, list_one, &c)) < 0)
+		c.err = rc;
+	if (c.err || (rc = node_gov_state_get(d->st, &paused, &next))) {
+		json_decref(c.arr);
+		*err = rpc_err_sn(NODE_RPC_INTERNAL, c.err ? c.err : rc);
+		return NULL;
+	}
+	return json_pack("{s:o,s:I,s:b,s:I}", "proposals", c.arr, "next_id", (json_int_t)next, "transfers_paused", paused,
+	                 "as_of_height", (json_int_t)c.at);
+}
+
 static const struct {
 	const char *name;
 	rpc_fn *fn;
 } methods[] = {
+	{ "gov_propose", m_gov_propose }, { "gov_approve", m_gov_approve }, { "gov_execute", m_gov_execute },
+	{ "gov_get", m_gov_get },         { "gov_list", m_gov_list },
 	{ "status", m_status },         { "submit_tx", m_submit_tx },       { "get_account", m_get_account },
 	{ "get_team", m_get_team },     { "get_block", m_get_block },       { "get_tx", m_get_tx },
 	{ "list_mempool", m_list_mempool },
+	{ "net_info", m_net_info },
 };
 
 /* ------------------------------------------------------------------ envelope */

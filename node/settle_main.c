@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "node/cli_gov.h"
 #include "node/cli_rpc.h"
 #include "node/config.h"
 #include "node/home.h"
@@ -455,6 +456,10 @@ static int cmd_init(struct cli *c)
 	gen->g.root_balance = INIT_ROOT_BALANCE;
 	gen->g.params.min_fee = min_fee;
 	gen->g.params.max_block_txs = INIT_MAX_BLOCK_TXS;
+	gen->timelock_blocks = NODE_GOV_TIMELOCK_DEFAULT;
+	gen->proposal_max_deadline_blocks = NODE_GOV_DEADLINE_DEFAULT;
+	gen->mempool_max_txs = NODE_GOV_MEMPOOL_TXS_DEFAULT;
+	gen->mempool_max_bytes = NODE_GOV_MEMPOOL_BYTES_DEFAULT;
 	clock_gettime(CLOCK_REALTIME, &now);
 	gen->g.time_ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
 	memcpy(gen->developers[0].key, gen->g.root, SN_PUBKEY_LEN);
@@ -703,6 +708,36 @@ static int cmd_transfer(struct cli *c)
 	return send_tx(c, STORE_TX_TRANSFER, to, amount, NULL, "sender");
 }
 
+/* ------------------------------------------------------------------ gov (node/cli_gov.c) */
+
+/* `settle gov` parses its own arguments (main hands it argv); these give it the node and the
+ * signer's nonce exactly as the commands here find them (node/cli_gov.h). */
+int settle_rpc_setup(struct cli_rpc *r, const char *home, const char *rpc_addr, const char *rpc_user,
+                     const char *rpc_password)
+{
+	struct cli c = { .home = home, .rpc_addr = rpc_addr, .rpc_user = rpc_user, .rpc_password = rpc_password };
+	int rc = rpc_setup(&c);
+
+	*r = c.rpc;
+	sn_wipe(&c.rpc, sizeof(c.rpc));
+	return rc;
+}
+
+int settle_next_nonce(const struct cli_rpc *r, const char *signer_hex, const char *role, const char *key_path,
+                      uint64_t *nonce)
+{
+	struct cli c = { .rpc = *r };
+	int rc = next_nonce(&c, signer_hex, role, key_path, nonce);
+
+	sn_wipe(&c.rpc, sizeof(c.rpc));
+	return rc;
+}
+
+static int cmd_gov(struct cli *c) /* not reached: main() hands `settle gov` to cli_gov_main */
+{
+	return usage(c->cmd, "expected a subcommand (settle gov --help)");
+}
+
 /* ------------------------------------------------------------------ queries */
 
 static void print_account(const json_t *a)
@@ -904,6 +939,48 @@ static int cmd_mempool(struct cli *c)
 	return show(c, res, print_mempool);
 }
 
+/* ------------------------------------------------------------------ peers */
+
+static void print_peers(const json_t *m)
+{
+	const json_t *e;
+	size_t i;
+
+	if (!json_is_true(json_object_get(m, "enabled"))) {
+		printf("peer network disabled (p2p.enabled = 0)\n");
+		return;
+	}
+	printf("node key %s, listening on port %s\n", JT(m, "node_key"), JT(m, "listen_port"));
+	printf("%s inbound, %s outbound, %s connecting, %s known addresses, %zu banned\n", JT(m, "inbound"),
+	       JT(m, "outbound"), JT(m, "connecting"), JT(m, "known_addresses"),
+	       json_array_size(json_object_get(m, "bans")));
+	json_array_foreach(json_object_get(m, "peers"), i, e)
+		printf("  %-8s %-22s %.16s...  score %-4s in %-10s out %-10s rtt %s ms  %s\n", JT(e, "direction"),
+		       JT(e, "address"), JT(e, "node_key"), JT(e, "score"), JT(e, "bytes_in"), JT(e, "bytes_out"),
+		       JT(e, "rtt_ms"), JT(e, "user_agent"));
+	if (json_array_size(json_object_get(m, "recent_drops")))
+		printf("recent drops:\n");
+	json_array_foreach(json_object_get(m, "recent_drops"), i, e)
+		printf("  %-8s %-22s score %-4s %s%s (%s)\n", JT(e, "direction"), JT(e, "address"), JT(e, "score"),
+		       json_is_true(json_object_get(e, "banned")) ? "banned, " : "",
+		       json_string_value(json_object_get(e, "reason")) ? json_string_value(json_object_get(e, "reason")) : "?",
+		       JT(e, "error"));
+	json_array_foreach(json_object_get(m, "bans"), i, e)
+		printf("  banned %s until %s\n",
+		       json_string_value(json_object_get(e, "id")) ? json_string_value(json_object_get(e, "id")) : "?",
+		       JT(e, "until_ms"));
+}
+
+static int cmd_peers(struct cli *c)
+{
+	json_t *res;
+	int rc;
+
+	if ((rc = rpc_setup(c)) || (rc = rpc(c, "net_info", json_array(), &res)))
+		return rc;
+	return show(c, res, print_peers);
+}
+
 /* ------------------------------------------------------------------ the table */
 
 static const struct cli_cmd commands[] = {
@@ -947,6 +1024,10 @@ static const struct cli_cmd commands[] = {
 	    { "key", "FILE", "the sender's key file (default HOME/account.key)" },
 	    { "fee", "N", "the fee (default: the chain's minimum fee)" } },
 	  cmd_transfer },
+	{ "gov", "propose|approve|sign|execute|show|list ...", "governance proposals (settle gov --help)",
+	  "Proposes, approves, signs, executes, shows and lists governance proposals; settle gov\n"
+	  "SUBCOMMAND --help says what each does and its options.",
+	  0, 0, { { NULL, NULL, NULL } }, cmd_gov },
 	{ "account", "ADDR", "show an account",
 	  "Shows a registered account: balance, next nonce, sponsor, personal volume, the block it was\n"
 	  "registered in and its depth in the referral tree.",
@@ -967,6 +1048,10 @@ static const struct cli_cmd commands[] = {
 	{ "mempool", "[--limit N]", "list pending transactions",
 	  "Lists the pending transactions in the order the node admitted them.", 0, 0,
 	  { { "limit", "N", "list at most N (default 100, at most 10000)" } }, cmd_mempool },
+	{ "peers", "", "show the node's peers",
+	  "Shows who the node is connected to (direction, address, node key, score, bytes in and\n"
+	  "out, round trip), the peers it dropped lately with the reason and score, and its bans.",
+	  0, 0, { { NULL, NULL, NULL } }, cmd_peers },
 };
 
 static void print_opt(FILE *f, const struct cli_opt *o)
@@ -1144,6 +1229,8 @@ int main(int argc, char **argv)
 	int rc;
 
 	c.home = env && *env ? env : DEFAULT_HOME;
+	if (cli_gov_wanted(argc, argv))
+		return cli_gov_main(argc, argv, c.home);
 	if ((rc = parse_args(&c, argc, argv)))
 		return rc;
 	if (c.help) {

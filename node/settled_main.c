@@ -146,6 +146,8 @@ int main(int argc, char **argv)
 		return fail(err);
 	if (rpc_port && node_config_parse(&d.cfg, "rpc", "port", rpc_port, err, sizeof(err)))
 		return fail(err);
+	if (node_p2p_config_check(&d.cfg, err, sizeof(err)))
+		return fail(err);
 	sn_log_set(NULL, NULL, d.cfg.log_level);
 
 	/* Before anything is written: the cookie, the store. */

@@ -1,5 +1,5 @@
 /* node/tx.c — the settlement rules of one transaction (docs/protocol.md, "Validation"). */
-#include "node/node.h"
+#include "node/gov_int.h"
 
 int node_tx_check(const uint8_t *raw, size_t len, uint32_t chain_id, struct store_tx *tx,
                   uint8_t id[SN_HASH_LEN])
@@ -49,6 +49,11 @@ int node_tx_apply(struct store_wtxn *w, const struct store_tx *tx, uint64_t heig
 		return SN_E_OVERFLOW;
 
 	switch (tx->type) {
+	case STORE_TX_GOV_PROPOSE:
+	case STORE_TX_GOV_APPROVE:
+	case STORE_TX_GOV_EXECUTE:
+		/* Governance: its own checks, then the records, the fee and the nonce (node/gov.c). */
+		return node__gov_apply(w, tx, height, &from);
 	case STORE_TX_REGISTER:
 		err = store_wtxn_account_get(w, tx->to, &to);
 		if (err == SN_OK)
@@ -61,7 +66,13 @@ int node_tx_apply(struct store_wtxn *w, const struct store_tx *tx, uint64_t heig
 		if ((err = store_wtxn_account_create(w, tx->to, &from, height, tx->amount, &to)))
 			return err;
 		break;
-	case STORE_TX_TRANSFER:
+	case STORE_TX_TRANSFER: {
+		bool paused;
+
+		if ((err = node__gov_paused(w, &paused)))
+			return err;
+		if (paused)
+			return SN_E_PAUSED;
 		if (tx->amount == 0)
 			return SN_E_AMOUNT_ZERO;
 		if (memcmp(tx->to, tx->signer, SN_PUBKEY_LEN) == 0)
@@ -79,6 +90,7 @@ int node_tx_apply(struct store_wtxn *w, const struct store_tx *tx, uint64_t heig
 		if ((err = store_wtxn_account_put(w, &to)))
 			return err;
 		break;
+	}
 	default:
 		return SN_E_TYPE;
 	}

@@ -10,12 +10,55 @@
 
 static bool tx_type_known(uint8_t type)
 {
-	return type == STORE_TX_REGISTER || type == STORE_TX_TRANSFER;
+	return type >= STORE_TX_TYPE_FIRST && type <= STORE_TX_TYPE_LAST;
+}
+
+/* The payload framing of each type, given its length and (for EXECUTE) its count byte
+ * (payload[8], when len > 8): SN_OK, or SN_E_TOOBIG / SN_E_TRUNCATED as the decoder says.
+ *   REGISTER, TRANSFER  exactly 40
+ *   PROPOSE             9 ..= 9 + 10,240
+ *   APPROVE             exactly 104
+ *   EXECUTE             exactly 9 + n × 96, n ≤ 64 */
+static int tx_payload_framing(uint8_t type, const uint8_t *payload, size_t len)
+{
+	size_t want;
+
+	switch (type) {
+	case STORE_TX_REGISTER:
+	case STORE_TX_TRANSFER:
+		want = STORE_TX_PAYLOAD_V1;
+		break;
+	case STORE_TX_GOV_PROPOSE:
+		if (len < STORE_TX_PROPOSE_HEADER_LEN)
+			return SN_E_TRUNCATED;
+		return len > STORE_TX_PAYLOAD_MAX ? SN_E_TOOBIG : SN_OK;
+	case STORE_TX_GOV_APPROVE:
+		want = STORE_TX_APPROVE_LEN;
+		break;
+	case STORE_TX_GOV_EXECUTE:
+		if (len < STORE_TX_EXECUTE_HEADER_LEN)
+			return SN_E_TRUNCATED;
+		if (payload[8] > STORE_TX_EXECUTE_SIGS_MAX)
+			return SN_E_TOOBIG;
+		want = STORE_TX_EXECUTE_HEADER_LEN + (size_t)payload[8] * STORE_TX_EXECUTE_SIG_LEN;
+		break;
+	default:
+		return SN_E_TYPE;
+	}
+	if (len != want)
+		return len > want ? SN_E_TOOBIG : SN_E_TRUNCATED;
+	return SN_OK;
+}
+
+static bool tx_is_gov(uint8_t type)
+{
+	return type >= STORE_TX_GOV_PROPOSE && type <= STORE_TX_GOV_EXECUTE;
 }
 
 /* v1: u8 version | u8 type | u32 chain_id | [32] signer | u64 nonce | u64 fee |
  *     u16 payload_len | payload | [64] signature
- * payload (REGISTER and TRANSFER, payload_len 40): [32] to | u64 amount */
+ * payload (REGISTER and TRANSFER, payload_len 40): [32] to | u64 amount
+ * payload (PROPOSE, APPROVE, EXECUTE): the bytes of tx->payload (docs/protocol.md) */
 static void tx_write_unsigned(struct sn_writer *w, const struct store_tx *tx)
 {
 	sn_write_u8(w, tx->version);
@@ -24,6 +67,11 @@ static void tx_write_unsigned(struct sn_writer *w, const struct store_tx *tx)
 	sn_write_bytes(w, tx->signer, SN_PUBKEY_LEN);
 	sn_write_le64(w, tx->nonce);
 	sn_write_le64(w, tx->fee);
+	if (tx_is_gov(tx->type)) {
+		sn_write_le16(w, tx->payload_len);
+		sn_write_bytes(w, tx->payload, tx->payload_len);
+		return;
+	}
 	sn_write_le16(w, STORE_TX_PAYLOAD_V1);
 	sn_write_bytes(w, tx->to, SN_PUBKEY_LEN);
 	sn_write_le64(w, tx->amount);
@@ -33,7 +81,13 @@ static int tx_check_kind(const struct store_tx *tx)
 {
 	if (tx->version != STORE_TX_V1)
 		return SN_E_VERSION;
-	return tx_type_known(tx->type) ? SN_OK : SN_E_TYPE;
+	if (!tx_type_known(tx->type))
+		return SN_E_TYPE;
+	if (!tx_is_gov(tx->type))
+		return SN_OK;
+	if (!tx->payload && tx->payload_len)
+		return SN_E_INVAL;
+	return tx_payload_framing(tx->type, tx->payload, tx->payload_len);
 }
 
 int store_tx_encode(uint8_t *out, size_t cap, size_t *outlen, const struct store_tx *tx)
@@ -56,6 +110,8 @@ int store_tx_decode(struct store_tx *tx, const uint8_t *in, size_t len)
 {
 	struct sn_reader r = sn_reader_init(in, len);
 	uint16_t payload_len;
+	const uint8_t *payload;
+	int err;
 
 	memset(tx, 0, sizeof(*tx));
 	if (len > STORE_TX_MAX)
@@ -75,10 +131,23 @@ int store_tx_decode(struct store_tx *tx, const uint8_t *in, size_t len)
 		return SN_E_TRUNCATED;
 	if (!tx_type_known(tx->type))
 		return SN_E_TYPE;
-	if (payload_len != STORE_TX_PAYLOAD_V1)
-		return payload_len > STORE_TX_PAYLOAD_V1 ? SN_E_TOOBIG : SN_E_TRUNCATED;
-	sn_read_bytes(&r, tx->to, SN_PUBKEY_LEN);
-	tx->amount = sn_read_le64(&r);
+	/* EXECUTE's count byte, if the input has it, decides its length. */
+	if (tx->type == STORE_TX_GOV_EXECUTE && payload_len >= STORE_TX_EXECUTE_HEADER_LEN &&
+	    r.left < STORE_TX_EXECUTE_HEADER_LEN)
+		return SN_E_TRUNCATED;
+	if ((err = tx_payload_framing(tx->type, r.p, payload_len)))
+		return err;
+	payload = sn_read_ptr(&r, payload_len);
+	if (!payload)
+		return SN_E_TRUNCATED;
+	tx->payload = payload;
+	tx->payload_len = payload_len;
+	if (!tx_is_gov(tx->type)) {
+		struct sn_reader pr = sn_reader_init(payload, payload_len);
+
+		sn_read_bytes(&pr, tx->to, SN_PUBKEY_LEN);
+		tx->amount = sn_read_le64(&pr);
+	}
 	sn_read_bytes(&r, tx->sig, SN_SIG_LEN);
 	return sn_reader_finish(&r);
 }

@@ -17,14 +17,31 @@
 enum store_tx_type {
 	STORE_TX_REGISTER = 1, /* the signer (sponsor) registers `to` under itself, funds it with `amount` (may be 0) */
 	STORE_TX_TRANSFER = 2, /* the signer sends `amount` (> 0) to `to` */
+	STORE_TX_GOV_PROPOSE = 3, /* u8 kind | u64 deadline_height | kind payload (docs/governance.md) */
+	STORE_TX_GOV_APPROVE = 4, /* u64 proposal_id | [32] member | [64] approval signature */
+	STORE_TX_GOV_EXECUTE = 5, /* u64 proposal_id | u8 n | n × ([32] member | [64] signature) */
 };
+#define STORE_TX_TYPE_FIRST STORE_TX_REGISTER
+#define STORE_TX_TYPE_LAST STORE_TX_GOV_EXECUTE
 
-#define STORE_TX_PAYLOAD_V1 40                        /* [32] to | u64 amount */
+#define STORE_TX_PAYLOAD_V1 40                        /* REGISTER, TRANSFER: [32] to | u64 amount */
+/* A governance proposal's own payload at most: equal to GOV_PAYLOAD_MAX (governance/ checks
+ * at compile time that they agree; storage/ cannot include governance/). */
+#define STORE_TX_GOV_PAYLOAD_MAX 10240
+#define STORE_TX_PROPOSE_HEADER_LEN (1 + 8)           /* u8 kind | u64 deadline_height */
+#define STORE_TX_APPROVE_LEN (8 + SN_PUBKEY_LEN + SN_SIG_LEN) /* 104 */
+#define STORE_TX_EXECUTE_HEADER_LEN (8 + 1)           /* u64 proposal_id | u8 n */
+#define STORE_TX_EXECUTE_SIG_LEN (SN_PUBKEY_LEN + SN_SIG_LEN) /* [32] member | [64] sig */
+#define STORE_TX_EXECUTE_SIGS_MAX 64
+/* The largest payload of any type (a PROPOSE carrying the largest proposal payload). */
+#define STORE_TX_PAYLOAD_MAX (STORE_TX_PROPOSE_HEADER_LEN + STORE_TX_GOV_PAYLOAD_MAX) /* 10249 */
 #define STORE_TX_HEADER_LEN (1 + 1 + 4 + 32 + 8 + 8 + 2) /* up to and including payload_len */
-#define STORE_TX_MAX 512                              /* largest encoded transaction */
-#define STORE_TX_V1_LEN (STORE_TX_HEADER_LEN + STORE_TX_PAYLOAD_V1 + SN_SIG_LEN)
+#define STORE_TX_MAX (STORE_TX_HEADER_LEN + STORE_TX_PAYLOAD_MAX + SN_SIG_LEN) /* 10369: largest encoded transaction */
+#define STORE_TX_V1_LEN (STORE_TX_HEADER_LEN + STORE_TX_PAYLOAD_V1 + SN_SIG_LEN) /* REGISTER, TRANSFER */
 
-/* A decoded transaction (plain value, no pointers). */
+/* A decoded transaction. payload borrows from the decoded input: valid while the input
+ * lives (a copy of the struct that outlives it must re-point payload into its own copy of
+ * the bytes, at offset STORE_TX_HEADER_LEN). */
 struct store_tx {
 	uint8_t version;
 	uint8_t type; /* enum store_tx_type */
@@ -32,17 +49,24 @@ struct store_tx {
 	uint8_t signer[SN_PUBKEY_LEN];
 	uint64_t nonce;
 	uint64_t fee;
-	uint8_t to[SN_PUBKEY_LEN];
-	uint64_t amount;
+	uint8_t to[SN_PUBKEY_LEN]; /* REGISTER, TRANSFER */
+	uint64_t amount;           /* REGISTER, TRANSFER */
+	/* The payload bytes as encoded. decode sets them for every type; encode writes them for
+	 * the governance types (3..5) and writes `to | amount` for REGISTER and TRANSFER. */
+	uint16_t payload_len;
+	const uint8_t *payload;
 	uint8_t sig[SN_SIG_LEN];
 };
 
 /* Encodes tx (docs/protocol.md) into out[cap]; *outlen gets the length.
- * SN_E_TOOBIG if cap is too small, SN_E_TYPE/SN_E_VERSION for an unknown type/version. */
+ * SN_E_TOOBIG if cap is too small, SN_E_TYPE/SN_E_VERSION for an unknown type/version; for a
+ * governance type, the decoder's error for a payload length it would refuse (SN_E_TOOBIG,
+ * SN_E_TRUNCATED; SN_E_INVAL for a NULL payload), so that what encodes decodes. */
 SN_MUST_CHECK int store_tx_encode(uint8_t *out, size_t cap, size_t *outlen, const struct store_tx *tx);
-/* Decodes exactly one transaction; tx is zeroed on entry. Errors: SN_E_TRUNCATED,
- * SN_E_TRAILING, SN_E_VERSION, SN_E_TYPE, SN_E_TOOBIG (payload_len). Does not check the
- * signature (store_tx_verify does). */
+/* Decodes exactly one transaction; tx is zeroed on entry; tx->payload then points into in.
+ * Errors: SN_E_TRUNCATED, SN_E_TRAILING, SN_E_VERSION, SN_E_TYPE, SN_E_TOOBIG (payload_len
+ * or an EXECUTE's count). Checks each type's payload framing (length, EXECUTE's count), not
+ * its content (node_tx_apply does), nor the signature (store_tx_verify does). */
 SN_MUST_CHECK int store_tx_decode(struct store_tx *tx, const uint8_t *in, size_t len);
 /* The 32-byte message the signer signs: tagged hash of the encoding without the signature. */
 SN_MUST_CHECK int store_tx_sighash(uint8_t out[SN_HASH_LEN], const struct store_tx *tx);
@@ -55,7 +79,7 @@ SN_MUST_CHECK int store_tx_verify(const struct store_tx *tx);
 
 #define STORE_BLOCK_HEADER_LEN (1 + 4 + 8 + 32 + 8 + 32 + 32 + 32 + 4)
 #define STORE_BLOCK_MAX_TXS 65536
-#define STORE_BLOCK_MAX (STORE_BLOCK_HEADER_LEN + STORE_BLOCK_MAX_TXS * (4 + STORE_TX_MAX))
+#define STORE_BLOCK_MAX (64u << 20) /* 64 MiB: a block of 65,536 of the largest transactions would not fit */
 
 struct store_block_header {
 	uint8_t version;
@@ -279,6 +303,9 @@ SN_MUST_CHECK int store_wtxn_account_create(struct store_wtxn *w, const uint8_t 
 SN_MUST_CHECK int store_wtxn_account_put(struct store_wtxn *w, const struct store_account *a);
 uint64_t store_wtxn_treasury(const struct store_wtxn *w);
 SN_MUST_CHECK int store_wtxn_treasury_add(struct store_wtxn *w, uint64_t amount);
+/* Takes amount out of the treasury (a governance TREASURY_SPEND); SN_E_BALANCE if it holds
+ * less (then nothing changes). */
+SN_MUST_CHECK int store_wtxn_treasury_sub(struct store_wtxn *w, uint64_t amount);
 /* The chain parameters as this wtxn will commit them, and a change to them (governance). */
 const struct store_params *store_wtxn_params(const struct store_wtxn *w);
 SN_MUST_CHECK int store_wtxn_params_set(struct store_wtxn *w, const struct store_params *p);

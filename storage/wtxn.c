@@ -405,6 +405,15 @@ int store_wtxn_treasury_add(struct store_wtxn *w, uint64_t amount)
 	return SN_OK;
 }
 
+int store_wtxn_treasury_sub(struct store_wtxn *w, uint64_t amount)
+{
+	if (w->treasury < amount)
+		return SN_E_BALANCE;
+	w->treasury -= amount;
+	w->root_valid = false;
+	return SN_OK;
+}
+
 int store_wtxn_tx_add(struct store_wtxn *w, const uint8_t id[SN_HASH_LEN])
 {
 	if (w->n_tx == w->cap_tx) {

@@ -245,8 +245,16 @@ pid_t tu_node_start(const char *home, uint16_t port, const char *const *extra)
 	argv[n++] = home;
 	argv[n++] = "--rpc-port";
 	argv[n++] = portstr;
-	for (int i = 0; extra && extra[i] && n < 30; i++)
+	bool p2p = false;
+
+	for (int i = 0; extra && extra[i] && n < 28; i++) {
 		argv[n++] = extra[i];
+		p2p = p2p || strstr(extra[i], "p2p.") != NULL;
+	}
+	if (!p2p) { /* nodes of tests that do not test the network stay off the p2p port */
+		argv[n++] = "--set";
+		argv[n++] = "p2p.enabled=0";
+	}
 	argv[n] = NULL;
 	pid = fork();
 	assert_true(pid >= 0);

@@ -102,6 +102,16 @@ def main():
         ("ping-long", struct.pack("<H", 1) + b"\0" * 9),
         ("auth-type", struct.pack("<H", 0) + b"\0" * 64),
         ("unknown", struct.pack("<H", 0xFFFF) + b"x"),
+        ("get-peers", struct.pack("<H", 4)),
+        ("get-peers-trailing", struct.pack("<H", 4) + b"\0"),
+        ("peers-empty", struct.pack("<HB", 5, 0)),
+        ("peers-v4-v6", struct.pack("<HB", 5, 2) + b"\xaa" * 32 + b"\x04\x7f\0\0\x01" + struct.pack("<H", 8646)
+         + b"\xbb" * 32 + b"\x06" + b"\0" * 15 + b"\x01" + struct.pack("<H", 65535)),
+        ("peers-max", struct.pack("<HB", 5, 32) + (b"\xcc" * 32 + b"\x06" + b"\x20" * 16 + b"\x01\0") * 32),
+        ("peers-too-many", struct.pack("<HB", 5, 33)),
+        ("peers-bad-family", struct.pack("<HB", 5, 1) + b"\xaa" * 32 + b"\x05\x7f\0\0\x01\x01\0"),
+        ("peers-port-zero", struct.pack("<HB", 5, 1) + b"\xaa" * 32 + b"\x04\x7f\0\0\x01\0\0"),
+        ("peers-truncated", struct.pack("<HB", 5, 1) + b"\xaa" * 32 + b"\x04\x7f\0"),
     ]
     write("fuzz_net_handshake", hs)
     write("fuzz_net_frame", frame)

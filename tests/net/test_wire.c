@@ -33,7 +33,9 @@ static void test_registry(void **state)
 	assert_string_equal(net_msg_name(NET_MSG_PONG), "PONG");
 	assert_string_equal(net_msg_name(NET_MSG_TX), "TX");
 	assert_null(net_msg_name(0));
-	assert_null(net_msg_name(4));
+	assert_string_equal(net_msg_name(NET_MSG_GET_PEERS), "GET_PEERS");
+	assert_string_equal(net_msg_name(NET_MSG_PEERS), "PEERS");
+	assert_null(net_msg_name(6));
 	assert_int_equal(net_msg_max(NET_MSG_PING), 8);
 	assert_int_equal(net_msg_max(NET_MSG_TX), NET_TX_MAX);
 	assert_int_equal(net_msg_max(0), 0);
@@ -68,6 +70,85 @@ static void test_registry(void **state)
 	m.u.tx.bytes = big;
 	m.u.tx.len = NET_TX_MAX + 1;
 	assert_int_equal(net_msg_encode(big, sizeof(big), &n, &m), SN_E_TOOBIG);
+}
+
+/* GET_PEERS is empty; PEERS: u8 n | n x (key[32] | u8 family | ip | u16 le port). */
+static void test_peers_messages(void **state)
+{
+	struct net_msg m, back;
+	uint8_t buf[NET_MSG_PEERS_MAX + 1], x = 0;
+	size_t n, len;
+
+	(void)state;
+	assert_int_equal(net_msg_decode(&m, NET_MSG_GET_PEERS, NULL, 0), SN_OK);
+	assert_int_equal(net_msg_encode(buf, sizeof(buf), &n, &m), SN_OK);
+	assert_int_equal(net_msg_decode(&m, NET_MSG_GET_PEERS, &x, 1), SN_E_TOOBIG);
+	assert_int_equal(n, 0);
+
+	memset(&m, 0, sizeof(m));
+	m.type = NET_MSG_PEERS;
+	m.u.peers.n = 2;
+	memset(m.u.peers.addrs[0].node_key, 0xaa, 32);
+	assert_int_equal(net_addr_parse(&m.u.peers.addrs[0].addr, "127.0.0.1:8646"), SN_OK);
+	memset(m.u.peers.addrs[1].node_key, 0xbb, 32);
+	assert_int_equal(net_addr_parse(&m.u.peers.addrs[1].addr, "[::1]:65535"), SN_OK);
+	assert_int_equal(net_msg_encode(buf, sizeof(buf), &len, &m), SN_OK);
+	assert_int_equal(len, 1 + (32 + 1 + 4 + 2) + (32 + 1 + 16 + 2));
+	assert_int_equal(buf[0], 2);
+	assert_int_equal(buf[33], 4);
+	assert_int_equal(buf[38] | buf[39] << 8, 8646);
+	assert_int_equal(net_msg_decode(&back, NET_MSG_PEERS, buf, len), SN_OK);
+	assert_int_equal(back.u.peers.n, 2);
+	assert_memory_equal(&back.u.peers.addrs[0], &m.u.peers.addrs[0], sizeof(m.u.peers.addrs[0]));
+	assert_memory_equal(&back.u.peers.addrs[1], &m.u.peers.addrs[1], sizeof(m.u.peers.addrs[1]));
+	for (size_t k = 0; k < len; k++)
+		assert_int_equal(net_msg_decode(&back, NET_MSG_PEERS, buf, k), SN_E_TRUNCATED);
+	buf[len] = 0;
+	assert_int_equal(net_msg_decode(&back, NET_MSG_PEERS, buf, len + 1), SN_E_TRAILING);
+	buf[33] = 5; /* no such family */
+	assert_int_equal(net_msg_decode(&back, NET_MSG_PEERS, buf, len), SN_E_NONCANONICAL);
+	buf[33] = 4;
+	buf[38] = buf[39] = 0; /* port 0 */
+	assert_int_equal(net_msg_decode(&back, NET_MSG_PEERS, buf, len), SN_E_NONCANONICAL);
+	buf[0] = NET_PEERS_MAX + 1;
+	assert_int_equal(net_msg_decode(&back, NET_MSG_PEERS, buf, len), SN_E_TOOBIG);
+	m.u.peers.n = NET_PEERS_MAX + 1;
+	assert_int_equal(net_msg_encode(buf, sizeof(buf), &len, &m), SN_E_TOOBIG);
+	m.u.peers.n = 1;
+	m.u.peers.addrs[0].addr.port = 0;
+	assert_int_equal(net_msg_encode(buf, sizeof(buf), &len, &m), SN_E_INVAL);
+	/* The largest PEERS fits its maximum. */
+	m.u.peers.n = NET_PEERS_MAX;
+	for (size_t i = 0; i < NET_PEERS_MAX; i++)
+		assert_int_equal(net_addr_parse(&m.u.peers.addrs[i].addr, "[2001:db8::1]:1"), SN_OK);
+	assert_int_equal(net_msg_encode(buf, sizeof(buf), &len, &m), SN_OK);
+	assert_int_equal(len, NET_MSG_PEERS_MAX);
+	assert_int_equal(net_msg_decode(&back, NET_MSG_PEERS, buf, len), SN_OK);
+}
+
+static void test_addr_parse_format(void **state)
+{
+	static const char *const good[] = { "127.0.0.1:8646", "10.1.2.3:1", "[::1]:65535",
+		                            "[2001:db8::7]:26656" };
+	static const char *const bad[] = { "", "127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536",
+		                           "127.0.0.1:-1", "127.0.0.1:8x", "localhost:80", "::1:80",
+		                           "[127.0.0.1]:80", "[::1]80", "[::1", ":80", "1.2.3.4: 80" };
+	struct net_addr a;
+	char out[80];
+
+	(void)state;
+	for (size_t i = 0; i < SN_ARRAY_LEN(good); i++) {
+		assert_int_equal(net_addr_parse(&a, good[i]), SN_OK);
+		assert_int_equal(net_addr_format(out, sizeof(out), &a), SN_OK);
+		assert_string_equal(out, good[i]);
+	}
+	for (size_t i = 0; i < SN_ARRAY_LEN(bad); i++)
+		if (net_addr_parse(&a, bad[i]) != SN_E_INVAL)
+			fail_msg("'%s' parsed", bad[i]);
+	assert_int_equal(net_addr_parse(&a, "1.2.3.4:80"), SN_OK);
+	assert_int_equal(net_addr_format(out, 5, &a), SN_E_TOOBIG);
+	a.port = 0;
+	assert_int_equal(net_addr_format(out, sizeof(out), &a), SN_E_INVAL);
 }
 
 static void test_hello_known_answer(void **state)
@@ -257,6 +338,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_registry),
+		cmocka_unit_test(test_peers_messages),
+		cmocka_unit_test(test_addr_parse_format),
 		cmocka_unit_test(test_hello_known_answer),
 		cmocka_unit_test(test_auth_and_keys),
 		cmocka_unit_test(test_frame_known_answer),

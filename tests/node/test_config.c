@@ -187,9 +187,9 @@ static void test_bounds_inclusive(void **state)
 static void test_unknown_section(void **state)
 {
 	expect_error(*state, "[node]\nlog_level = info\n\n[bogus]\nx = 1\n", 5,
-	             "unknown section [bogus] (known: node, rpc, mempool)");
+	             "unknown section [bogus] (known: node, rpc, mempool, p2p)");
 	/* A key before any section is in the unnamed section. */
-	expect_error(*state, "port = 1\n", 1, "unknown section [] (known: node, rpc, mempool)");
+	expect_error(*state, "port = 1\n", 1, "unknown section [] (known: node, rpc, mempool, p2p)");
 }
 
 static void test_unknown_key(void **state)
@@ -302,8 +302,10 @@ static void test_overrides(void **state)
 	assert_string_equal(err, "'rpc=a.b': expected section.key=value");
 	assert_int_equal(node_config_set(&c, "rpc.prot=1", err, sizeof(err)), SN_E_INVAL);
 	assert_string_equal(err, "unknown key 'prot' in [rpc]");
-	assert_int_equal(node_config_set(&c, "p2p.port=1", err, sizeof(err)), SN_E_INVAL);
-	assert_string_equal(err, "unknown section [p2p] (known: node, rpc, mempool)");
+	assert_int_equal(node_config_set(&c, "gossip.port=1", err, sizeof(err)), SN_E_INVAL);
+	assert_string_equal(err, "unknown section [gossip] (known: node, rpc, mempool, p2p)");
+	assert_int_equal(node_config_set(&c, "p2p.max_inbound=0", err, sizeof(err)), SN_E_INVAL);
+	assert_string_equal(err, "p2p.max_inbound: '0' is not a whole number from 1 to 4096");
 	assert_int_equal(node_config_set(&c, "rpc.port=0", err, sizeof(err)), SN_E_INVAL);
 	assert_string_equal(err, "rpc.port: '0' is not a whole number from 1 to 65535");
 	/* A failed override changes nothing. */
@@ -335,7 +337,7 @@ static void test_parse_direct(void **state)
 	assert_int_equal(node_config_parse(&c, "node", "log_level", "OFF", err, sizeof(err)), SN_OK);
 	assert_int_equal(c.log_level, SN_LOG_OFF);
 	assert_int_equal(node_config_parse(&c, "", "", "", err, sizeof(err)), SN_E_INVAL);
-	assert_string_equal(err, "unknown section [] (known: node, rpc, mempool)");
+	assert_string_equal(err, "unknown section [] (known: node, rpc, mempool, p2p)");
 }
 
 /* settle init writes this file: it must parse back to the defaults, whatever came before. */

@@ -388,7 +388,7 @@ static void test_genesis_bad_hex(void **state)
 
 static void test_genesis_missing_validators(void **state)
 {
-	static const char reason[] = "validators: expected an array of 1 to 256 validators";
+	static const char reason[] = "validators: expected an array of 1 to 128 validators";
 
 	(void)state;
 	expect_genesis_error(GENESIS_HEAD GENESIS_GOV, reason);

@@ -288,7 +288,7 @@ static void test_tx_unknown_version_and_type(void **state)
 	uint8_t enc[STORE_TX_MAX];
 	size_t len;
 	static const uint8_t bad_versions[] = { 0, 2, 0x7f, 0xff };
-	static const uint8_t bad_types[] = { 0, 3, 4, 0x80, 0xff };
+	static const uint8_t bad_types[] = { 0, 6, 7, 0x80, 0xff };
 
 	(void)state;
 	fixed_tx(&tx);
@@ -362,6 +362,161 @@ static void test_tx_wrong_payload_len(void **state)
 		if (pl != 40)
 			assert_int_equal(store_tx_decode(&back, buf, len), want);
 	}
+}
+
+/* ------------------------------------------------------ governance transactions */
+
+/* A governance transaction of type with the given payload (borrowed). */
+static void gov_tx(struct store_tx *tx, uint8_t type, const uint8_t *payload, uint16_t len)
+{
+	fixed_tx(tx);
+	memset(tx->to, 0, sizeof(tx->to));
+	tx->amount = 0;
+	tx->type = type;
+	tx->payload = payload;
+	tx->payload_len = len;
+}
+
+/* Encodes, checks the bytes by hand, decodes back (payload borrowed from the input), and
+ * rejects every truncation and a trailing byte. */
+static void gov_roundtrip(uint8_t type, const uint8_t *payload, uint16_t plen)
+{
+	static uint8_t enc[STORE_TX_MAX + 1];
+	struct store_tx tx, back;
+	size_t len;
+
+	gov_tx(&tx, type, payload, plen);
+	assert_int_equal(store_tx_encode(enc, STORE_TX_MAX, &len, &tx), SN_OK);
+	assert_int_equal(len, STORE_TX_HEADER_LEN + plen + SN_SIG_LEN);
+	assert_int_equal(enc[1], type);
+	assert_int_equal(enc[54] | enc[55] << 8, plen);
+	assert_memory_equal(enc + STORE_TX_HEADER_LEN, payload, plen);
+	assert_int_equal(store_tx_decode(&back, enc, len), SN_OK);
+	assert_int_equal(back.type, type);
+	assert_int_equal(back.payload_len, plen);
+	assert_ptr_equal(back.payload, enc + STORE_TX_HEADER_LEN);
+	assert_memory_equal(back.sig, tx.sig, SN_SIG_LEN);
+	assert_true(back.amount == 0);
+	for (size_t n = 0; n < len; n++)
+		assert_int_equal(store_tx_decode(&back, enc, n), SN_E_TRUNCATED);
+	enc[len] = 0;
+	assert_int_equal(store_tx_decode(&back, enc, len + 1), len + 1 > STORE_TX_MAX ? SN_E_TOOBIG : SN_E_TRAILING);
+	/* The sighash covers the payload: one changed byte changes it. */
+	{
+		uint8_t h1[32], h2[32], copy[STORE_TX_PAYLOAD_MAX];
+
+		memcpy(copy, payload, plen);
+		gov_tx(&tx, type, copy, plen);
+		assert_int_equal(store_tx_sighash(h1, &tx), SN_OK);
+		copy[0] ^= 1; /* the proposal id or kind: not the count byte */
+		assert_int_equal(store_tx_sighash(h2, &tx), SN_OK);
+		assert_memory_not_equal(h1, h2, 32);
+	}
+}
+
+static void test_tx_gov_roundtrip(void **state)
+{
+	static uint8_t payload[STORE_TX_PAYLOAD_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(i * 7 + 1);
+	/* PROPOSE: the smallest (kind and deadline only) to the largest. */
+	gov_roundtrip(STORE_TX_GOV_PROPOSE, payload, STORE_TX_PROPOSE_HEADER_LEN);
+	gov_roundtrip(STORE_TX_GOV_PROPOSE, payload, STORE_TX_PROPOSE_HEADER_LEN + 1);
+	gov_roundtrip(STORE_TX_GOV_PROPOSE, payload, STORE_TX_PAYLOAD_MAX);
+	gov_roundtrip(STORE_TX_GOV_APPROVE, payload, STORE_TX_APPROVE_LEN);
+	/* EXECUTE with 0, 1 and 64 approvals. */
+	for (unsigned n = 0; n <= STORE_TX_EXECUTE_SIGS_MAX; n += n < 2 ? 1 : 62) {
+		payload[8] = (uint8_t)n;
+		gov_roundtrip(STORE_TX_GOV_EXECUTE, payload,
+		              (uint16_t)(STORE_TX_EXECUTE_HEADER_LEN + n * STORE_TX_EXECUTE_SIG_LEN));
+	}
+	/* The largest PROPOSE is exactly STORE_TX_MAX. */
+	assert_int_equal(STORE_TX_HEADER_LEN + STORE_TX_PAYLOAD_MAX + SN_SIG_LEN, STORE_TX_MAX);
+}
+
+/* Decodes a transaction of type whose header announces plen, with avail payload bytes
+ * (each byte fill, the count byte of an EXECUTE count) and a signature after them. */
+static int decode_framed(uint8_t type, unsigned plen, size_t avail, uint8_t count)
+{
+	static uint8_t buf[STORE_TX_MAX + 128];
+	struct store_tx tx, back;
+	size_t len;
+
+	fixed_tx(&tx);
+	encode_tx(&tx, buf, &len);
+	buf[1] = type;
+	buf[54] = (uint8_t)plen;
+	buf[55] = (uint8_t)(plen >> 8);
+	memset(buf + STORE_TX_HEADER_LEN, 0x5a, avail);
+	if (avail > 8)
+		buf[STORE_TX_HEADER_LEN + 8] = count;
+	len = STORE_TX_HEADER_LEN + avail + SN_SIG_LEN;
+	if (len > sizeof(buf))
+		len = sizeof(buf);
+	return store_tx_decode(&back, buf, len);
+}
+
+static void test_tx_gov_framing(void **state)
+{
+	(void)state;
+	/* PROPOSE: 9 ..= STORE_TX_PAYLOAD_MAX. */
+	for (unsigned pl = 0; pl < STORE_TX_PROPOSE_HEADER_LEN; pl++)
+		assert_int_equal(decode_framed(STORE_TX_GOV_PROPOSE, pl, pl, 0), SN_E_TRUNCATED);
+	assert_int_equal(decode_framed(STORE_TX_GOV_PROPOSE, 9, 9, 0), SN_OK);
+	assert_int_equal(decode_framed(STORE_TX_GOV_PROPOSE, STORE_TX_PAYLOAD_MAX, STORE_TX_PAYLOAD_MAX, 0), SN_OK);
+	assert_int_equal(decode_framed(STORE_TX_GOV_PROPOSE, STORE_TX_PAYLOAD_MAX + 1, 9, 0), SN_E_TOOBIG);
+	assert_int_equal(decode_framed(STORE_TX_GOV_PROPOSE, 0xffff, 9, 0), SN_E_TOOBIG);
+	/* A PROPOSE whose input ends inside the payload. */
+	assert_int_equal(decode_framed(STORE_TX_GOV_PROPOSE, 100, 50, 0), SN_E_TRUNCATED);
+	/* APPROVE: exactly 104. */
+	assert_int_equal(decode_framed(STORE_TX_GOV_APPROVE, 104, 104, 0), SN_OK);
+	assert_int_equal(decode_framed(STORE_TX_GOV_APPROVE, 103, 103, 0), SN_E_TRUNCATED);
+	assert_int_equal(decode_framed(STORE_TX_GOV_APPROVE, 105, 105, 0), SN_E_TOOBIG);
+	assert_int_equal(decode_framed(STORE_TX_GOV_APPROVE, 40, 40, 0), SN_E_TRUNCATED);
+	/* EXECUTE: 9 + 96 n, n <= 64. */
+	for (unsigned pl = 0; pl < STORE_TX_EXECUTE_HEADER_LEN; pl++)
+		assert_int_equal(decode_framed(STORE_TX_GOV_EXECUTE, pl, pl, 0), SN_E_TRUNCATED);
+	assert_int_equal(decode_framed(STORE_TX_GOV_EXECUTE, 9, 9, 0), SN_OK);
+	assert_int_equal(decode_framed(STORE_TX_GOV_EXECUTE, 9 + 96, 9 + 96, 1), SN_OK);
+	assert_int_equal(decode_framed(STORE_TX_GOV_EXECUTE, 9 + 96, 9 + 96, 0), SN_E_TOOBIG);
+	assert_int_equal(decode_framed(STORE_TX_GOV_EXECUTE, 9 + 96, 9 + 96, 2), SN_E_TRUNCATED);
+	assert_int_equal(decode_framed(STORE_TX_GOV_EXECUTE, 9 + 95, 9 + 95, 1), SN_E_TRUNCATED);
+	assert_int_equal(decode_framed(STORE_TX_GOV_EXECUTE, 9 + 97, 9 + 97, 1), SN_E_TOOBIG);
+	assert_int_equal(decode_framed(STORE_TX_GOV_EXECUTE, 9 + 64 * 96, 9 + 64 * 96, 64), SN_OK);
+	assert_int_equal(decode_framed(STORE_TX_GOV_EXECUTE, 9 + 65 * 96, 9 + 65 * 96, 65), SN_E_TOOBIG);
+	assert_int_equal(decode_framed(STORE_TX_GOV_EXECUTE, 9 + 96, 9 + 96, 0xff), SN_E_TOOBIG);
+	/* The count byte itself missing from the input. */
+	assert_int_equal(decode_framed(STORE_TX_GOV_EXECUTE, 9, 0, 0), SN_E_TRUNCATED);
+}
+
+static void test_tx_gov_encode_refuses_what_decode_would(void **state)
+{
+	static uint8_t payload[STORE_TX_PAYLOAD_MAX + 1], enc[STORE_TX_MAX];
+	struct store_tx tx;
+	size_t len;
+
+	(void)state;
+	gov_tx(&tx, STORE_TX_GOV_PROPOSE, payload, 8);
+	assert_int_equal(store_tx_encode(enc, sizeof(enc), &len, &tx), SN_E_TRUNCATED);
+	gov_tx(&tx, STORE_TX_GOV_PROPOSE, payload, STORE_TX_PAYLOAD_MAX + 1);
+	assert_int_equal(store_tx_encode(enc, sizeof(enc), &len, &tx), SN_E_TOOBIG);
+	gov_tx(&tx, STORE_TX_GOV_APPROVE, payload, 103);
+	assert_int_equal(store_tx_encode(enc, sizeof(enc), &len, &tx), SN_E_TRUNCATED);
+	payload[8] = 2;
+	gov_tx(&tx, STORE_TX_GOV_EXECUTE, payload, 9 + 96);
+	assert_int_equal(store_tx_encode(enc, sizeof(enc), &len, &tx), SN_E_TRUNCATED);
+	payload[8] = 65;
+	gov_tx(&tx, STORE_TX_GOV_EXECUTE, payload, 9 + 65 * 96);
+	assert_int_equal(store_tx_encode(enc, sizeof(enc), &len, &tx), SN_E_TOOBIG);
+	assert_int_equal(store_tx_sighash(enc, &tx), SN_E_TOOBIG);
+	gov_tx(&tx, STORE_TX_GOV_APPROVE, NULL, 104);
+	assert_int_equal(store_tx_encode(enc, sizeof(enc), &len, &tx), SN_E_INVAL);
+	/* A buffer one byte short. */
+	gov_tx(&tx, STORE_TX_GOV_APPROVE, payload, 104);
+	assert_int_equal(store_tx_encode(enc, STORE_TX_HEADER_LEN + 104 + SN_SIG_LEN - 1, &len, &tx), SN_E_TOOBIG);
+	assert_int_equal(len, 0);
 }
 
 static void test_tx_encode_small_buffer(void **state)
@@ -977,6 +1132,9 @@ int main(void)
 		cmocka_unit_test(test_tx_trailing_and_oversize),
 		cmocka_unit_test(test_tx_unknown_version_and_type),
 		cmocka_unit_test(test_tx_wrong_payload_len),
+		cmocka_unit_test(test_tx_gov_roundtrip),
+		cmocka_unit_test(test_tx_gov_framing),
+		cmocka_unit_test(test_tx_gov_encode_refuses_what_decode_would),
 		cmocka_unit_test(test_tx_encode_small_buffer),
 		cmocka_unit_test(test_tx_signature_covers_every_field),
 		cmocka_unit_test(test_tx_id_changes_with_signature),

@@ -194,6 +194,11 @@ static void test_worked_example(void **state)
 
 	/* The documented bytes decode back to the same transaction, which verifies. */
 	assert_int_equal(store_tx_decode(&back, want_tx, sizeof(want_tx)), SN_OK);
+	/* The payload is borrowed from the input: the 40 bytes at offset 56. */
+	assert_ptr_equal(back.payload, want_tx + STORE_TX_HEADER_LEN);
+	assert_int_equal(back.payload_len, STORE_TX_PAYLOAD_V1);
+	tx.payload = back.payload;
+	tx.payload_len = back.payload_len;
 	assert_memory_equal(&back, &tx, sizeof(tx));
 	assert_int_equal(store_tx_verify(&back), SN_OK);
 
@@ -296,11 +301,16 @@ static void test_layout_tables(void **state)
 	check_table(d, "## Account records (v1)", acct_fields, SN_ARRAY_LEN(acct_fields),
 	            STORE_ACCOUNT_LEN);
 	/* The limits quoted in the text. */
-	assert_int_equal(STORE_TX_MAX, 512);
+	assert_int_equal(STORE_TX_MAX, 10369);
+	assert_int_equal(STORE_TX_PAYLOAD_MAX, 10249);
+	assert_int_equal(STORE_TX_GOV_PAYLOAD_MAX, 10240);
+	assert_int_equal(STORE_TX_APPROVE_LEN, 104);
+	assert_int_equal(STORE_TX_EXECUTE_SIGS_MAX, 64);
 	assert_int_equal(STORE_BLOCK_MAX_TXS, 65536);
-	assert_int_equal(STORE_BLOCK_MAX, 33816729);
+	assert_int_equal(STORE_BLOCK_MAX, 67108864);
 	assert_int_equal(STORE_TX_PAYLOAD_V1, 40);
-	assert_non_null(strstr(d->text, "33,816,729"));
+	assert_non_null(strstr(d->text, "10,369 bytes (`STORE_TX_MAX`)"));
+	assert_non_null(strstr(d->text, "67,108,864 bytes (`STORE_BLOCK_MAX`)"));
 }
 
 int main(void)
