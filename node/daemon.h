@@ -74,17 +74,26 @@ void node_p2p_after_block(struct node_daemon *d);
 /* RPC net_info's result (NULL: out of memory). */
 json_t *node_p2p_info(struct node_daemon *d);
 
-/* A submit_tx request whose signature is checked on the thread pool (node/rpc.c). */
-struct submit_job {
-	uv_work_t work;
-	struct node_daemon *d;
-	struct http_req *req;
-	json_t *id;
-	uint8_t raw[STORE_TX_MAX];
+/* submit_tx requests whose signatures are checked on the thread pool (node/rpc.c): one
+ * request, or a whole batch of them, split over SUBMIT_SPLIT work items. */
+#define SUBMIT_SPLIT 4
+struct submit_entry {
+	uint8_t *raw; /* sn_malloc'd */
 	size_t len;
 	struct store_tx tx;
 	uint8_t txid[SN_HASH_LEN];
 	int err;
+	json_t *id;      /* NULL: a notification (no reply entry) */
+	json_t *error;   /* set when the request itself was bad (params) */
+};
+struct submit_job {
+	uv_work_t work[SUBMIT_SPLIT];
+	unsigned pending; /* work items still running */
+	struct node_daemon *d;
+	struct http_req *req;
+	bool batch; /* reply with an array */
+	size_t n;
+	struct submit_entry *e;
 	struct submit_job *next;
 };
 /* Finishes a submit job (admits it or replies with its error) and frees it. */

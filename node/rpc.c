@@ -678,16 +678,30 @@ static void reply_json(struct http_req *req, json_t *resp)
 static void submit_work(uv_work_t *w)
 {
 	struct submit_job *j = w->data;
+	size_t k = (size_t)(w - j->work), lo = k * j->n / SUBMIT_SPLIT, hi = (k + 1) * j->n / SUBMIT_SPLIT;
 
-	j->err = node_tx_check(j->raw, j->len, j->d->gen.chain_id, &j->tx, j->txid);
+	for (size_t i = lo; i < hi; i++)
+		if (!j->e[i].error)
+			j->e[i].err = node_tx_check(j->e[i].raw, j->e[i].len, j->d->gen.chain_id, &j->e[i].tx, j->e[i].txid);
+}
+
+static void submit_job_free(struct submit_job *j)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		sn_free(j->e[i].raw);
+		json_decref(j->e[i].id);
+		json_decref(j->e[i].error);
+	}
+	sn_free(j->e);
+	sn_free(j);
 }
 
 void node_rpc_submit_finish(struct submit_job *j)
 {
 	struct node_daemon *d = j->d;
-	int rc = j->err;
+	json_t *replies;
 
-	if (!rc && d->producing && !d->stopping) { /* a block is being built: admit right after it */
+	if (d->producing && !d->stopping) { /* a block is being built: admit right after it */
 		j->next = NULL;
 		if (d->deferred_tail)
 			d->deferred_tail->next = j;
@@ -696,11 +710,33 @@ void node_rpc_submit_finish(struct submit_job *j)
 		d->deferred_tail = j;
 		return;
 	}
-	if (!rc)
-		rc = d->stopping ? SN_E_BUSY : node_daemon_admit(d, j->raw, j->len, &j->tx, j->txid);
-	reply_json(j->req, envelope(j->id, rc ? NULL : submit_result(j->txid), rc ? rpc_err_sn(NODE_RPC_REJECTED, rc) : NULL));
-	json_decref(j->id);
-	sn_free(j);
+	replies = json_array();
+	for (size_t i = 0; i < j->n; i++) {
+		struct submit_entry *e = &j->e[i];
+		int rc = e->err;
+		json_t *one;
+
+		if (e->error) {
+			one = envelope(e->id, NULL, json_incref(e->error));
+		} else {
+			if (!rc)
+				rc = d->stopping ? SN_E_BUSY : node_daemon_admit(d, e->raw, e->len, &e->tx, e->txid);
+			one = envelope(e->id, rc ? NULL : submit_result(e->txid),
+			               rc ? rpc_err_sn(NODE_RPC_REJECTED, rc) : NULL);
+		}
+		if (e->id)
+			json_array_append_new(replies, one);
+		else
+			json_decref(one);
+	}
+	if (!j->batch)
+		reply_json(j->req, json_incref(json_array_get(replies, 0)));
+	else if (json_array_size(replies))
+		reply_json(j->req, json_incref(replies));
+	else
+		http_reply(j->req, 204, "application/json", "", 0);
+	json_decref(replies);
+	submit_job_free(j);
 }
 
 static void submit_done(uv_work_t *w, int status)
@@ -708,38 +744,86 @@ static void submit_done(uv_work_t *w, int status)
 	struct submit_job *j = w->data;
 
 	j->d->jobs--;
-	if (status == UV_ECANCELED)
-		j->err = SN_E_CANCELLED;
-	node_rpc_submit_finish(j);
+	if (status == UV_ECANCELED) {
+		size_t k = (size_t)(w - j->work);
+
+		for (size_t i = k * j->n / SUBMIT_SPLIT; i < (k + 1) * j->n / SUBMIT_SPLIT; i++)
+			j->e[i].err = SN_E_CANCELLED;
+	}
+	if (--j->pending == 0)
+		node_rpc_submit_finish(j);
 }
 
-/* A single submit_tx: the signature check runs on the thread pool. */
+static bool is_submit(json_t *r)
+{
+	json_t *m = json_is_object(r) ? json_object_get(r, "method") : NULL;
+
+	return json_is_string(m) && strcmp(json_string_value(m), "submit_tx") == 0;
+}
+
+/* A submit_tx, or a batch made only of submit_tx requests: the signature checks run on the
+ * thread pool, split over up to SUBMIT_SPLIT work items; the replies go out together once
+ * every entry is admitted (or refused) in order. false: not for this path (the synchronous
+ * one answers). */
 static bool submit_async(struct node_daemon *d, struct http_req *hreq, json_t *req)
 {
-	json_t *err = NULL;
+	bool batch = json_is_array(req);
+	size_t n = batch ? json_array_size(req) : 1;
 	struct submit_job *j;
 
 	if (!d->ready || store_status(d->st) || d->stopping)
 		return false; /* the synchronous path says why */
+	for (size_t i = 0; i < n; i++) {
+		json_t *r = batch ? json_array_get(req, i) : req;
+		json_t *v = json_object_get(r, "jsonrpc");
+
+		if (!is_submit(r) || !json_is_string(v) || strcmp(json_string_value(v), "2.0") != 0)
+			return false;
+	}
+	if (!batch && !json_object_get(req, "id"))
+		return false;
 	j = sn_calloc(1, sizeof(*j));
 	if (!j)
 		return false;
-	if (submit_param(json_object_get(req, "params"), j->raw, &j->len, &err)) {
-		reply_json(hreq, envelope(json_object_get(req, "id"), NULL, err));
-		sn_free(j);
-		return true;
-	}
-	j->d = d;
-	j->req = hreq;
-	j->id = json_incref(json_object_get(req, "id"));
-	j->work.data = j;
-	d->jobs++;
-	if (uv_queue_work(d->loop, &j->work, submit_work, submit_done) != 0) {
-		d->jobs--;
-		json_decref(j->id);
+	j->e = sn_calloc(n, sizeof(*j->e));
+	if (!j->e) {
 		sn_free(j);
 		return false;
 	}
+	j->n = n;
+	j->d = d;
+	j->req = hreq;
+	j->batch = batch;
+	for (size_t i = 0; i < n; i++) {
+		json_t *r = batch ? json_array_get(req, i) : req, *err = NULL;
+		uint8_t buf[STORE_TX_MAX];
+
+		j->e[i].id = json_incref(json_object_get(r, "id"));
+		if (submit_param(json_object_get(r, "params"), buf, &j->e[i].len, &err)) {
+			j->e[i].error = err;
+			continue;
+		}
+		if (!(j->e[i].raw = sn_malloc(j->e[i].len ? j->e[i].len : 1))) {
+			submit_job_free(j);
+			return false;
+		}
+		memcpy(j->e[i].raw, buf, j->e[i].len);
+	}
+	for (unsigned k = 0; k < SUBMIT_SPLIT; k++) {
+		if (k * n / SUBMIT_SPLIT == (k + 1) * n / SUBMIT_SPLIT)
+			continue; /* an empty slice */
+		j->work[k].data = j;
+		j->pending++;
+		d->jobs++;
+		if (uv_queue_work(d->loop, &j->work[k], submit_work, submit_done) != 0) {
+			j->pending--;
+			d->jobs--;
+			for (size_t i = k * n / SUBMIT_SPLIT; i < (k + 1) * n / SUBMIT_SPLIT; i++)
+				j->e[i].err = SN_E_NOMEM;
+		}
+	}
+	if (j->pending == 0)
+		node_rpc_submit_finish(j);
 	return true;
 }
 
@@ -763,6 +847,8 @@ void node_rpc_post(void *ud, struct http_req *hreq, const char *body, size_t len
 			reply_json(hreq, envelope(NULL, NULL, rpc_err(NODE_RPC_INVALID_REQUEST, "invalid request: empty batch", NULL)));
 		} else if (json_array_size(req) > 1000) {
 			reply_json(hreq, envelope(NULL, NULL, rpc_err(NODE_RPC_INVALID_REQUEST, "invalid request: batch larger than 1000", NULL)));
+		} else if (submit_async(d, hreq, req)) {
+			/* a batch of submit_tx: answered once its signatures are checked */
 		} else {
 			resp = json_array();
 			json_array_foreach(req, i, r) {
@@ -783,9 +869,7 @@ void node_rpc_post(void *ud, struct http_req *hreq, const char *body, size_t len
 		json_decref(req);
 		return;
 	}
-	if (json_is_object(req) && json_is_string(json_object_get(req, "method")) &&
-	    strcmp(json_string_value(json_object_get(req, "method")), "submit_tx") == 0 && json_object_get(req, "id") &&
-	    submit_async(d, hreq, req)) {
+	if (is_submit(req) && submit_async(d, hreq, req)) {
 		json_decref(req);
 		return;
 	}

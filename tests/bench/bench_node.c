@@ -1,9 +1,12 @@
 /* tests/bench/bench_node.c — a real settled on 127.0.0.1 under load.
  *
- *   bench rpc.submit    signed transfers accepted per second through submit_tx, from
- *                       SN_BENCH_CLIENTS (default 8) concurrent keep-alive connections
- *   bench node.commit   the same transfers per second end to end: from the first submit to
- *                       the block that commits the last one
+ *   bench rpc.submit          signed transfers accepted per second through submit_tx, one per
+ *                             request, from SN_BENCH_CLIENTS (default 8) concurrent keep-alive
+ *                             connections
+ *   bench node.commit         the same transfers per second end to end: from the first submit
+ *                             to the block that commits the last one
+ *   bench rpc.submit_batch    the same with JSON-RPC batches of SN_BENCH_BATCH (default 100)
+ *   bench node.commit_batch   submit_tx per request
  *
  * The node runs from a fresh `settle init` home (a small store: compare with settle.apply of
  * the same `make bench` run, which uses 1M accounts). Senders are registered first; each
@@ -77,10 +80,20 @@ static const char *conn_call(struct conn *c, const char *json)
 
 struct worker {
 	pthread_t th;
-	char **reqs;
+	char **reqs;   /* request bodies: one submit_tx, or a batch of them */
+	size_t *count; /* transactions in each */
 	size_t n, ok, rejected;
 	char first_err[256];
 };
+
+/* Counts the "result" and "error" members of a reply (one object or a batch array). */
+static void count_replies(const char *body, size_t *ok, size_t *bad)
+{
+	for (const char *p = body; (p = strstr(p, "\"result\"")); p++)
+		(*ok)++;
+	for (const char *p = body; (p = strstr(p, "\"error\"")); p++)
+		(*bad)++;
+}
 
 static void *worker_run(void *arg)
 {
@@ -90,14 +103,16 @@ static void *worker_run(void *arg)
 	conn_open(c);
 	for (size_t i = 0; i < w->n; i++) {
 		const char *body = conn_call(c, w->reqs[i]);
+		size_t ok = 0, bad = 0;
 
-		if (body && strstr(body, "\"result\""))
-			w->ok++;
-		else {
-			w->rejected++;
-			if (!w->first_err[0])
-				snprintf(w->first_err, sizeof(w->first_err), "%s", body ? body : "(connection lost)");
-		}
+		if (body)
+			count_replies(body, &ok, &bad);
+		if (!body || ok != w->count[i])
+			bad = w->count[i] - ok;
+		w->ok += ok;
+		w->rejected += bad;
+		if (bad && !w->first_err[0])
+			snprintf(w->first_err, sizeof(w->first_err), "%s", body ? body : "(connection lost)");
 	}
 	close(c->fd);
 	free(c);
@@ -120,8 +135,9 @@ static uint64_t status_u64(struct conn *c, const char *field)
 
 static char *submit_json(const struct store_tx *tx)
 {
-	uint8_t raw[STORE_TX_MAX];
-	char hex[2 * STORE_TX_MAX + 1], *out;
+	static uint8_t raw[STORE_TX_MAX];
+	static char hex[2 * STORE_TX_MAX + 1];
+	char *out;
 	size_t len;
 
 	if (store_tx_encode(raw, sizeof(raw), &len, tx))
@@ -132,16 +148,68 @@ static char *submit_json(const struct store_tx *tx)
 	return out;
 }
 
+/* Joins reqs[0..n) into one JSON-RPC batch (and frees them). */
+static char *batch_json(char **reqs, size_t n)
+{
+	size_t total = 3;
+	char *out, *p;
+
+	for (size_t i = 0; i < n; i++)
+		total += strlen(reqs[i]) + 1;
+	out = p = malloc(total);
+	*p++ = '[';
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(reqs[i]);
+
+		memcpy(p, reqs[i], l);
+		p += l;
+		*p++ = i + 1 < n ? ',' : ']';
+		free(reqs[i]);
+	}
+	*p = '\0';
+	return out;
+}
+
+/* Sends every worker's requests at once and waits until the mempool is empty again. */
+static void run_phase(struct worker *w, size_t clients, struct conn *ctl, const char *name, size_t total)
+{
+	uint64_t t0, t_submitted, t_committed, h0;
+	size_t ok = 0, rejected = 0;
+
+	h0 = status_u64(ctl, "height");
+	t0 = sn_time_mono_ns();
+	for (size_t c = 0; c < clients; c++)
+		pthread_create(&w[c].th, NULL, worker_run, &w[c]);
+	for (size_t c = 0; c < clients; c++) {
+		pthread_join(w[c].th, NULL);
+		ok += w[c].ok;
+		rejected += w[c].rejected;
+		if (w[c].first_err[0])
+			fprintf(stderr, "# %s client %zu: first rejection: %s\n", name, c, w[c].first_err);
+	}
+	t_submitted = sn_time_mono_ns();
+	while (status_u64(ctl, "mempool") > 0)
+		usleep(2000);
+	t_committed = sn_time_mono_ns();
+	fprintf(stderr, "# %s: %zu transfers over %zu connections: %zu accepted, %zu rejected, %llu blocks\n", name,
+	        total, clients, ok, rejected, (unsigned long long)(status_u64(ctl, "height") - h0));
+	printf("bench rpc.%s %.0f tx/s\n", name, (double)ok / ((double)(t_submitted - t0) / 1e9));
+	printf("bench node.%s %.0f tx/s\n", strcmp(name, "submit") == 0 ? "commit" : "commit_batch",
+	       (double)ok / ((double)(t_committed - t0) / 1e9));
+	if (rejected)
+		exit(1);
+}
+
 int main(void)
 {
 	size_t clients = getenv("SN_BENCH_CLIENTS") ? strtoul(getenv("SN_BENCH_CLIENTS"), NULL, 10) : 8;
 	size_t senders = 256, per_sender = getenv("SN_BENCH_TXS") ? strtoul(getenv("SN_BENCH_TXS"), NULL, 10) / 256 : 120;
 	char *dir, path[4200], hex[128] = { 0 }, cookie[256] = { 0 };
 	uint8_t root_sk[32], root_pk[32], (*sk)[32], (*pk)[32];
-	struct worker *w;
+	struct worker *w, *wb;
+	size_t batch = getenv("SN_BENCH_BATCH") ? strtoul(getenv("SN_BENCH_BATCH"), NULL, 10) : 100;
 	struct conn *ctl = malloc(sizeof(*ctl));
-	uint64_t t0, t_submitted, t_committed, h0;
-	size_t total, ok = 0, rejected = 0;
+	size_t total;
 	const char *extra[] = { "--log-level", "warn", NULL };
 	char *init[] = { (char *)tu_bin("settle"), "init", "--home", home, "--min-fee", "1", NULL };
 	pid_t pid;
@@ -198,45 +266,47 @@ int main(void)
 	while (status_u64(ctl, "mempool") > 0)
 		usleep(20000);
 
-	/* Pre-sign every transfer. */
+	/* Pre-sign every transfer: the first half goes one per request, the second in batches. */
 	w = calloc(clients, sizeof(*w));
-	for (size_t c = 0; c < clients; c++)
-		w[c].reqs = calloc(senders * per_sender / clients + per_sender + 1, sizeof(char *));
+	wb = calloc(clients, sizeof(*wb));
+	for (size_t c = 0; c < clients; c++) {
+		size_t cap = senders * per_sender / clients + per_sender + 1;
+
+		w[c].reqs = calloc(cap, sizeof(char *));
+		w[c].count = calloc(cap, sizeof(size_t));
+		wb[c].reqs = calloc(cap, sizeof(char *));
+		wb[c].count = calloc(cap, sizeof(size_t));
+	}
 	for (size_t k = 0; k < per_sender; k++)
 		for (size_t s = 0; s < senders; s++) {
 			struct store_tx tx = { .version = STORE_TX_V1, .type = STORE_TX_TRANSFER, .chain_id = 1,
 				               .nonce = k, .fee = 1, .amount = 1 + (k + s) % 100 };
-			struct worker *wk = &w[s % clients];
+			struct worker *wk = k < per_sender / 2 ? &w[s % clients] : &wb[s % clients];
 
 			memcpy(tx.signer, pk[s], 32);
 			memcpy(tx.to, pk[(s + 1 + k) % senders], 32);
 			if (store_tx_sign(&tx, sk[s]))
 				return 1;
+			wk->count[wk->n] = 1;
 			wk->reqs[wk->n++] = submit_json(&tx);
 		}
-	total = senders * per_sender;
-
-	h0 = status_u64(ctl, "height");
-	t0 = sn_time_mono_ns();
-	for (size_t c = 0; c < clients; c++)
-		pthread_create(&w[c].th, NULL, worker_run, &w[c]);
+	/* Group each batch client's requests (in order, so each sender's nonces stay in order). */
 	for (size_t c = 0; c < clients; c++) {
-		pthread_join(w[c].th, NULL);
-		ok += w[c].ok;
-		rejected += w[c].rejected;
-		if (w[c].first_err[0])
-			fprintf(stderr, "# client %zu: first rejection: %s\n", c, w[c].first_err);
+		size_t m = 0;
+
+		for (size_t i = 0; i < wb[c].n; i += batch, m++) {
+			size_t take = wb[c].n - i < batch ? wb[c].n - i : batch;
+
+			wb[c].reqs[m] = batch_json(&wb[c].reqs[i], take);
+			wb[c].count[m] = take;
+		}
+		wb[c].n = m;
 	}
-	t_submitted = sn_time_mono_ns();
-	while (status_u64(ctl, "mempool") > 0)
-		usleep(2000);
-	t_committed = sn_time_mono_ns();
-	fprintf(stderr, "# %zu transfers from %zu senders over %zu connections: %zu accepted, %zu rejected, %llu blocks\n",
-	        total, senders, clients, ok, rejected, (unsigned long long)(status_u64(ctl, "height") - h0));
-	printf("bench rpc.submit %.0f tx/s\n", (double)ok / ((double)(t_submitted - t0) / 1e9));
-	printf("bench node.commit %.0f tx/s\n", (double)ok / ((double)(t_committed - t0) / 1e9));
+	total = senders * per_sender;
+	run_phase(w, clients, ctl, "submit", senders * (per_sender / 2));
+	run_phase(wb, clients, ctl, "submit_batch", total - senders * (per_sender / 2));
 	close(ctl->fd);
 	tu_node_stop(pid, SIGTERM);
 	tu_rmtree(dir);
-	return rejected ? 1 : 0;
+	return 0;
 }

@@ -285,6 +285,50 @@ static void test_invalid_and_replayed_tx(void **state)
 	assert_healthy();
 }
 
+/* A batch made only of submit_tx requests is checked on the thread pool and answered in
+ * order, entry by entry: admitted, refused with the engine's error, or bad params. */
+static void test_submit_batch(void **state)
+{
+	char a[2 * STORE_TX_MAX + 1], b[2 * STORE_TX_MAX + 1], *req, *body;
+	uint8_t carol_sk[32], carol[32];
+	json_t *j;
+
+	(void)state;
+	assert_int_equal(sn_schnorr_keygen(carol_sk, carol), SN_OK);
+	root_tx(a, STORE_TX_REGISTER, 1000, carol, 1, 1); /* a nonce far ahead: bad_nonce */
+	root_tx(b, STORE_TX_REGISTER, 1000, carol, 1, 1);
+	b[strlen(b) - 2] = b[strlen(b) - 2] == '0' ? '1' : '0'; /* bad_signature */
+	req = malloc(2 * strlen(a) + strlen(b) + 512);
+	snprintf(req, 2 * strlen(a) + strlen(b) + 512,
+	        "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"submit_tx\",\"params\":[\"%s\"]},"
+	        "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"submit_tx\",\"params\":[\"%s\"]},"
+	        "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"submit_tx\",\"params\":[\"zz\"]},"
+	        "{\"jsonrpc\":\"2.0\",\"method\":\"submit_tx\",\"params\":[\"%s\"]}]",
+	        a, b, a);
+	assert_int_equal(tu_rpc(port, home, req, &body), 200);
+	j = json_loads(body, 0, NULL);
+	assert_true(json_is_array(j));
+	assert_int_equal(json_array_size(j), 3); /* the notification gets no entry */
+	for (size_t i = 0; i < 3; i++) {
+		json_t *e = json_array_get(j, i);
+		char *one = json_dumps(e, 0);
+		char name[64] = { 0 };
+		int code = rpc_code(one, name, sizeof(name));
+
+		assert_int_equal(json_integer_value(json_object_get(e, "id")), (json_int_t)i + 1);
+		assert_int_equal(code, i == 2 ? -32602 : -32000);
+		if (i == 0)
+			assert_string_equal(name, "bad_nonce");
+		if (i == 1)
+			assert_string_equal(name, "bad_signature");
+		free(one);
+	}
+	json_decref(j);
+	free(body);
+	free(req);
+	assert_healthy();
+}
+
 static int connect_raw(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
@@ -383,6 +427,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_http),
 		cmocka_unit_test(test_jsonrpc_errors),
 		cmocka_unit_test(test_invalid_and_replayed_tx),
+		cmocka_unit_test(test_submit_batch),
 		cmocka_unit_test(test_slow_client_and_connection_limit),
 		cmocka_unit_test(test_client_leaves_mid_reply),
 	};
