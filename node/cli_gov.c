@@ -907,7 +907,8 @@ static void print_proposal(const json_t *p)
 	print_track(p, "community");
 	printf("%-11s ", "total");
 	bar(bps, 10000, BAR_CELLS, marks, SN_ARRAY_LEN(marks));
-	printf("  %6s   %s %s\n\n", PCT(bps), bps >= GOV_THRESHOLD_BPS ? "passes: needs" : "needs", PCT(GOV_THRESHOLD_BPS));
+	printf("  %6s   %s%s%s\n\n", PCT(bps), bps >= GOV_THRESHOLD_BPS ? "passes (needs " : "needs ", PCT(GOV_THRESHOLD_BPS),
+	       bps >= GOV_THRESHOLD_BPS ? ")" : "");
 	printf("  created    block %s\n", S(p, "created_height"));
 	if (strcmp(status, "timelocked") == 0)
 		printf("  timelock   %s blocks left (approved in block %s, executable from block %s)\n",

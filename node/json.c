@@ -5,12 +5,17 @@
 
 json_t *node_json_hex(const uint8_t *b, size_t n)
 {
-	char h[2 * 256 + 1];
+	char small[2 * 256 + 1], *h = n <= 256 ? small : sn_malloc(2 * n + 1);
+	json_t *j;
 
-	if (n > 256)
+	/* Governance payloads run to ~10 KB: get_tx and gov_get show them whole. */
+	if (!h)
 		return NULL;
 	sn_hex_encode(h, b, n);
-	return json_string(h);
+	j = json_string(h);
+	if (h != small)
+		sn_free(h);
+	return j;
 }
 
 json_t *node_json_dec(uint64_t v)

@@ -19,7 +19,7 @@ enum node_rpc_code {
 	NODE_RPC_NOT_READY = -32002,
 };
 
-/* A new JSON string of n bytes in lowercase hex (n at most 256). */
+/* A new JSON string of n bytes in lowercase hex (NULL when out of memory). */
 json_t *node_json_hex(const uint8_t *b, size_t n);
 /* A new JSON string with v in decimal (amounts may exceed 2^53). */
 json_t *node_json_dec(uint64_t v);

@@ -224,6 +224,69 @@ int tu_run(char *const argv[], char *out, size_t cap)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+int tu_settle(const char *rpc, const char *home, const char *dir, char *out, size_t cap, char *err, size_t errcap,
+              const char *arg0, ...)
+{
+	va_list ap;
+	char errpath[4200];
+	const char *argv[48];
+	int n = 0, fd, saved, status;
+	size_t len = 0;
+	uint8_t *e;
+
+	argv[n++] = tu_bin("settle");
+	argv[n++] = "--rpc";
+	argv[n++] = rpc;
+	argv[n++] = "--home";
+	argv[n++] = home;
+	va_start(ap, arg0);
+	for (const char *a = arg0; a && n < 47; a = va_arg(ap, const char *))
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	snprintf(errpath, sizeof(errpath), "%s/stderr", dir);
+	/* stderr to a file, stdout through tu_run's pipe: save our stderr and restore it after. */
+	fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	fflush(stderr);
+	dup2(fd, 2);
+	close(fd);
+	status = tu_run((char *const *)argv, out, cap);
+	dup2(saved, 2);
+	close(saved);
+	e = tu_read_file(errpath, &len);
+	snprintf(err, errcap, "%.*s", (int)len, e ? (const char *)e : "");
+	free(e);
+	return status;
+}
+
+json_t *tu_json_out(const char *out, const char *err)
+{
+	json_error_t je;
+	json_t *j = json_loads(out, 0, &je);
+
+	if (!j)
+		fail_msg("settle printed no JSON (%s): %s / %s", je.text, out, err);
+	return j;
+}
+
+uint64_t tu_json_u64(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+	unsigned long long u;
+	char *end;
+
+	if (json_is_integer(v))
+		return (uint64_t)json_integer_value(v);
+	if (!json_is_string(v))
+		fail_msg("member %s is missing", key);
+	u = strtoull(json_string_value(v), &end, 10);
+	assert_true(*end == '\0');
+	return (uint64_t)u;
+}
+
 static void sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };

@@ -52,6 +52,16 @@ const char *tu_bin(const char *name);
 /* Runs argv (NULL-terminated) and waits; returns its exit status (or -1). out (may be NULL)
  * gets up to cap-1 bytes of its stdout, NUL-terminated. */
 int tu_run(char *const argv[], char *out, size_t cap);
+/* Runs `settle --rpc rpc --home home ARGS...` (the const char * arguments from arg0 up to a
+ * NULL): its stdout into out[cap] and its stderr into err[errcap] (both NUL-terminated;
+ * stderr goes through the file dir/stderr). Returns the exit status (-1 if it did not exit). */
+int tu_settle(const char *rpc, const char *home, const char *dir, char *out, size_t cap, char *err, size_t errcap,
+              const char *arg0, ...);
+/* What settle printed (out) parsed as JSON; fails the test, quoting out and err, if it is not. */
+#include <jansson.h>
+json_t *tu_json_out(const char *out, const char *err);
+/* A member that is a JSON number or a decimal string (u64); fails the test otherwise. */
+uint64_t tu_json_u64(const json_t *obj, const char *key);
 /* Starts `settled --home home --rpc-port port [extra...]` with its output to home/node.log
  * and waits until GET /health answers 200 (up to 20 s). Returns the pid; asserts on failure. */
 pid_t tu_node_start(const char *home, uint16_t port, const char *const *extra);

@@ -38,71 +38,15 @@ static char out[OUT_CAP], err[8192];
 
 /* Runs `settle --rpc 127.0.0.1:PORT --home HOME args...` (NULL-terminated); its stdout goes
  * to out, its stderr to err. Returns the exit status (-1 if it did not exit). */
-static int settle(const char *arg0, ...)
-{
-	char errpath[4200];
-	const char *argv[32];
-	va_list ap;
-	int n = 0, fd, status = -1;
-	size_t len = 0;
-	uint8_t *e;
-
-	argv[n++] = tu_bin("settle");
-	argv[n++] = "--rpc";
-	argv[n++] = rpcaddr;
-	argv[n++] = "--home";
-	argv[n++] = home;
-	va_start(ap, arg0);
-	for (const char *a = arg0; a && n < 31; a = va_arg(ap, const char *))
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-	snprintf(errpath, sizeof(errpath), "%s/stderr", dir);
-	/* stderr to a file, stdout through tu_run's pipe: save our stderr and restore it after. */
-	fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	{
-		int saved = dup(2);
-
-		assert_true(saved >= 0);
-		fflush(stderr);
-		dup2(fd, 2);
-		close(fd);
-		status = tu_run((char *const *)argv, out, sizeof(out));
-		dup2(saved, 2);
-		close(saved);
-	}
-	e = tu_read_file(errpath, &len);
-	snprintf(err, sizeof(err), "%.*s", (int)len, e ? (const char *)e : "");
-	free(e);
-	return status;
-}
+#define settle(...) tu_settle(rpcaddr, home, dir, out, sizeof(out), err, sizeof(err), __VA_ARGS__)
 
 /* Parses out as JSON; fails with what settle said if it is not. */
 static json_t *out_json(void)
 {
-	json_error_t je;
-	json_t *j = json_loads(out, 0, &je);
-
-	if (!j)
-		fail_msg("settle printed no JSON (%s): %s / %s", je.text, out, err);
-	return j;
+	return tu_json_out(out, err);
 }
 
-static uint64_t jdec(const json_t *obj, const char *key)
-{
-	const json_t *v = json_object_get(obj, key);
-	unsigned long long u;
-	char *end;
-
-	if (json_is_integer(v))
-		return (uint64_t)json_integer_value(v);
-	if (!json_is_string(v))
-		fail_msg("member %s is missing", key);
-	u = strtoull(json_string_value(v), &end, 10);
-	assert_true(*end == '\0');
-	return (uint64_t)u;
-}
+#define jdec tu_json_u64
 
 static int setup(void **state)
 {
