@@ -336,7 +336,7 @@ int store_open(struct store **out, const char *path, const struct store_opts *op
 	mdb_env_set_maxdbs(st->env, 8);
 	mdb_env_set_maxreaders(st->env, 256);
 	mdb_env_set_mapsize(st->env, opts->map_size ? opts->map_size : STORE_DEFAULT_MAP);
-	rc = mdb_env_open(st->env, path, MDB_NOTLS | MDB_WRITEMAP | (opts->no_sync ? MDB_NOSYNC : 0), 0600);
+	rc = mdb_env_open(st->env, path, MDB_NOTLS | (opts->no_sync ? MDB_NOSYNC : 0), 0600);
 	if (rc) {
 		SN_LOG(SN_LOG_ERROR, "store", "cannot open %s: %s", path, mdb_strerror(rc));
 		err = store__mdb_err(rc, "opening environment");

@@ -660,11 +660,17 @@ int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr
 			err = store__mdb_err(rc, "beginning write");
 			goto out;
 		}
+		uint64_t t0 = sn_time_mono_ns(), t1;
+
 		rc = wtxn_write(w, txn, dirty, n_dirty, hdr, hash, block, block_len, commit, commit_len, &tip);
+		t1 = sn_time_mono_ns();
 		if (rc == 0) {
 			pthread_rwlock_wrlock(&st->lock);
 			rc = mdb_txn_commit(txn);
 			txn = NULL;
+			SN_LOG(SN_LOG_DEBUG, "store", "block %llu: %u accounts written in %.1f ms, LMDB commit %.1f ms",
+			       (unsigned long long)hdr->height, n_dirty, (double)(t1 - t0) / 1e6,
+			       (double)(sn_time_mono_ns() - t1) / 1e6);
 			if (rc == 0) {
 				tip.map_size = st->info.map_size;
 				if ((err = wtxn_apply_memory(w, &tip))) {
