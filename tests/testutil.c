@@ -319,19 +319,7 @@ pid_t tu_node_start(const char *home, uint16_t port, const char *const *extra)
 		argv[n++] = "p2p.enabled=0";
 	}
 	argv[n] = NULL;
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
+	pid = tu_spawn(argv, logpath, true);
 	for (int i = 0; i < 400; i++) {
 		char resp[512];
 		static const char req[] = "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
@@ -453,4 +441,39 @@ int tu_rpc(uint16_t port, const char *home, const char *json, char **body)
 	*body = strdup(sep ? sep + 4 : "");
 	free(resp);
 	return status;
+}
+
+pid_t tu_spawn(const char *const *argv, const char *outpath, bool append)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(outpath, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0600);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+json_t *tu_rpc_result(uint16_t port, const char *home, const char *json)
+{
+	char *body;
+	json_t *j, *r;
+
+	if (tu_rpc(port, home, json, &body) != 200) {
+		free(body);
+		return NULL;
+	}
+	j = json_loads(body, 0, NULL);
+	free(body);
+	r = json_incref(json_object_get(j, "result"));
+	json_decref(j);
+	return r;
 }

@@ -74,6 +74,10 @@ ssize_t tu_http_raw(uint16_t port, const void *req, size_t len, char *out, size_
                     bool *closed);
 /* The HTTP status of a response (0 if none). */
 int tu_http_status(const char *resp);
+/* The "result" of a JSON-RPC call (a new reference), or NULL if the call did not succeed. */
+json_t *tu_rpc_result(uint16_t port, const char *home, const char *json);
+/* Forks and execs argv with stdout and stderr to outpath (truncated, or appended to). */
+pid_t tu_spawn(const char *const *argv, const char *outpath, bool append);
 /* POSTs a JSON-RPC body with the cookie of home; returns the HTTP status and the body
  * (malloc'd, caller frees) in *body. */
 int tu_rpc(uint16_t port, const char *home, const char *json, char **body);

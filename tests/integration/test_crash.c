@@ -15,22 +15,6 @@
 
 static uint8_t root_sk[32], root_pk[32];
 
-static json_t *rpc_result(uint16_t port, const char *home, const char *req)
-{
-	char *body;
-	json_t *j, *r;
-
-	if (tu_rpc(port, home, req, &body) != 200) {
-		free(body);
-		return NULL;
-	}
-	j = json_loads(body, 0, NULL);
-	free(body);
-	r = json_incref(json_object_get(j, "result"));
-	json_decref(j);
-	return r;
-}
-
 static uint64_t root_nonce(uint16_t port, const char *home)
 {
 	char req[256], hex[65];
@@ -39,7 +23,7 @@ static uint64_t root_nonce(uint16_t port, const char *home)
 
 	sn_hex_encode(hex, root_pk, 32);
 	snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get_account\",\"params\":[\"%s\"]}", hex);
-	r = rpc_result(port, home, req);
+	r = tu_rpc_result(port, home, req);
 	assert_non_null(r);
 	n = (uint64_t)json_integer_value(json_object_get(r, "nonce"));
 	json_decref(r);
@@ -82,7 +66,7 @@ static void test_kill9_restarts(void **state)
 
 			snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get_block\",\"params\":[%llu]}",
 			         (unsigned long long)h);
-			b = rpc_result(port, home, req);
+			b = tu_rpc_result(port, home, req);
 			if (!b)
 				fail_msg("round %d: block %llu is gone after kill -9", round, (unsigned long long)h);
 			assert_int_equal(sn_hex_decode(hash, 32, json_string_value(json_object_get(b, "hash"))), SN_OK);
@@ -109,7 +93,7 @@ static void test_kill9_restarts(void **state)
 			free(body);
 		}
 		/* What the node says it committed, just before the kill. */
-		st = rpc_result(port, home, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}");
+		st = tu_rpc_result(port, home, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}");
 		assert_non_null(st);
 		{
 			uint64_t height = (uint64_t)json_integer_value(json_object_get(st, "height"));
@@ -120,7 +104,7 @@ static void test_kill9_restarts(void **state)
 
 				snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get_block\",\"params\":[%llu]}",
 				         (unsigned long long)h);
-				b = rpc_result(port, home, req);
+				b = tu_rpc_result(port, home, req);
 				assert_non_null(b);
 				assert_int_equal(sn_hex_decode(hashes[h], 32, json_string_value(json_object_get(b, "hash"))), SN_OK);
 				json_decref(b);

@@ -94,20 +94,8 @@ static int node_stop(pid_t pid, int sig)
 /* Starts argv with stdout and stderr to outpath; the process is tracked. */
 static pid_t spawn(const char *const *argv, const char *outpath)
 {
-	pid_t pid = fork();
+	pid_t pid = tu_spawn(argv, outpath, false);
 
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fd = open(outpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
 	track(pid);
 	return pid;
 }
@@ -152,29 +140,13 @@ static char *settled_must_fail(const char *home, const char *portstr)
 	return s;
 }
 
-static json_t *rpc_result(uint16_t port, const char *home, const char *req)
-{
-	char *body;
-	json_t *j, *r;
-
-	if (tu_rpc(port, home, req, &body) != 200) {
-		free(body);
-		return NULL;
-	}
-	j = json_loads(body, 0, NULL);
-	free(body);
-	r = json_incref(json_object_get(j, "result"));
-	json_decref(j);
-	return r;
-}
-
 static json_t *get_block(uint16_t port, const char *home, uint64_t h)
 {
 	char req[128];
 
 	snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get_block\",\"params\":[%llu]}",
 	         (unsigned long long)h);
-	return rpc_result(port, home, req);
+	return tu_rpc_result(port, home, req);
 }
 
 static json_t *get_account(uint16_t port, const char *home, const char *addr)
@@ -182,12 +154,12 @@ static json_t *get_account(uint16_t port, const char *home, const char *addr)
 	char req[256];
 
 	snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get_account\",\"params\":[\"%s\"]}", addr);
-	return rpc_result(port, home, req);
+	return tu_rpc_result(port, home, req);
 }
 
 static json_t *status(uint16_t port, const char *home)
 {
-	json_t *st = rpc_result(port, home, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}");
+	json_t *st = tu_rpc_result(port, home, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}");
 
 	assert_non_null(st);
 	return st;
