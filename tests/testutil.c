@@ -83,6 +83,7 @@ uint8_t *tu_read_file(const char *path, size_t *len)
 	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
 		buf = malloc((size_t)n + 1);
 		if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+			buf[n] = '\0'; /* also usable as a string */
 			*len = (size_t)n;
 		} else {
 			free(buf);

@@ -24,7 +24,7 @@ uint64_t tu_rand_below(struct tu_rng *r, uint64_t n);
 char *tu_tmpdir(const char *prefix);
 void tu_rmtree(const char *path);
 
-/* Reads a whole file; caller frees. NULL on error. */
+/* Reads a whole file, NUL-terminated (not counted in *len); caller frees. NULL on error. */
 uint8_t *tu_read_file(const char *path, size_t *len);
 
 #endif
@@ -47,7 +47,8 @@ struct store *tu_store_new(char **dir, uint64_t root_balance, uint64_t min_fee, 
 
 /* A free TCP port on 127.0.0.1 (bound and released; a tiny race is accepted). */
 uint16_t tu_free_port(void);
-/* Path of a built binary ("settled", "settle") in SN_BINARY_DIR. */
+/* Path of a built binary ("settled", "settle") in SN_BINARY_DIR, in one of 4 rotating static
+ * buffers: copy it if it must outlive 3 more calls. */
 const char *tu_bin(const char *name);
 /* Runs argv (NULL-terminated) and waits; returns its exit status (or -1). out (may be NULL)
  * gets up to cap-1 bytes of its stdout, NUL-terminated. */
