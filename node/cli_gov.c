@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "node/cli_gov.h"
-#include "node/config.h"
-#include "node/home.h"
+#include "node/cli_gov_int.h"
+#include "node/config_int.h"
+#include "node/home_int.h"
 #include "node/node.h"
 
 #define GOV_WAIT_MS 30000

@@ -1,8 +1,8 @@
-/* node/cli_rpc.c — the `settle` CLI's JSON-RPC client (node/cli_rpc.h). One connection per
+/* node/cli_rpc.c — the `settle` CLI's JSON-RPC client (node/cli_rpc_int.h). One connection per
  * call ("Connection: close"): a CLI makes a handful of calls, and a fresh connection never
  * meets a server-side idle timeout. The request is written here; the response is parsed by
  * http_parser and its body by jansson. */
-#include "node/cli_rpc.h"
+#include "node/cli_rpc_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

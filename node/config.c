@@ -1,7 +1,7 @@
 /* node/config.c — one table describes every configuration key: its default, its bounds and
  * its documentation; the INI parser (libinih), command-line overrides and `settle init`'s
  * commented default file are all driven by it. */
-#include "node/config.h"
+#include "node/config_int.h"
 
 #include <errno.h>
 #include <ini.h>

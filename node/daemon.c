@@ -1,7 +1,7 @@
 /* node/daemon.c — the settled loop: start-up (config, keys, genesis, store opened on the
  * thread pool while /health says 503), the single-validator block producer, graceful
  * shutdown on SIGINT/SIGTERM. The block producer is the one piece BFT consensus replaces. */
-#include "node/daemon.h"
+#include "node/daemon_int.h"
 
 #include <errno.h>
 #include <sodium.h>

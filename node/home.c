@@ -1,6 +1,6 @@
 /* node/home.c — key files and the genesis file. */
-#include "node/home.h"
-#include "node/json.h"
+#include "node/home_int.h"
+#include "node/json_int.h"
 #include "node/node.h"
 
 #include <errno.h>

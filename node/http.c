@@ -4,7 +4,7 @@
  * paused and reading stops until the reply is written, which gives backpressure and keeps
  * pipelined requests in order. Limits: head size, body size, connection count and an idle
  * timer that also bounds how long a slow client may take to send a request. */
-#include "node/http.h"
+#include "node/http_int.h"
 
 #include <http_parser.h>
 #include <sodium.h>

@@ -1,5 +1,5 @@
 /* node/json.c — jansson builders for our value conventions. */
-#include "node/json.h"
+#include "node/json_int.h"
 
 #include <stdio.h>
 

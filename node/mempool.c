@@ -1,6 +1,6 @@
 /* node/mempool.c — pending transactions, admitted with the engine's own rules against a
  * speculative view of the tip plus everything pending before them. */
-#include "node/mempool.h"
+#include "node/mempool_int.h"
 
 #include <sodium.h>
 

@@ -2,8 +2,8 @@
  * node key and chain id from the [p2p] config, admits gossiped transactions through the
  * same path as submit_tx (signature check on the thread pool, then node_daemon_admit),
  * persists the ban list in HOME/p2p_bans.dat and builds RPC net_info. */
-#include "node/daemon.h"
-#include "node/json.h"
+#include "node/daemon_int.h"
+#include "node/json_int.h"
 
 #include "net/net.h"
 

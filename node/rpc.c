@@ -1,6 +1,6 @@
 /* node/rpc.c — JSON-RPC 2.0 methods (docs/rpc.md), parsed and built with jansson. */
-#include "node/daemon.h"
-#include "node/json.h"
+#include "node/daemon_int.h"
+#include "node/json_int.h"
 
 #include <errno.h>
 #include <stdio.h>

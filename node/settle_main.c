@@ -13,10 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "node/cli_gov.h"
-#include "node/cli_rpc.h"
-#include "node/config.h"
-#include "node/home.h"
+#include "node/cli_gov_int.h"
+#include "node/cli_rpc_int.h"
+#include "node/config_int.h"
+#include "node/home_int.h"
 #include "node/node.h"
 
 #define EXIT_USAGE 2
@@ -711,7 +711,7 @@ static int cmd_transfer(struct cli *c)
 /* ------------------------------------------------------------------ gov (node/cli_gov.c) */
 
 /* `settle gov` parses its own arguments (main hands it argv); these give it the node and the
- * signer's nonce exactly as the commands here find them (node/cli_gov.h). */
+ * signer's nonce exactly as the commands here find them (node/cli_gov_int.h). */
 int settle_rpc_setup(struct cli_rpc *r, const char *home, const char *rpc_addr, const char *rpc_user,
                      const char *rpc_password)
 {

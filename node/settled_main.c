@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "node/daemon.h"
+#include "node/daemon_int.h"
 
 static void usage(FILE *f)
 {

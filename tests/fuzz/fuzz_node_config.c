@@ -4,7 +4,7 @@
  *  3. the input up to its first NUL as a command-line override (node_config_set).
  * None may crash; every error must say why (and a file error where: "FILE:LINE: "), and
  * whatever was accepted must be within the documented bounds. */
-#include "node/config.h"
+#include "node/config_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* tests/fuzz/fuzz_node_genesis.c — node_genesis_parse on arbitrary bytes. A refusal must say
  * why; an accepted genesis must be within its bounds, and node_genesis_write to a file and
  * node_genesis_load again must give the same genesis. */
-#include "node/home.h"
+#include "node/home_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>

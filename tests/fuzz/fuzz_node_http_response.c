@@ -2,7 +2,7 @@
  * (cli_http_response_read: http_parser over what a node, or anything listening on its port,
  * sends back). It must never crash; a response it accepts has a status code and a
  * NUL-terminated body no longer than the input. */
-#include "node/cli_rpc.h"
+#include "node/cli_rpc_int.h"
 
 #include <stdlib.h>
 

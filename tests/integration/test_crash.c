@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "node/home.h"
+#include "node/home_int.h"
 #include "node/node.h"
 
 static uint8_t root_sk[32], root_pk[32];

@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "node/home.h"
+#include "node/home_int.h"
 
 #define MAX_PROCS 16
 

@@ -5,7 +5,7 @@
 
 #include <stdlib.h>
 
-#include "node/cli_rpc.h"
+#include "node/cli_rpc_int.h"
 
 static void test_endpoint(void **state)
 {

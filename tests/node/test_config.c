@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "node/config.h"
+#include "node/config_int.h"
 
 struct fx {
 	char *dir;

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "node/home.h"
+#include "node/home_int.h"
 
 struct fx {
 	char *dir;

@@ -4,7 +4,7 @@
 
 #include <stdlib.h>
 
-#include "node/mempool.h"
+#include "node/mempool_int.h"
 
 #define FEE 2
 

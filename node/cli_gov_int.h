@@ -1,7 +1,7 @@
-/* node/cli_gov.h — `settle gov`: governance proposals from the command line (docs/cli.md,
+/* node/cli_gov_int.h — `settle gov`: governance proposals from the command line (docs/cli.md,
  * docs/governance.md). Internal to node/: compiled into sn_node, called by node/settle_main.c
  * only. `settle gov` parses its own arguments (its options repeat: --member, --validator,
- * --sig), the global options included, and talks to the node through node/cli_rpc.h.
+ * --sig), the global options included, and talks to the node through node/cli_rpc_int.h.
  *
  * The two settle_* functions at the end are settle_main.c's: they are how every settle
  * command finds the node and its signer's next nonce, and `settle gov` does it the same way.
@@ -9,7 +9,7 @@
 #ifndef SN_NODE_CLI_GOV_H
 #define SN_NODE_CLI_GOV_H
 
-#include "node/cli_rpc.h"
+#include "node/cli_rpc_int.h"
 
 /* Whether argv's command (its first word that is neither an option nor a global option's
  * value) is "gov". */

@@ -1,4 +1,4 @@
-/* node/home.h — a node's home directory: key files and the genesis file. Internal to node/. */
+/* node/home_int.h — a node's home directory: key files and the genesis file. Internal to node/. */
 #ifndef SN_NODE_HOME_H
 #define SN_NODE_HOME_H
 

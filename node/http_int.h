@@ -1,4 +1,4 @@
-/* node/http.h — a small HTTP/1.1 server on libuv for JSON-RPC: http_parser parses, this file
+/* node/http_int.h — a small HTTP/1.1 server on libuv for JSON-RPC: http_parser parses, this file
  * enforces limits, basic auth and keep-alive. Internal to node/; runs on one loop thread. */
 #ifndef SN_NODE_HTTP_H
 #define SN_NODE_HTTP_H

@@ -1,4 +1,4 @@
-/* node/json.h — what the node's JSON speakers share: the JSON-RPC error codes of docs/rpc.md
+/* node/json_int.h — what the node's JSON speakers share: the JSON-RPC error codes of docs/rpc.md
  * and jansson builders for our value conventions (hex bytes, decimal-string amounts).
  * Internal to node/. */
 #ifndef SN_NODE_JSON_H

@@ -1,4 +1,4 @@
-/* node/config.h — the node's configuration: defaults, the INI file (libinih) and overrides.
+/* node/config_int.h — the node's configuration: defaults, the INI file (libinih) and overrides.
  * Internal to node/ (the daemon and the CLI). */
 #ifndef SN_NODE_CONFIG_H
 #define SN_NODE_CONFIG_H

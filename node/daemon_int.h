@@ -1,4 +1,4 @@
-/* node/daemon.h — the settled daemon: one libuv loop serving JSON-RPC, admitting transactions
+/* node/daemon_int.h — the settled daemon: one libuv loop serving JSON-RPC, admitting transactions
  * into the mempool and (single-validator devnet) producing blocks. Internal to node/. */
 #ifndef SN_NODE_DAEMON_H
 #define SN_NODE_DAEMON_H
@@ -7,10 +7,10 @@
 #include <limits.h>
 #include <uv.h>
 
-#include "node/config.h"
-#include "node/home.h"
-#include "node/http.h"
-#include "node/mempool.h"
+#include "node/config_int.h"
+#include "node/home_int.h"
+#include "node/http_int.h"
+#include "node/mempool_int.h"
 
 #define SETTLED_VERSION "0.1.0"
 

@@ -1,4 +1,4 @@
-/* node/mempool.h — pending transactions. Internal to node/; used from the daemon's loop
+/* node/mempool_int.h — pending transactions. Internal to node/; used from the daemon's loop
  * thread only. */
 #ifndef SN_NODE_MEMPOOL_H
 #define SN_NODE_MEMPOOL_H

@@ -1,4 +1,4 @@
-/* node/cli_rpc.h — the `settle` CLI's JSON-RPC client: one blocking HTTP/1.1 POST per call
+/* node/cli_rpc_int.h — the `settle` CLI's JSON-RPC client: one blocking HTTP/1.1 POST per call
  * over a POSIX socket, the response parsed by http_parser and its body by jansson
  * (docs/rpc.md). Internal to node/; used by node/settle_main.c only. Not thread-safe. */
 #ifndef SN_NODE_CLI_RPC_H
@@ -7,7 +7,7 @@
 #include <jansson.h>
 
 #include "common/common.h"
-#include "node/json.h"
+#include "node/json_int.h"
 
 #define CLI_RPC_TIMEOUT_MS 10000           /* connect, and the whole response after it */
 #define CLI_RPC_MAX_RESPONSE (256u << 20) /* a block with raw=true is ~68 MB of hex at most */
