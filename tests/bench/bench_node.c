@@ -52,15 +52,19 @@ static void conn_open(struct conn *c)
 /* One keep-alive request; returns the body (in c->buf, valid until the next call). */
 static const char *conn_call(struct conn *c, const char *json)
 {
-	char head[1024];
 	size_t jl = strlen(json), need;
-	int hn = snprintf(head, sizeof(head),
+	char *req = malloc(jl + 1024), *sep, *cl;
+	int hn = snprintf(req, 1024,
 	                  "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic %s\r\n"
 	                  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
 	                  auth_b64, jl);
-	char *sep, *cl;
+	ssize_t sent;
 
-	if (send(c->fd, head, (size_t)hn, MSG_NOSIGNAL) != hn || send(c->fd, json, jl, MSG_NOSIGNAL) != (ssize_t)jl)
+	/* One write per request, as an HTTP client library would do. */
+	memcpy(req + hn, json, jl);
+	sent = send(c->fd, req, (size_t)hn + jl, MSG_NOSIGNAL);
+	free(req);
+	if (sent != (ssize_t)((size_t)hn + jl))
 		return NULL;
 	c->have = 0;
 	for (;;) {
