@@ -534,33 +534,6 @@ int store_gov_get(struct store *st, const void *key, size_t klen, uint8_t **out,
 	return get_copy(st, st->db_gov, key, klen, out, len, "reading governance record");
 }
 
-int store_gov_foreach(struct store *st, const void *prefix, size_t plen, store_gov_fn *fn, void *ud)
-{
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc, err;
-
-	if ((err = read_begin(st, &txn)))
-		return err;
-	if ((rc = mdb_cursor_open(txn, st->db_gov, &cur))) {
-		read_end(st, txn);
-		return store__mdb_err(rc, "opening cursor");
-	}
-	k = mval(prefix, plen);
-	for (rc = plen ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	     rc == 0 && !err; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
-			break;
-		err = fn(ud, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
-	}
-	if (!err && rc != 0 && rc != MDB_NOTFOUND)
-		err = store__mdb_err(rc, "iterating governance records");
-	mdb_cursor_close(cur);
-	read_end(st, txn);
-	return err;
-}
-
 int store_commit_get(struct store *st, uint64_t height, uint8_t **out, size_t *len)
 {
 	uint8_t kb[8];
@@ -617,14 +590,85 @@ int store_tx_locate(struct store *st, const uint8_t id[SN_HASH_LEN], uint64_t *h
 	return err;
 }
 
+/* Calls fn for each record of dbi, in key order, from the first key >= start (slen bytes;
+ * 0: from the first record) for as long as keys begin with start's first plen bytes, all in
+ * one read transaction. Stops at fn's first non-zero return and returns it; else SN_OK or the
+ * LMDB error. */
+typedef int scan_fn(void *ud, const MDB_val *k, const MDB_val *v);
+
+static int scan(struct store *st, MDB_dbi dbi, const void *start, size_t slen, size_t plen, scan_fn *fn, void *ud,
+                const char *what)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k = mval(start, slen), v;
+	int rc, err;
+
+	if ((err = read_begin(st, &txn)))
+		return err;
+	if ((rc = mdb_cursor_open(txn, dbi, &cur))) {
+		read_end(st, txn);
+		return store__mdb_err(rc, "opening cursor");
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, slen ? MDB_SET_RANGE : MDB_FIRST); rc == 0 && !err;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (plen && (k.mv_size < plen || memcmp(k.mv_data, start, plen) != 0))
+			break;
+		err = fn(ud, &k, &v);
+	}
+	if (!err && rc != 0 && rc != MDB_NOTFOUND)
+		err = store__mdb_err(rc, what);
+	mdb_cursor_close(cur);
+	read_end(st, txn);
+	return err;
+}
+
+struct gov_scan {
+	store_gov_fn *fn;
+	void *ud;
+};
+
+static int gov_scan_one(void *ud, const MDB_val *k, const MDB_val *v)
+{
+	struct gov_scan *g = ud;
+
+	return g->fn(g->ud, k->mv_data, k->mv_size, v->mv_data, v->mv_size);
+}
+
+int store_gov_foreach(struct store *st, const void *prefix, size_t plen, store_gov_fn *fn, void *ud)
+{
+	struct gov_scan g = { fn, ud };
+
+	return scan(st, st->db_gov, prefix, plen, plen, gov_scan_one, &g, "iterating governance records");
+}
+
+struct referral_scan {
+	const uint8_t *after;
+	uint8_t (*out)[SN_PUBKEY_LEN];
+	size_t max, *n;
+};
+
+static int referral_one(void *ud, const MDB_val *k, const MDB_val *v)
+{
+	struct referral_scan *r = ud;
+	const uint8_t *child = (const uint8_t *)k->mv_data + SN_PUBKEY_LEN;
+
+	(void)v;
+	if (*r->n == r->max)
+		return 1; /* enough */
+	if (k->mv_size != 2 * SN_PUBKEY_LEN)
+		return SN_E_CORRUPT;
+	if (!r->after || memcmp(child, r->after, SN_PUBKEY_LEN) != 0)
+		memcpy(r->out[(*r->n)++], child, SN_PUBKEY_LEN);
+	return 0;
+}
+
 int store_referrals_list(struct store *st, const uint8_t key[SN_PUBKEY_LEN], const uint8_t *after,
                          uint8_t (*out)[SN_PUBKEY_LEN], size_t max, size_t *n)
 {
 	uint8_t kb[2 * SN_PUBKEY_LEN];
-	MDB_val k, v;
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	int rc, err;
+	struct referral_scan r = { after, out, max, n };
+	int err;
 
 	*n = 0;
 	memcpy(kb, key, SN_PUBKEY_LEN);
@@ -632,55 +676,29 @@ int store_referrals_list(struct store *st, const uint8_t key[SN_PUBKEY_LEN], con
 		memcpy(kb + SN_PUBKEY_LEN, after, SN_PUBKEY_LEN);
 	else
 		memset(kb + SN_PUBKEY_LEN, 0, SN_PUBKEY_LEN);
-	k = mval(kb, sizeof(kb));
-	if ((err = read_begin(st, &txn)))
-		return err;
-	if ((rc = mdb_cursor_open(txn, st->db_referrals, &cur))) {
-		read_end(st, txn);
-		return store__mdb_err(rc, "opening cursor");
-	}
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && *n < max;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != sizeof(kb) || memcmp(k.mv_data, key, SN_PUBKEY_LEN) != 0)
-			break;
-		if (after && memcmp((uint8_t *)k.mv_data + SN_PUBKEY_LEN, after, SN_PUBKEY_LEN) == 0)
-			continue;
-		memcpy(out[(*n)++], (uint8_t *)k.mv_data + SN_PUBKEY_LEN, SN_PUBKEY_LEN);
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		err = store__mdb_err(rc, "listing referrals");
-	mdb_cursor_close(cur);
-	read_end(st, txn);
-	return err;
+	err = scan(st, st->db_referrals, kb, sizeof(kb), SN_PUBKEY_LEN, referral_one, &r, "listing referrals");
+	return err > 0 ? SN_OK : err;
+}
+
+struct account_scan {
+	store_account_fn *fn;
+	void *ud;
+};
+
+static int account_one(void *ud, const MDB_val *k, const MDB_val *v)
+{
+	struct account_scan *s = ud;
+	struct store_account a;
+
+	if (k->mv_size != SN_PUBKEY_LEN || store_account_decode(&a, v->mv_data, v->mv_size))
+		return SN_E_CORRUPT;
+	memcpy(a.key, k->mv_data, SN_PUBKEY_LEN);
+	return s->fn(s->ud, &a);
 }
 
 int store_account_foreach(struct store *st, store_account_fn *fn, void *ud)
 {
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc, err;
+	struct account_scan s = { fn, ud };
 
-	if ((err = read_begin(st, &txn)))
-		return err;
-	if ((rc = mdb_cursor_open(txn, st->db_accounts, &cur))) {
-		read_end(st, txn);
-		return store__mdb_err(rc, "opening cursor");
-	}
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !err;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		struct store_account a;
-
-		if (k.mv_size != SN_PUBKEY_LEN || store_account_decode(&a, v.mv_data, v.mv_size)) {
-			err = SN_E_CORRUPT;
-			break;
-		}
-		memcpy(a.key, k.mv_data, SN_PUBKEY_LEN);
-		err = fn(ud, &a);
-	}
-	if (!err && rc != MDB_NOTFOUND && rc != 0)
-		err = store__mdb_err(rc, "iterating accounts");
-	mdb_cursor_close(cur);
-	read_end(st, txn);
-	return err;
+	return scan(st, st->db_accounts, NULL, 0, 0, account_one, &s, "iterating accounts");
 }

@@ -9,13 +9,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void pk_of(uint64_t i, uint8_t pk[SN_PUBKEY_LEN])
-{
-	uint8_t sk[SN_SECKEY_LEN];
-
-	tu_key(i, sk, pk);
-}
-
 /* Commits one block that registers n new accounts (keys first..first+n-1) under sponsor
  * key index `sponsor`, each funded with 1, and makes the sponsor send volume. */
 static int commit_register_block(struct store *st, uint64_t sponsor, uint64_t first, uint32_t n)
@@ -30,11 +23,11 @@ static int commit_register_block(struct store *st, uint64_t sponsor, uint64_t fi
 	if ((err = store_wtxn_begin(st, &w)))
 		return err;
 	tip = store_wtxn_info(w);
-	pk_of(sponsor, pk);
+	tu_pk(sponsor, pk);
 	if ((err = store_wtxn_account_get(w, pk, &sp)))
 		goto fail;
 	for (uint32_t i = 0; i < n; i++) {
-		pk_of(first + i, pk);
+		tu_pk(first + i, pk);
 		if ((err = store_wtxn_account_create(w, pk, &sp, tip->height + 1, 1, &fresh)))
 			goto fail;
 		sp.balance -= 1;
@@ -85,7 +78,7 @@ static void test_genesis_and_reopen(void **state)
 	store_info_get(st, &a);
 	assert_int_equal(a.height, 5);
 	assert_int_equal(a.accounts, 51);
-	pk_of(0, pk);
+	tu_pk(0, pk);
 	assert_int_equal(store_team_get(st, pk, &team), SN_OK);
 	assert_int_equal(team.size, 50);
 	assert_true(team.volume == 50);
@@ -102,14 +95,47 @@ static void test_genesis_and_reopen(void **state)
 	assert_int_equal(b.height, 5);
 	assert_memory_equal(a.state_root, b.state_root, SN_HASH_LEN);
 	assert_memory_equal(a.tip_hash, b.tip_hash, SN_HASH_LEN);
-	pk_of(41, pk);
+	tu_pk(41, pk);
 	assert_int_equal(store_account_get(st, pk, &acc), SN_OK);
 	assert_int_equal(acc.depth, 5); /* 0 → 10 → 20 → 30 → 40 → 41 */
 	assert_int_equal(acc.seq, 41);
-	pk_of(40, pk);
+	tu_pk(40, pk);
 	assert_int_equal(store_team_get(st, pk, &team), SN_OK);
 	assert_int_equal(team.size, 10);
 	assert_true(team.volume == 10);
+	store_close(st);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* Direct referrals: listed in key order, bounded, resumable after a key; the count matches. */
+static void test_referrals(void **state)
+{
+	char *dir;
+	struct store *st = tu_store_new(&dir, 1000, 0, true);
+	uint8_t root[SN_PUBKEY_LEN], all[16][SN_PUBKEY_LEN], part[16][SN_PUBKEY_LEN];
+	struct store_team t;
+	size_t n, m;
+
+	(void)state;
+	assert_int_equal(commit_register_block(st, 0, 1, 10), SN_OK);
+	assert_int_equal(commit_register_block(st, 1, 11, 2), SN_OK); /* grandchildren: not listed */
+	tu_pk(0, root);
+	assert_int_equal(store_referrals_list(st, root, NULL, all, 16, &n), SN_OK);
+	assert_int_equal(n, 10);
+	for (size_t i = 1; i < n; i++)
+		assert_true(memcmp(all[i - 1], all[i], SN_PUBKEY_LEN) < 0);
+	assert_int_equal(store_team_get(st, root, &t), SN_OK);
+	assert_int_equal(t.direct, 10);
+	assert_int_equal(t.size, 12);
+	assert_int_equal(store_referrals_list(st, root, NULL, part, 3, &m), SN_OK);
+	assert_int_equal(m, 3);
+	assert_memory_equal(part, all, 3 * SN_PUBKEY_LEN);
+	assert_int_equal(store_referrals_list(st, root, all[2], part, 16, &m), SN_OK);
+	assert_int_equal(m, 7);
+	assert_memory_equal(part, all[3], 7 * SN_PUBKEY_LEN);
+	assert_int_equal(store_referrals_list(st, root, NULL, part, 0, &m), SN_OK);
+	assert_int_equal(m, 0);
 	store_close(st);
 	tu_rmtree(dir);
 	free(dir);
@@ -184,7 +210,7 @@ static void test_corruption_detected_on_open(void **state)
 	(void)state;
 	assert_int_equal(commit_register_block(st, 0, 1, 3), SN_OK);
 	store_close(st);
-	pk_of(2, pk);
+	tu_pk(2, pk);
 	assert_int_equal(mdb_env_create(&env), 0);
 	mdb_env_set_maxdbs(env, 8);
 	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
@@ -216,7 +242,7 @@ static void test_map_grows(void **state)
 	(void)state;
 	assert_int_equal(store_open(&st, dir, &o), SN_OK);
 	memset(&g, 0, sizeof(g));
-	pk_of(0, g.root);
+	tu_pk(0, g.root);
 	g.root_balance = 1u << 30;
 	g.params.max_block_txs = 100;
 	assert_int_equal(store_genesis_init(st, &g), SN_OK);
@@ -246,9 +272,9 @@ static void test_abort_changes_nothing(void **state)
 	(void)state;
 	store_info_get(st, &a);
 	assert_int_equal(store_wtxn_begin(st, &w), SN_OK);
-	pk_of(0, pk);
+	tu_pk(0, pk);
 	assert_int_equal(store_wtxn_account_get(w, pk, &root), SN_OK);
-	pk_of(1, pk);
+	tu_pk(1, pk);
 	assert_int_equal(store_wtxn_account_create(w, pk, &root, 1, 5, &fresh), SN_OK);
 	assert_int_equal(store_wtxn_account_create(w, pk, &root, 1, 5, &fresh), SN_E_REGISTERED);
 	root.personal_volume = 0;
@@ -323,6 +349,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_genesis_and_reopen),
+		cmocka_unit_test(test_referrals),
 		cmocka_unit_test(test_second_open_refused),
 		cmocka_unit_test(test_wrong_chain_and_newer_schema),
 		cmocka_unit_test(test_corruption_detected_on_open),
