@@ -104,6 +104,14 @@ void tu_key(uint64_t i, uint8_t sk[SN_SECKEY_LEN], uint8_t pk[SN_PUBKEY_LEN])
 	assert_int_equal(sn_schnorr_pubkey(pk, sk), SN_OK);
 }
 
+void tu_pk(uint64_t i, uint8_t pk[SN_PUBKEY_LEN])
+{
+	uint8_t sk[SN_SECKEY_LEN];
+
+	tu_key(i, sk, pk);
+	sn_wipe(sk, sizeof(sk));
+}
+
 size_t tu_tx(uint8_t *out, uint8_t type, uint64_t signer_index, uint64_t nonce, uint64_t fee,
              const uint8_t to[SN_PUBKEY_LEN], uint64_t amount)
 {

@@ -35,6 +35,8 @@ uint8_t *tu_read_file(const char *path, size_t *len);
 #define TU_CHAIN 7
 /* A deterministic BIP340 key pair for index i (secret = tagged hash of i). */
 void tu_key(uint64_t i, uint8_t sk[SN_SECKEY_LEN], uint8_t pk[SN_PUBKEY_LEN]);
+/* Only the public key of tu_key(i). */
+void tu_pk(uint64_t i, uint8_t pk[SN_PUBKEY_LEN]);
 /* Encodes a signed transaction into out[STORE_TX_MAX]; returns its length. Asserts on error. */
 size_t tu_tx(uint8_t *out, uint8_t type, uint64_t signer_index, uint64_t nonce, uint64_t fee,
              const uint8_t to[SN_PUBKEY_LEN], uint64_t amount);

@@ -28,13 +28,6 @@ static uint8_t *unhex(const char *hex, size_t *len)
 
 /* ------------------------------------------------------------------ fixtures */
 
-static void pk_of(uint64_t i, uint8_t pk[SN_PUBKEY_LEN])
-{
-	uint8_t sk[SN_SECKEY_LEN];
-
-	tu_key(i, sk, pk);
-}
-
 static struct gov_council council; /* about 18 KiB */
 
 /* Developers are keys dev[0..nd), community keys comm[0..nc), weights w (NULL: 1 each). */
@@ -44,12 +37,12 @@ static void council_set(const uint64_t *dev, size_t nd, const uint64_t *comm, si
 	memset(&council, 0, sizeof(council));
 	council.track[GOV_TRACK_DEV].count = (uint16_t)nd;
 	for (size_t i = 0; i < nd; i++) {
-		pk_of(dev[i], council.track[GOV_TRACK_DEV].members[i].key);
+		tu_pk(dev[i], council.track[GOV_TRACK_DEV].members[i].key);
 		council.track[GOV_TRACK_DEV].members[i].weight = dw ? dw[i] : GOV_WEIGHT_DEFAULT;
 	}
 	council.track[GOV_TRACK_COMMUNITY].count = (uint16_t)nc;
 	for (size_t i = 0; i < nc; i++) {
-		pk_of(comm[i], council.track[GOV_TRACK_COMMUNITY].members[i].key);
+		tu_pk(comm[i], council.track[GOV_TRACK_COMMUNITY].members[i].key);
 		council.track[GOV_TRACK_COMMUNITY].members[i].weight = cw ? cw[i] : GOV_WEIGHT_DEFAULT;
 	}
 	gov_track_members_sort(&council.track[GOV_TRACK_DEV]);
@@ -112,7 +105,7 @@ static int approve(struct gov_proposal *p, uint64_t key, uint64_t height, bool *
 
 	gov_proposal_info_get(p, &info);
 	sign_approval(sig, key, CHAIN, info.id, info.payload_hash);
-	pk_of(key, pk);
+	tu_pk(key, pk);
 	return gov_proposal_approve(p, CHAIN, height, pk, sig, reached);
 }
 
@@ -255,14 +248,14 @@ static void create_errors(void **state)
 	pl->kind = GOV_KIND_CHANGE_MEMBERS;
 	pl->u.members.track = GOV_TRACK_DEV;
 	pl->u.members.list.count = 2;
-	pk_of(40, pl->u.members.list.members[0].key);
+	tu_pk(40, pl->u.members.list.members[0].key);
 	memset(pl->u.members.list.members[1].key, 0xff, 32); /* above the field size */
 	pl->u.members.list.members[0].weight = pl->u.members.list.members[1].weight = 1;
 	gov_track_members_sort(&pl->u.members.list);
 	assert_int_equal(gov_payload_encode(payload, sizeof(payload), &len, pl), SN_OK);
 	a = args_for(1, GOV_KIND_CHANGE_MEMBERS, payload, len, 100, 200);
 	assert_int_equal(gov_proposal_create(&p, &a), SN_E_BADKEY);
-	pk_of(41, pl->u.members.list.members[1].key);
+	tu_pk(41, pl->u.members.list.members[1].key);
 	gov_track_members_sort(&pl->u.members.list);
 	assert_int_equal(gov_payload_encode(payload, sizeof(payload), &len, pl), SN_OK);
 	a = args_for(1, GOV_KIND_CHANGE_MEMBERS, payload, len, 100, 200);
@@ -413,7 +406,7 @@ static void approve_errors(void **state)
 	assert_false(reached);
 	/* Duplicate. */
 	assert_int_equal(approve(p, 11, 120, NULL), SN_E_DUP_APPROVAL);
-	pk_of(1, pk);
+	tu_pk(1, pk);
 	/* A signature over another payload. */
 	gov_payload_hash(other_hash, GOV_KIND_UNPAUSE_TRANSFERS, PAUSE_PAYLOAD, 1);
 	sign_approval(sig, 1, CHAIN, 1, other_hash);

@@ -165,27 +165,17 @@ static json_t *status(uint16_t port, const char *home)
 	return st;
 }
 
-/* `settle --rpc 127.0.0.1:PORT --home HOME args...`; returns the exit status. */
-static int settle(uint16_t port, const char *home, char *out, size_t cap, const char *arg0, ...)
-{
-	const char *argv[24];
-	char rpc[32];
-	va_list ap;
-	int n = 0;
+static char settle_rpc[32], settle_err[8192];
 
-	snprintf(rpc, sizeof(rpc), "127.0.0.1:%u", port);
-	argv[n++] = tu_bin("settle");
-	argv[n++] = "--rpc";
-	argv[n++] = rpc;
-	argv[n++] = "--home";
-	argv[n++] = home;
-	va_start(ap, arg0);
-	for (const char *a = arg0; a && n < 23; a = va_arg(ap, const char *))
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-	return tu_run((char *const *)argv, out, cap);
+static const char *rpc_of(uint16_t port)
+{
+	snprintf(settle_rpc, sizeof(settle_rpc), "127.0.0.1:%u", port);
+	return settle_rpc;
 }
+
+/* `settle --rpc 127.0.0.1:PORT --home HOME args...` (stderr into settle_err); the exit status. */
+#define settle(port, home, out, cap, ...) \
+	tu_settle(rpc_of(port), home, home, out, cap, settle_err, sizeof(settle_err), __VA_ARGS__)
 
 static int count_in_file(const char *path, const char *needle)
 {

@@ -33,13 +33,6 @@ static void fx_free(struct fixture *f)
 	free(f->dir);
 }
 
-static void pk_of(uint64_t i, uint8_t pk[SN_PUBKEY_LEN])
-{
-	uint8_t sk[SN_SECKEY_LEN];
-
-	tu_key(i, sk, pk);
-}
-
 /* Proposes a block of one transaction and returns that transaction's result. */
 static int propose1(struct fixture *f, const uint8_t *tx, size_t len)
 {
@@ -61,7 +54,7 @@ static uint64_t nonce_of(struct fixture *f, uint64_t i)
 	uint8_t pk[SN_PUBKEY_LEN];
 	struct store_account a;
 
-	pk_of(i, pk);
+	tu_pk(i, pk);
 	assert_int_equal(store_account_get(f->st, pk, &a), SN_OK);
 	return a.nonce;
 }
@@ -71,7 +64,7 @@ static void do_register(struct fixture *f, uint64_t sponsor, uint64_t fresh, uin
 	uint8_t tx[STORE_TX_MAX], pk[SN_PUBKEY_LEN];
 	size_t n;
 
-	pk_of(fresh, pk);
+	tu_pk(fresh, pk);
 	n = tu_tx(tx, STORE_TX_REGISTER, sponsor, nonce_of(f, sponsor), FEE, pk, amount);
 	assert_int_equal(propose1(f, tx, n), SN_OK);
 }
@@ -85,9 +78,9 @@ static void test_every_error(void **state)
 	size_t n;
 
 	(void)state;
-	pk_of(1, pk1);
-	pk_of(2, pk2);
-	pk_of(9, pk9);
+	tu_pk(1, pk1);
+	tu_pk(2, pk2);
+	tu_pk(9, pk9);
 	do_register(&f, 0, 1, 5000);
 
 	/* unknown sponsor: 9 is not registered */
@@ -106,7 +99,7 @@ static void test_every_error(void **state)
 	n = tu_tx(tx, STORE_TX_TRANSFER, 1, 0, FEE, pk9, 1);
 	assert_int_equal(propose1(&f, tx, n), SN_E_UNKNOWN_RECIPIENT);
 	/* insufficient balance (5000 - fee) */
-	pk_of(0, pk2);
+	tu_pk(0, pk2);
 	n = tu_tx(tx, STORE_TX_TRANSFER, 1, 0, FEE, pk2, 4998);
 	assert_int_equal(propose1(&f, tx, n), SN_E_BALANCE);
 	/* amount zero */
@@ -244,7 +237,7 @@ static void keyset_refresh(struct fixture *f, struct keyset *ks)
 
 	ks->n_reg = 0;
 	for (uint64_t k = 0; k < ks->next_key && ks->n_reg < 4096; k++) {
-		pk_of(k, pk);
+		tu_pk(k, pk);
 		if (store_account_get(f->st, pk, &a) == SN_OK) {
 			ks->reg[ks->n_reg] = k;
 			ks->nonce[ks->n_reg++] = a.nonce;
@@ -270,11 +263,11 @@ static void random_blocks(struct fixture *f, struct tu_rng *rng, int blocks, int
 			size_t from = tu_rand_below(rng, ks->n_reg);
 
 			if (tu_rand_below(rng, 3) == 0 && ks->next_key < 4000) {
-				pk_of(ks->next_key++, to);
+				tu_pk(ks->next_key++, to);
 				lens[k] = tu_tx(bufs[k], STORE_TX_REGISTER, ks->reg[from], ks->nonce[from], FEE, to,
 				                tu_rand_below(rng, 100000));
 			} else {
-				pk_of(tu_rand_below(rng, ks->next_key), to);
+				tu_pk(tu_rand_below(rng, ks->next_key), to);
 				lens[k] = tu_tx(bufs[k], STORE_TX_TRANSFER, ks->reg[from], ks->nonce[from], FEE, to,
 				                1 + tu_rand_below(rng, tu_rand_below(rng, 10) ? 5000 : 1u << 30));
 			}
@@ -426,8 +419,8 @@ static void test_block_rejected_whole(void **state)
 	struct store_account a;
 
 	(void)state;
-	pk_of(1, pk1);
-	pk_of(2, pk2);
+	tu_pk(1, pk1);
+	tu_pk(2, pk2);
 	lens[0] = tu_tx(t1, STORE_TX_REGISTER, 0, 0, FEE, pk1, 1000);
 	lens[1] = tu_tx(t2, STORE_TX_TRANSFER, 1, 0, FEE, pk1, 10); /* self: invalid */
 	lens[2] = tu_tx(t3, STORE_TX_REGISTER, 0, 1, FEE, pk2, 1000);
@@ -445,7 +438,7 @@ static void test_block_rejected_whole(void **state)
 	{
 		uint8_t root_pk[SN_PUBKEY_LEN];
 
-		pk_of(0, root_pk);
+		tu_pk(0, root_pk);
 		lens[1] = tu_tx(t2, STORE_TX_TRANSFER, 1, 0, FEE, root_pk, 10);
 	}
 	len = hand_block(f.st, txs, lens, 3, zero, &blk);
@@ -496,7 +489,7 @@ static void test_alloc_failures_leave_store_consistent(void **state)
 		int err;
 
 		store_info_get(f.st, &before);
-		pk_of(100 + nth, pk);
+		tu_pk(100 + nth, pk);
 		lens[0] = tu_tx(t1, STORE_TX_REGISTER, 0, nonce_of(&f, 0), FEE, pk, 1);
 		sn_alloc_fail_after(nth);
 		err = node_engine_propose(f.eng, txs, lens, 1, &(struct node_propose_opts){ .time_ms = 1700000003000ull }, errs, &blk, &blen, &inc);

@@ -26,13 +26,6 @@ struct fixture {
 	uint8_t val_pk[32], val2_pk[32];
 };
 
-static void pk_of(uint64_t i, uint8_t pk[SN_PUBKEY_LEN])
-{
-	uint8_t sk[SN_SECKEY_LEN];
-
-	tu_key(i, sk, pk);
-}
-
 static struct store *gov_store_new(char **dir, const uint8_t val_pk[32])
 {
 	struct store_opts o = { .chain_id = TU_CHAIN, .map_size = 64u << 20, .no_sync = true };
@@ -49,12 +42,12 @@ static struct store *gov_store_new(char **dir, const uint8_t val_pk[32])
 	assert_non_null(c);
 	c->track[GOV_TRACK_DEV].count = N_DEV;
 	for (int i = 0; i < N_DEV; i++) {
-		pk_of(DEV(i), c->track[GOV_TRACK_DEV].members[i].key);
+		tu_pk(DEV(i), c->track[GOV_TRACK_DEV].members[i].key);
 		c->track[GOV_TRACK_DEV].members[i].weight = 1;
 	}
 	c->track[GOV_TRACK_COMMUNITY].count = N_COMM;
 	for (int i = 0; i < N_COMM; i++) {
-		pk_of(COMM(i), c->track[GOV_TRACK_COMMUNITY].members[i].key);
+		tu_pk(COMM(i), c->track[GOV_TRACK_COMMUNITY].members[i].key);
 		c->track[GOV_TRACK_COMMUNITY].members[i].weight = 1;
 	}
 	gov_track_members_sort(&c->track[0]);
@@ -67,7 +60,7 @@ static struct store *gov_store_new(char **dir, const uint8_t val_pk[32])
 	assert_non_null(*dir);
 	assert_int_equal(store_open(&st, *dir, &o), SN_OK);
 	memset(&g, 0, sizeof(g));
-	pk_of(0, g.root);
+	tu_pk(0, g.root);
 	g.root_balance = 1000000000000ull;
 	g.params.min_fee = FEE;
 	g.params.max_block_txs = 1000;
@@ -141,7 +134,7 @@ static uint64_t nonce_of(struct fixture *f, uint64_t i)
 	uint8_t pk[32];
 	struct store_account a;
 
-	pk_of(i, pk);
+	tu_pk(i, pk);
 	assert_int_equal(store_account_get(f->st, pk, &a), SN_OK);
 	return a.nonce;
 }
@@ -151,7 +144,7 @@ static uint64_t balance_of(struct fixture *f, uint64_t i)
 	uint8_t pk[32];
 	struct store_account a;
 
-	pk_of(i, pk);
+	tu_pk(i, pk);
 	assert_int_equal(store_account_get(f->st, pk, &a), SN_OK);
 	return a.balance;
 }
@@ -307,7 +300,7 @@ static size_t transfer(uint8_t out[STORE_TX_MAX], struct fixture *f, uint64_t fr
 {
 	uint8_t pk[32];
 
-	pk_of(to, pk);
+	tu_pk(to, pk);
 	return tu_tx(out, STORE_TX_TRANSFER, from, nonce_of(f, from), fee, pk, 10);
 }
 
@@ -316,7 +309,7 @@ static void register_account(struct fixture *f, uint64_t i, uint64_t amount)
 	uint8_t raw[STORE_TX_MAX], pk[32];
 	size_t len;
 
-	pk_of(i, pk);
+	tu_pk(i, pk);
 	len = tu_tx(raw, STORE_TX_REGISTER, 0, nonce_of(f, 0), FEE, pk, amount);
 	assert_int_equal(block(f, raw, len), SN_OK);
 }
@@ -444,7 +437,7 @@ static void test_treasury_spend(void **state)
 
 	(void)state;
 	register_account(f, 1, 0);
-	pk_of(1, p.u.spend.recipient);
+	tu_pk(1, p.u.spend.recipient);
 	p.u.spend.amount = 20;
 	pass(f, &p);
 	/* Every transaction so far was the root's and paid FEE into the treasury; 20 went out. */
@@ -463,7 +456,7 @@ static void test_treasury_spend(void **state)
 	assert_true(after.treasury == before.treasury);
 	assert_true(balance_of(f, 1) == b1);
 	/* To an account that is not registered. */
-	pk_of(55, p.u.spend.recipient);
+	tu_pk(55, p.u.spend.recipient);
 	p.u.spend.amount = 1;
 	assert_int_equal(propose(f, &p, 60, &id), SN_OK);
 	approve_passing(f, id);
@@ -484,7 +477,7 @@ static void test_member_change_applies_to_later_proposals(void **state)
 	/* Developers become the single member 301. */
 	m.u.members.track = GOV_TRACK_DEV;
 	m.u.members.list.count = 1;
-	pk_of(301, m.u.members.list.members[0].key);
+	tu_pk(301, m.u.members.list.members[0].key);
 	m.u.members.list.members[0].weight = 1;
 	pass(f, &m);
 	assert_int_equal(propose(f, &p, 60, &after), SN_OK);
@@ -622,7 +615,7 @@ static void test_errors(void **state)
 	assert_int_equal(approve_signed(f, id, &a), SN_E_APPROVAL_SIG);
 	/* another member's key with this member's signature */
 	sign_approval(f, &a, id, DEV(1), TU_CHAIN);
-	pk_of(DEV(2), a.member);
+	tu_pk(DEV(2), a.member);
 	assert_int_equal(approve_signed(f, id, &a), SN_E_APPROVAL_SIG);
 	/* unknown proposal */
 	assert_int_equal(approve(f, 99, DEV(1)), SN_E_UNKNOWN_PROPOSAL);
@@ -742,7 +735,7 @@ static void test_replay_same_state_root(void **state)
 
 	(void)state;
 	register_account(f, 1, 100);
-	pk_of(1, s.u.spend.recipient);
+	tu_pk(1, s.u.spend.recipient);
 	pass(f, &s);
 	pass(f, &p);
 	st2 = gov_store_new(&dir2, f->val_pk);

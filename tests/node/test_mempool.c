@@ -31,13 +31,6 @@ static void fx_close(struct fx *f)
 	free(f->dir);
 }
 
-static void pk_of(uint64_t i, uint8_t pk[SN_PUBKEY_LEN])
-{
-	uint8_t sk[SN_SECKEY_LEN];
-
-	tu_key(i, sk, pk);
-}
-
 /* Checks and admits; returns the first error. */
 static int admit(struct fx *f, const uint8_t *raw, size_t len)
 {
@@ -84,8 +77,8 @@ static void test_pending_state_is_used(void **state)
 
 	(void)state;
 	fx_open(&f, 100, 1 << 20);
-	pk_of(1, a);
-	pk_of(2, b);
+	tu_pk(1, a);
+	tu_pk(2, b);
 	/* register a, then a transfer to a and a registration *by* a, all pending */
 	n = tu_tx(tx, STORE_TX_REGISTER, 0, 0, FEE, a, 1000);
 	assert_int_equal(admit(&f, tx, n), SN_OK);
@@ -123,24 +116,24 @@ static void test_limits(void **state)
 
 	(void)state;
 	fx_open(&f, 3, 1 << 20);
-	pk_of(1, a);
+	tu_pk(1, a);
 	for (uint64_t i = 0; i < 3; i++) {
-		pk_of(10 + i, a);
+		tu_pk(10 + i, a);
 		n = tu_tx(tx, STORE_TX_REGISTER, 0, i, FEE, a, 1);
 		assert_int_equal(admit(&f, tx, n), SN_OK);
 	}
-	pk_of(20, a);
+	tu_pk(20, a);
 	n = tu_tx(tx, STORE_TX_REGISTER, 0, 3, FEE, a, 1);
 	assert_int_equal(admit(&f, tx, n), SN_E_MEMPOOL_FULL);
 	fx_close(&f);
 
 	fx_open(&f, 100, 2 * STORE_TX_V1_LEN + 10); /* room for two by bytes */
 	for (uint64_t i = 0; i < 2; i++) {
-		pk_of(10 + i, a);
+		tu_pk(10 + i, a);
 		n = tu_tx(tx, STORE_TX_REGISTER, 0, i, FEE, a, 1);
 		assert_int_equal(admit(&f, tx, n), SN_OK);
 	}
-	pk_of(20, a);
+	tu_pk(20, a);
 	n = tu_tx(tx, STORE_TX_REGISTER, 0, 2, FEE, a, 1);
 	assert_int_equal(admit(&f, tx, n), SN_E_MEMPOOL_FULL);
 	/* while suspended, admission says busy */
@@ -164,8 +157,8 @@ static void test_recheck_after_block(void **state)
 
 	(void)state;
 	fx_open(&f, 100, 1 << 20);
-	pk_of(1, a);
-	pk_of(2, b);
+	tu_pk(1, a);
+	tu_pk(2, b);
 	n = tu_tx(tx, STORE_TX_REGISTER, 0, 0, FEE, a, 500);
 	assert_int_equal(admit(&f, tx, n), SN_OK);
 	n = tu_tx(tx, STORE_TX_REGISTER, 0, 1, FEE, b, 500);
@@ -176,7 +169,7 @@ static void test_recheck_after_block(void **state)
 	{
 		uint8_t c[32];
 
-		pk_of(3, c);
+		tu_pk(3, c);
 		lens[0] = tu_tx(tx, STORE_TX_REGISTER, 0, 0, FEE, c, 1);
 		txs[0] = tx;
 		node_mempool_suspend(f.mp);
