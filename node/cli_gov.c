@@ -256,6 +256,7 @@ static int key_of(const char *s, uint8_t out[SN_PUBKEY_LEN])
 /* The proposal id, the first positional argument. */
 static int pos_id(const struct gov *g, uint64_t *id)
 {
+	*id = 0;
 	if (to_u64(g->pos[0], id) || *id == 0 || *id > INT64_MAX)
 		return gusage(g, "'%s' is not a proposal id (a whole number from 1)", g->pos[0]);
 	return 0;

@@ -35,6 +35,7 @@ struct node_engine {
 	struct store *st;
 	pthread_t *threads;
 	unsigned n_threads; /* helper threads (not counting the caller) */
+	uint64_t group_txs; /* node_engine_apply_blocks closes a commit group past this many */
 	pthread_mutex_t mu;
 	pthread_cond_t cv_work, cv_idle;
 	struct vjob *jobs;  /* posted, oldest first: helpers serve the oldest with work left */
@@ -112,6 +113,7 @@ int node_engine_new(struct node_engine **out, struct store *st, const struct nod
 	if (!eng)
 		return SN_E_NOMEM;
 	eng->st = st;
+	eng->group_txs = opts && opts->group_txs ? opts->group_txs : NODE_ENGINE_GROUP_TXS;
 	pthread_mutex_init(&eng->mu, NULL);
 	pthread_cond_init(&eng->cv_work, NULL);
 	pthread_cond_init(&eng->cv_idle, NULL);
@@ -341,7 +343,8 @@ static void prepare(struct node_engine *eng, struct prepared *p, uint32_t chain_
 }
 
 /* Validates and commits a prepared block as the next one. On error the store is unchanged. */
-static int apply_prepared(struct node_engine *eng, struct prepared *p, struct node_block_result *res)
+static int apply_prepared(struct node_engine *eng, struct store_group *g, struct prepared *p,
+                          struct node_block_result *res)
 {
 	const struct store_block_header *h = &p->b.hdr;
 	struct store_wtxn *w = NULL;
@@ -355,7 +358,7 @@ static int apply_prepared(struct node_engine *eng, struct prepared *p, struct no
 	res->tx_index = -1;
 	if (p->err)
 		return block_fail(res, p->err, -1);
-	if ((err = store_wtxn_begin(eng->st, &w)))
+	if ((err = store_wtxn_begin_in(g, &w)))
 		return block_fail(res, err, -1);
 	tip = store_wtxn_info(w);
 	if (h->chain_id != tip->chain_id)
@@ -414,8 +417,12 @@ int node_engine_apply_blocks(struct node_engine *eng, const uint8_t *const *bloc
                              const uint8_t *const *commits, const size_t *commit_lens, size_t n, size_t *applied,
                              struct node_block_result *res)
 {
+	enum { MAPFULL_RETRIES = 20 };
 	struct prepared p[2];
+	struct store_group *g = NULL;
 	struct store_info info;
+	size_t i = 0, start = 0; /* start: the open group's first block */
+	unsigned retries = 0;
 	int err = SN_OK;
 
 	*applied = 0;
@@ -424,23 +431,58 @@ int node_engine_apply_blocks(struct node_engine *eng, const uint8_t *const *bloc
 	if (!n)
 		return SN_OK;
 	store_info_get(eng->st, &info);
-	prepare(eng, &p[0], info.chain_id, blocks[0], lens[0], commits ? commits[0] : NULL,
-	        commit_lens ? commit_lens[0] : 0);
-	for (size_t i = 0; i < n; i++) {
+#define PREPARE(slot, k)                                                                            \
+	prepare(eng, (slot), info.chain_id, blocks[k], lens[k], commits ? commits[k] : NULL, \
+	        commit_lens ? commit_lens[k] : 0)
+	PREPARE(&p[0], 0);
+	while (i < n) {
 		struct prepared *cur = &p[i % 2], *next = &p[(i + 1) % 2];
+		int gerr;
 
-		if (i + 1 < n) /* its signatures get checked while this one applies and commits */
-			prepare(eng, next, info.chain_id, blocks[i + 1], lens[i + 1], commits ? commits[i + 1] : NULL,
-			        commit_lens ? commit_lens[i + 1] : 0);
-		err = apply_prepared(eng, cur, res);
+		if (!g) {
+			if ((err = store_group_begin(eng->st, &g))) {
+				block_fail(res, err, -1);
+				prepared_free(eng, cur);
+				break;
+			}
+			start = i;
+		}
+		if (i + 1 < n) /* its signatures get checked while this one applies */
+			PREPARE(next, i + 1);
+		err = apply_prepared(eng, g, cur, res);
 		prepared_free(eng, cur);
+		if (!err && i + 1 < n && store_group_txs(g) < eng->group_txs) {
+			i++;
+			continue;
+		}
+		/* Close the group: after the last block, a full group, or a rejected block (the
+		 * blocks before it are good and are kept). */
+		gerr = store_group_end(g);
+		g = NULL;
+		if (gerr == SN_E_MAPFULL && retries++ < MAPFULL_RETRIES) {
+			/* The map was grown and nothing of the group kept: apply it again. */
+			if (i + 1 < n)
+				prepared_free(eng, next);
+			i = start;
+			res->err = SN_OK;
+			res->tx_index = -1;
+			err = SN_OK;
+			PREPARE(&p[i % 2], i);
+			continue;
+		}
+		if (gerr) {
+			err = block_fail(res, gerr, -1);
+		} else {
+			*applied = err ? i : i + 1;
+		}
 		if (err) {
 			if (i + 1 < n)
 				prepared_free(eng, next);
 			break;
 		}
-		(*applied)++;
+		i++;
 	}
+#undef PREPARE
 	return err;
 }
 

@@ -112,7 +112,10 @@ struct node_engine;
 struct node_engine_opts {
 	unsigned threads; /* signature-check helper threads (the caller checks too); 0 = one per
 	                   * online CPU; 1 = the caller alone */
+	uint64_t group_txs; /* node_engine_apply_blocks: commit (fsync) once this many
+	                     * transactions are written; 0 = NODE_ENGINE_GROUP_TXS */
 };
+#define NODE_ENGINE_GROUP_TXS 100000
 
 SN_MUST_CHECK int node_engine_new(struct node_engine **out, struct store *st,
                                   const struct node_engine_opts *opts);
@@ -144,8 +147,10 @@ struct node_propose_opts {
 
 /* Applies n consecutive blocks (each with its commit, or NULL commits), as
  * node_engine_apply_block would one by one, but checking block i+1's signatures while block i
- * applies and commits. Stops at the first invalid block: *applied blocks were committed, res
- * says why the next one was rejected. Returns res->err. */
+ * applies, and writing consecutive blocks in commit groups (store_group_begin) of about
+ * group_txs transactions, one fsync each: a crash loses at most the open group, whose blocks
+ * a syncing node fetches again. Stops at the first invalid block: *applied blocks were
+ * committed, res says why the next one was rejected. Returns res->err. */
 SN_MUST_CHECK int node_engine_apply_blocks(struct node_engine *eng, const uint8_t *const *blocks, const size_t *lens,
                                            const uint8_t *const *commits, const size_t *commit_lens, size_t n,
                                            size_t *applied, struct node_block_result *res);

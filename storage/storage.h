@@ -318,7 +318,8 @@ SN_MUST_CHECK int store_wtxn_gov_put(struct store_wtxn *w, const void *key, size
                                      size_t len);
 /* Records a transaction of the block being built, in block order (for store_tx_locate). */
 SN_MUST_CHECK int store_wtxn_tx_add(struct store_wtxn *w, const uint8_t id[SN_HASH_LEN]);
-/* The state root after this wtxn's changes (does not change the store). */
+/* The state root after this wtxn's changes (does not change the store). SN_E_INVAL for a
+ * speculative wtxn (the Merkle tree belongs to the writer). */
 SN_MUST_CHECK int store_wtxn_state_root(struct store_wtxn *w, uint8_t out[SN_HASH_LEN]);
 /* Writes the block (hdr and its encoding) with every change of w in one LMDB transaction
  * and its commit (may be empty) and makes it the tip; hdr->state_root must equal
@@ -328,6 +329,24 @@ SN_MUST_CHECK int store_wtxn_state_root(struct store_wtxn *w, uint8_t out[SN_HAS
 SN_MUST_CHECK int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr,
                                     const uint8_t *block, size_t block_len, const uint8_t *commit,
                                     size_t commit_len);
+/* A commit group, for catching up: consecutive blocks, each through its own wtxn
+ * (store_wtxn_begin_in, then store_wtxn_commit as usual, which checks it and writes it), go
+ * into one LMDB transaction that store_group_end makes durable with one fsync. Every block
+ * stays whole (a crash keeps all of a group or none of it: its blocks are simply fetched
+ * again). Readers see the store as it was until store_group_end; the group holds the writer
+ * (store_wtxn_begin waits) until it ends. A block that fails its checks leaves the group
+ * usable (the blocks before it still commit); an LMDB error (SN_E_MAPFULL, SN_E_IO) poisons
+ * it, and store_group_end then returns that error with nothing committed (a full map has
+ * been grown by then: apply the group's blocks again). */
+struct store_group;
+SN_MUST_CHECK int store_group_begin(struct store *st, struct store_group **out);
+SN_MUST_CHECK int store_wtxn_begin_in(struct store_group *g, struct store_wtxn **out);
+uint32_t store_group_blocks(const struct store_group *g); /* blocks written so far */
+uint64_t store_group_txs(const struct store_group *g);    /* their transactions */
+/* Commits every block written (none: nothing to do) and frees g. On error none is kept. */
+SN_MUST_CHECK int store_group_end(struct store_group *g);
+void store_group_abort(struct store_group *g); /* accepts NULL; keeps none of its blocks */
+
 /* The commit stored with a block (the signatures that made it final; docs/protocol.md).
  * *out is owned by the caller (sn_free). SN_E_NOTFOUND if none. */
 SN_MUST_CHECK int store_commit_get(struct store *st, uint64_t height, uint8_t **out, size_t *len);

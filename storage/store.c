@@ -272,6 +272,24 @@ out:
 	return err;
 }
 
+int store__indexes_reload(struct store *st)
+{
+	MDB_txn *txn;
+	int rc, err;
+
+	store_deepsum_free(st->deepsum);
+	st->deepsum = NULL;
+	store__merkle_free(&st->merkle);
+	sn_free(st->direct);
+	st->direct = NULL;
+	st->direct_cap = 0;
+	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)))
+		return store__mdb_err(rc, "beginning snapshot");
+	err = store_rebuild(st, txn);
+	mdb_txn_abort(txn);
+	return err;
+}
+
 int store__grow_map(struct store *st)
 {
 	MDB_envinfo ei;

@@ -89,6 +89,9 @@ struct store {
 /* Maps an LMDB return code to an sn error (logging where it happened). */
 int store__mdb_err(int rc, const char *what);
 SN_MUST_CHECK int store__grow_map(struct store *st);
+/* Rebuilds the deep sums, direct counts and Merkle tree from the committed accounts (after a
+ * failed commit group left st->merkle ahead of the disk). Caller holds the write lock. */
+SN_MUST_CHECK int store__indexes_reload(struct store *st);
 /* Reads and decodes one account in txn. SN_E_NOTFOUND if absent. */
 SN_MUST_CHECK int store__account_read(struct store *st, MDB_txn *txn, const uint8_t key[SN_PUBKEY_LEN],
                                       struct store_account *out);

@@ -30,7 +30,9 @@ struct store_wtxn {
 	struct gov_overlay *gov;  /* governance records changed, sorted by key */
 	size_t n_gov, cap_gov;
 	uint8_t gov_root[SN_HASH_LEN];
+	uint8_t base_gov_root[SN_HASH_LEN]; /* of the tip it builds on */
 	struct merkle_update mu;
+	struct store_group *group; /* writing into a commit group's transaction, or NULL */
 	bool speculative;
 	bool root_valid;
 	uint8_t root[SN_HASH_LEN];
@@ -119,17 +121,48 @@ static int ov_add(struct store_wtxn *w, const struct store_account *a, bool is_n
 	return SN_OK;
 }
 
-static int wtxn_begin(struct store *st, struct store_wtxn **out, bool speculative)
+/* A commit group: consecutive blocks written into one LMDB write transaction that
+ * store_group_end makes durable with one fsync. While it is open the writer mutex is held;
+ * each block's Merkle update goes into st->merkle at once (only the writer reads it), and the
+ * rest of the in-memory indexes and the tip that readers see wait for the LMDB commit. */
+struct group_new {
+	uint32_t seq, sponsor_seq;
+	uint64_t pvol;
+};
+
+struct group_vol {
+	uint32_t seq;
+	uint64_t delta;
+};
+
+struct store_group {
+	struct store *st;
+	MDB_txn *txn;
+	struct store_info tip;          /* after the group's last block */
+	uint8_t gov_root[SN_HASH_LEN];  /* likewise */
+	uint32_t blocks;
+	uint64_t txs;
+	struct group_new *news;         /* accounts created, in seq order */
+	size_t n_news, cap_news;
+	struct group_vol *vols;         /* personal volume added to existing accounts */
+	size_t n_vols, cap_vols;
+	int failed;                     /* an error that poisoned the transaction */
+	bool merkle_ahead;              /* st->merkle holds blocks that are not durable yet */
+};
+
+static int wtxn_begin(struct store *st, struct store_group *g, struct store_wtxn **out, bool speculative)
 {
 	struct store_wtxn *w;
 	int rc;
 
 	*out = NULL;
 	pthread_once(&ov_hash_once, ov_hash_init);
-	if (!speculative)
+	if (g && (g->failed || g->st != st))
+		return g->failed ? g->failed : SN_E_INVAL;
+	if (!speculative && !g)
 		pthread_mutex_lock(&st->writer);
 	if (st->fatal) {
-		if (!speculative)
+		if (!speculative && !g)
 			pthread_mutex_unlock(&st->writer);
 		return SN_E_FATAL;
 	}
@@ -146,19 +179,27 @@ static int wtxn_begin(struct store *st, struct store_wtxn **out, bool speculativ
 			sn_free(w->slots);
 		}
 		sn_free(w);
-		if (!speculative)
+		if (!speculative && !g)
 			pthread_mutex_unlock(&st->writer);
 		return SN_E_NOMEM;
 	}
 	w->st = st;
 	w->speculative = speculative;
-	pthread_rwlock_rdlock(&st->lock);
-	w->base = st->info;
-	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &w->rtxn))) {
-		pthread_rwlock_unlock(&st->lock);
-		w->rtxn = NULL;
-		store_wtxn_abort(w);
-		return store__mdb_err(rc, "beginning snapshot");
+	w->group = g;
+	if (g) { /* reads see the group's earlier blocks through its write transaction */
+		w->base = g->tip;
+		memcpy(w->base_gov_root, g->gov_root, SN_HASH_LEN);
+		w->rtxn = g->txn;
+	} else {
+		pthread_rwlock_rdlock(&st->lock);
+		w->base = st->info;
+		memcpy(w->base_gov_root, st->gov_root, SN_HASH_LEN);
+		if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &w->rtxn))) {
+			pthread_rwlock_unlock(&st->lock);
+			w->rtxn = NULL;
+			store_wtxn_abort(w);
+			return store__mdb_err(rc, "beginning snapshot");
+		}
 	}
 	w->params = w->base.params;
 	w->treasury = w->base.treasury;
@@ -168,17 +209,27 @@ static int wtxn_begin(struct store *st, struct store_wtxn **out, bool speculativ
 
 int store_wtxn_begin(struct store *st, struct store_wtxn **out)
 {
-	return wtxn_begin(st, out, false);
+	return wtxn_begin(st, NULL, out, false);
 }
 
 int store_wtxn_begin_speculative(struct store *st, struct store_wtxn **out)
 {
-	return wtxn_begin(st, out, true);
+	return wtxn_begin(st, NULL, out, true);
+}
+
+int store_wtxn_begin_in(struct store_group *g, struct store_wtxn **out)
+{
+	*out = NULL;
+	if (!g)
+		return SN_E_INVAL;
+	return wtxn_begin(g->st, g, out, false);
 }
 
 static void wtxn_end_snapshot(struct store_wtxn *w)
 {
-	if (w->rtxn) {
+	if (w->group) {
+		w->rtxn = NULL; /* the group's transaction: it lives on */
+	} else if (w->rtxn) {
 		mdb_txn_abort(w->rtxn);
 		w->rtxn = NULL;
 		pthread_rwlock_unlock(&w->st->lock);
@@ -188,12 +239,12 @@ static void wtxn_end_snapshot(struct store_wtxn *w)
 void store_wtxn_abort(struct store_wtxn *w)
 {
 	struct store *st;
-	bool speculative;
+	bool keep_writer;
 
 	if (!w)
 		return;
 	st = w->st;
-	speculative = w->speculative;
+	keep_writer = w->speculative || w->group; /* a group holds the writer until it ends */
 	wtxn_end_snapshot(w);
 	store__merkle_update_free(&w->mu);
 	for (size_t i = 0; i < w->n_gov; i++)
@@ -204,7 +255,7 @@ void store_wtxn_abort(struct store_wtxn *w)
 	sn_free(w->new_ent);
 	sn_free(w->tx_ids);
 	sn_free(w);
-	if (!speculative)
+	if (!keep_writer)
 		pthread_mutex_unlock(&st->writer);
 }
 
@@ -472,11 +523,13 @@ int store_wtxn_state_root(struct store_wtxn *w, uint8_t out[SN_HASH_LEN])
 	uint8_t(*leaves)[SN_HASH_LEN] = NULL;
 	int err;
 
+	memset(out, 0, SN_HASH_LEN);
+	if (w->speculative)
+		return SN_E_INVAL; /* st->merkle belongs to the writer (a commit group moves it ahead) */
 	if (w->root_valid) {
 		memcpy(out, w->root, SN_HASH_LEN);
 		return SN_OK;
 	}
-	memset(out, 0, SN_HASH_LEN);
 	if ((err = dirty_sorted(w, cmp_by_seq, &d, &n)))
 		return err;
 	idx = sn_malloc((size_t)(n ? n : 1) * sizeof(*idx));
@@ -496,7 +549,7 @@ int store_wtxn_state_root(struct store_wtxn *w, uint8_t out[SN_HASH_LEN])
 	if (w->n_gov)
 		err = store__gov_root(w->st, w->rtxn, w->gov, w->n_gov, w->gov_root);
 	else
-		memcpy(w->gov_root, w->st->gov_root, SN_HASH_LEN);
+		memcpy(w->gov_root, w->base_gov_root, SN_HASH_LEN);
 	if (err)
 		goto out;
 	store__state_root(w->root, w->base.accounts + w->n_new, w->mu.root, w->treasury, &w->params, w->gov_root);
@@ -593,6 +646,89 @@ static int wtxn_apply_memory(struct store_wtxn *w, const struct store_info *tip)
 	return err;
 }
 
+/* Room in the deep sums and direct-referral counts for accounts in all (caller holds the
+ * write lock), so that the in-memory update after an LMDB commit cannot fail. */
+static int reserve_indexes(struct store *st, uint64_t accounts)
+{
+	int err = store_deepsum_reserve(st->deepsum, (uint32_t)accounts);
+
+	if (!err && accounts > st->direct_cap) {
+		uint32_t ncap = (uint32_t)(accounts + accounts / 2 + 16);
+		uint32_t *nd = sn_realloc(st->direct, (size_t)ncap * sizeof(*nd));
+
+		if (nd) {
+			st->direct = nd;
+			st->direct_cap = ncap;
+		} else {
+			err = SN_E_NOMEM;
+		}
+	}
+	return err;
+}
+
+/* Makes room for n more elements of size sz in *arr (capacity *cap, count cnt). */
+static int grow_array(void **arr, size_t *cap, size_t cnt, size_t n, size_t sz)
+{
+	size_t ncap;
+	void *na;
+
+	if (cnt + n <= *cap)
+		return SN_OK;
+	ncap = *cap ? *cap : 256;
+	while (ncap < cnt + n)
+		ncap *= 2;
+	if (!(na = sn_realloc(*arr, ncap * sz)))
+		return SN_E_NOMEM;
+	*arr = na;
+	*cap = ncap;
+	return SN_OK;
+}
+
+/* store_wtxn_commit inside a group: the block's writes go into the group's transaction, its
+ * Merkle update into st->merkle, the other index updates into the group's lists. An LMDB
+ * error poisons the group (the transaction cannot go on); other errors leave it usable. */
+static int group_write(struct store_group *g, struct store_wtxn *w, const uint32_t *dirty, uint32_t n_dirty,
+                       const struct store_block_header *hdr, const uint8_t hash[SN_HASH_LEN],
+                       const uint8_t *block, size_t block_len, const uint8_t *commit, size_t commit_len,
+                       const struct store_info *tip)
+{
+	struct store *st = g->st;
+	int err, rc;
+
+	if ((err = store__merkle_reserve(&st->merkle, &w->mu)) ||
+	    (err = grow_array((void **)&g->news, &g->cap_news, g->n_news, w->n_new, sizeof(*g->news))) ||
+	    (err = grow_array((void **)&g->vols, &g->cap_vols, g->n_vols, w->n_ent, sizeof(*g->vols))))
+		return err;
+	uint64_t t0 = sn_time_mono_ns();
+	if ((rc = wtxn_write(w, g->txn, dirty, n_dirty, hdr, hash, block, block_len, commit, commit_len, tip))) {
+		g->failed = store__mdb_err(rc, "writing block");
+		return g->failed;
+	}
+	SN_LOG(SN_LOG_DEBUG, "store", "block %llu: %u accounts written in %.1f ms (commit group of %u)",
+	       (unsigned long long)hdr->height, n_dirty, (double)(sn_time_mono_ns() - t0) / 1e6, g->blocks + 1);
+	store__merkle_apply(&st->merkle, &w->mu);
+	g->merkle_ahead = true;
+	for (uint32_t i = 0; i < w->n_new; i++) {
+		const struct store_account *a = &w->ent[w->new_ent[i]].a;
+
+		g->news[g->n_news++] = (struct group_new){ .seq = (uint32_t)a->seq,
+			                                   .sponsor_seq = (uint32_t)a->sponsor_seq,
+			                                   .pvol = a->personal_volume };
+	}
+	for (uint32_t e = 0; e < w->n_ent; e++) {
+		const struct ov_entry *oe = &w->ent[e];
+
+		if (!oe->is_new && oe->a.personal_volume != oe->orig_pvol)
+			g->vols[g->n_vols++] = (struct group_vol){ .seq = (uint32_t)oe->a.seq,
+				                                   .delta = oe->a.personal_volume - oe->orig_pvol };
+	}
+	g->tip = *tip;
+	memcpy(g->gov_root, w->gov_root, SN_HASH_LEN);
+	g->blocks++;
+	g->txs += w->n_tx;
+	return SN_OK;
+}
+
 int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr, const uint8_t *block,
                       size_t block_len, const uint8_t *commit, size_t commit_len)
 {
@@ -635,20 +771,13 @@ int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr
 	tip.params = w->params;
 
 	wtxn_end_snapshot(w);
+	if (w->group) {
+		err = group_write(w->group, w, dirty, n_dirty, hdr, hash, block, block_len, commit, commit_len, &tip);
+		goto out;
+	}
 	/* Reservations first, so that the in-memory update after the commit cannot fail. */
 	pthread_rwlock_wrlock(&st->lock);
-	err = store_deepsum_reserve(st->deepsum, (uint32_t)tip.accounts);
-	if (!err && tip.accounts > st->direct_cap) {
-		uint32_t ncap = (uint32_t)(tip.accounts + tip.accounts / 2 + 16);
-		uint32_t *nd = sn_realloc(st->direct, (size_t)ncap * sizeof(*nd));
-
-		if (nd) {
-			st->direct = nd;
-			st->direct_cap = ncap;
-		} else {
-			err = SN_E_NOMEM;
-		}
-	}
+	err = reserve_indexes(st, tip.accounts);
 	if (!err)
 		err = store__merkle_reserve(&st->merkle, &w->mu);
 	pthread_rwlock_unlock(&st->lock);
@@ -704,6 +833,132 @@ out:
 	sn_free(dirty);
 	store_wtxn_abort(w);
 	return err;
+}
+
+int store_group_begin(struct store *st, struct store_group **out)
+{
+	struct store_group *g;
+	int rc;
+
+	*out = NULL;
+	if (!(g = sn_calloc(1, sizeof(*g))))
+		return SN_E_NOMEM;
+	pthread_mutex_lock(&st->writer);
+	if (st->fatal) {
+		pthread_mutex_unlock(&st->writer);
+		sn_free(g);
+		return SN_E_FATAL;
+	}
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &g->txn))) {
+		pthread_mutex_unlock(&st->writer);
+		sn_free(g);
+		return store__mdb_err(rc, "beginning write");
+	}
+	g->st = st;
+	pthread_rwlock_rdlock(&st->lock);
+	g->tip = st->info;
+	memcpy(g->gov_root, st->gov_root, SN_HASH_LEN);
+	pthread_rwlock_unlock(&st->lock);
+	*out = g;
+	return SN_OK;
+}
+
+uint32_t store_group_blocks(const struct store_group *g)
+{
+	return g ? g->blocks : 0;
+}
+
+uint64_t store_group_txs(const struct store_group *g)
+{
+	return g ? g->txs : 0;
+}
+
+/* After the group's LMDB commit: the deferred index updates and the new tip (write lock held). */
+static int group_apply_memory(struct store_group *g)
+{
+	struct store *st = g->st;
+	uint64_t map_size = st->info.map_size;
+	int err = SN_OK;
+
+	for (size_t i = 0; i < g->n_news && !err; i++) {
+		const struct group_new *a = &g->news[i];
+
+		st->direct[a->seq] = 0;
+		if (a->seq)
+			st->direct[a->sponsor_seq]++;
+		err = store_deepsum_insert(st->deepsum, a->seq, a->sponsor_seq, a->pvol);
+	}
+	for (size_t i = 0; i < g->n_vols && !err; i++)
+		err = store_deepsum_add_volume(st->deepsum, g->vols[i].seq, g->vols[i].delta);
+	st->info = g->tip;
+	st->info.map_size = map_size;
+	memcpy(st->gov_root, g->gov_root, SN_HASH_LEN);
+	return err;
+}
+
+static int group_finish(struct store_group *g, bool commit)
+{
+	struct store *st;
+	int err = SN_OK, rc;
+
+	if (!g)
+		return SN_OK;
+	st = g->st;
+	if (commit && g->failed)
+		err = g->failed;
+	else if (commit && g->blocks) {
+		uint64_t t0 = sn_time_mono_ns();
+
+		pthread_rwlock_wrlock(&st->lock);
+		if (!(err = reserve_indexes(st, g->tip.accounts))) {
+			rc = mdb_txn_commit(g->txn);
+			g->txn = NULL;
+			if (rc) {
+				err = store__mdb_err(rc, "committing blocks");
+				if (rc != MDB_MAP_FULL) {
+					SN_LOG(SN_LOG_ERROR, "store", "commit failed: the store stops accepting writes");
+					st->fatal = SN_E_FATAL;
+				}
+			} else {
+				g->merkle_ahead = false;
+				if (group_apply_memory(g)) {
+					SN_LOG(SN_LOG_ERROR, "store",
+					       "in-memory index update failed after commit: restart to rebuild");
+					st->fatal = SN_E_FATAL;
+				}
+			}
+		}
+		pthread_rwlock_unlock(&st->lock);
+		SN_LOG(SN_LOG_DEBUG, "store", "commit group of %u blocks, %llu txs: LMDB commit %.1f ms (%s)",
+		       g->blocks, (unsigned long long)g->txs, (double)(sn_time_mono_ns() - t0) / 1e6,
+		       sn_errname(err));
+	}
+	if (g->txn)
+		mdb_txn_abort(g->txn);
+	g->txn = NULL;
+	pthread_rwlock_wrlock(&st->lock);
+	if (g->merkle_ahead && !st->fatal && store__indexes_reload(st)) {
+		SN_LOG(SN_LOG_ERROR, "store", "cannot rebuild the in-memory indexes: the store stops accepting writes");
+		st->fatal = SN_E_FATAL;
+	}
+	if (err == SN_E_MAPFULL && !st->fatal && store__grow_map(st))
+		st->fatal = SN_E_FATAL;
+	pthread_rwlock_unlock(&st->lock);
+	sn_free(g->news);
+	sn_free(g->vols);
+	sn_free(g);
+	pthread_mutex_unlock(&st->writer);
+	return err;
+}
+
+int store_group_end(struct store_group *g)
+{
+	return group_finish(g, true);
+}
+
+void store_group_abort(struct store_group *g)
+{
+	(void)group_finish(g, false);
 }
 
 int store_genesis_init(struct store *st, const struct store_genesis *g)

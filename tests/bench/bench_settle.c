@@ -4,8 +4,12 @@
  *                               over libsecp256k1 (x-only key parse + verify)
  *   bench settle.propose        signed transfers per second building blocks (both cores)
  *   bench settle.apply          signed transfers per second applying those blocks on a
- *                               second store: decode, signature, rules, state root, fsync'd
- *                               commit, every core, blocks pipelined (node_engine_apply_blocks)
+ *                               second store as a syncing node does: decode, signature, rules,
+ *                               state root, fsync'd commit, every core, blocks pipelined and
+ *                               written in commit groups (node_engine_apply_blocks)
+ *   bench settle.apply_per_block_commit
+ *                               the same on a fourth store with every block committed (fsync)
+ *                               on its own, as a validator at the tip does
  *   bench settle.apply_1thread  the same on a third store with one thread, block by block
  *                               (the baseline)
  *   bench store.open_1m         reopening the 1M-account store: rebuild of the deep-sum index
@@ -43,11 +47,11 @@ static double median(double *v, size_t n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static struct store *make_store(char **dir, const struct store_genesis *g, unsigned threads,
+static struct store *make_store(char **dir, const struct store_genesis *g, unsigned threads, uint64_t group_txs,
                                 struct node_engine **eng)
 {
 	struct store_opts o = { .chain_id = TU_CHAIN, .map_size = 1ull << 30 };
-	struct node_engine_opts eo = { .threads = threads };
+	struct node_engine_opts eo = { .threads = threads, .group_txs = group_txs };
 	struct store *st;
 
 	*dir = tu_tmpdir("sn-bench");
@@ -83,6 +87,21 @@ static void bench_verify_raw(void)
 	printf("bench sig.verify_raw %.0f ops/s\n", median(rates, REPS));
 }
 
+/* Applies every block through node_engine_apply_blocks; the time it took, in ns. */
+static uint64_t apply_all(struct node_engine *eng, uint8_t **blocks_enc, const size_t *blocks_len, size_t n)
+{
+	struct node_block_result r;
+	size_t applied;
+	uint64_t t0 = sn_time_mono_ns();
+
+	if (node_engine_apply_blocks(eng, (const uint8_t *const *)blocks_enc, blocks_len, NULL, NULL, n, &applied,
+	                             &r)) {
+		fprintf(stderr, "bench: apply failed: %s at block %zu tx %d\n", sn_errname(r.err), applied, r.tx_index);
+		exit(1);
+	}
+	return sn_time_mono_ns() - t0;
+}
+
 int main(void)
 {
 	uint64_t n_acc = env_u64("SN_BENCH_ACCOUNTS", 1000000);
@@ -92,15 +111,15 @@ int main(void)
 	struct tu_rng rng = { 42 };
 	struct store_genesis g;
 	struct store_genesis_account *ga;
-	struct store *sa, *sb, *sc;
-	struct node_engine *ea, *eb, *ec;
-	char *da, *db, *dc;
+	struct store *sa, *sb, *sc, *sd;
+	struct node_engine *ea, *eb, *ec, *ed;
+	char *da, *db, *dc, *dd;
 	uint8_t **txbuf;
 	size_t *txlen;
 	uint8_t **blocks_enc;
 	size_t *blocks_len;
 	double *rate_blk;
-	uint64_t t0, total_apply = 0, total_apply1 = 0, total_propose = 0;
+	uint64_t t0, total_apply = 0, total_apply1 = 0, total_apply_pb = 0, total_propose = 0;
 	struct store_opts o = { .chain_id = TU_CHAIN };
 
 	if (sn_crypto_init())
@@ -140,11 +159,12 @@ int main(void)
 	g.accounts = ga;
 	g.n_accounts = n_acc - 1;
 	t0 = sn_time_mono_ns();
-	sa = make_store(&da, &g, 2, &ea);
+	sa = make_store(&da, &g, 2, 0, &ea);
 	fprintf(stderr, "# genesis of %llu accounts: %.1f s\n", (unsigned long long)n_acc,
 	        (double)(sn_time_mono_ns() - t0) / 1e9);
-	sb = make_store(&db, &g, 2, &eb);
-	sc = make_store(&dc, &g, 1, &ec);
+	sb = make_store(&db, &g, 2, 0, &eb);
+	sc = make_store(&dc, &g, 1, 0, &ec);
+	sd = make_store(&dd, &g, 2, 1, &ed); /* a group closes after every block */
 
 	/* Signed transfers: each block has every sender once, to random accounts. */
 	txbuf = calloc(blocks * per_block, sizeof(*txbuf));
@@ -180,20 +200,10 @@ int main(void)
 		free(errs);
 	}
 	/* Store b applies them as a node that syncs would: all at once, pipelined (the next
-	 * block's signatures are checked while the current one commits). */
-	{
-		struct node_block_result r;
-		size_t applied;
-
-		t0 = sn_time_mono_ns();
-		if (node_engine_apply_blocks(eb, (const uint8_t *const *)blocks_enc, blocks_len, NULL, NULL, blocks,
-		                             &applied, &r)) {
-			fprintf(stderr, "bench: apply failed: %s at block %zu tx %d\n", sn_errname(r.err), applied,
-			        r.tx_index);
-			return 1;
-		}
-		total_apply = sn_time_mono_ns() - t0;
-	}
+	 * block's signatures are checked while the current one applies), in commit groups; store
+	 * d the same with one commit per block. */
+	total_apply = apply_all(eb, blocks_enc, blocks_len, blocks);
+	total_apply_pb = apply_all(ed, blocks_enc, blocks_len, blocks);
 	/* Store c, the baseline: one thread, block by block. */
 	for (uint64_t b = 0; b < blocks; b++) {
 		struct node_block_result r;
@@ -215,6 +225,7 @@ int main(void)
 
 		printf("bench settle.propose %.0f tx/s\n", n / ((double)total_propose / 1e9));
 		printf("bench settle.apply %.0f tx/s\n", apply);
+		printf("bench settle.apply_per_block_commit %.0f tx/s\n", n / ((double)total_apply_pb / 1e9));
 		printf("bench settle.apply_1thread %.0f tx/s\n", apply1);
 		printf("bench settle.apply_speedup_2threads %.2f x\n", apply / apply1);
 	}
@@ -229,10 +240,13 @@ int main(void)
 	store_close(sb);
 	node_engine_free(ea);
 	node_engine_free(ec);
+	node_engine_free(ed);
 	store_close(sa);
 	store_close(sc);
+	store_close(sd);
 	tu_rmtree(da);
 	tu_rmtree(db);
 	tu_rmtree(dc);
+	tu_rmtree(dd);
 	return 0;
 }

@@ -51,11 +51,13 @@ static void sleep_ms(unsigned ms)
 /* The result of an RPC call (asserts it has one). */
 static json_t *rpc(const struct node *n, const char *method, const char *params)
 {
-	char req[2048], *body;
+	static char req[4 * STORE_TX_MAX + 1024];
+	char *body;
 	json_t *j, *r;
+	int len = snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":%s}",
+	                 method, params ? params : "[]");
 
-	snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":%s}", method,
-	         params ? params : "[]");
+	assert_true(len > 0 && (size_t)len < sizeof(req));
 	assert_int_equal(tu_rpc(n->rpc, n->home, req, &body), 200);
 	j = json_loads(body, 0, NULL);
 	assert_non_null(j);

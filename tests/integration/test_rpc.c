@@ -209,10 +209,12 @@ static void root_tx(char *hex, uint8_t type, uint64_t nonce, const uint8_t to[32
 
 static int submit(const char *hex, char *errname, size_t cap)
 {
-	char req[1024], *body;
-	int code;
+	static char req[2 * STORE_TX_MAX + 1024];
+	char *body;
+	int code, n = snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"submit_tx\",\"params\":[\"%s\"]}",
+	                       hex);
 
-	snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"submit_tx\",\"params\":[\"%s\"]}", hex);
+	assert_true(n > 0 && (size_t)n < sizeof(req));
 	assert_int_equal(tu_rpc(port, home, req, &body), 200);
 	errname[0] = '\0';
 	code = rpc_code(body, errname, cap);

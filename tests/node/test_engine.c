@@ -25,6 +25,17 @@ static struct fixture fx_new(unsigned threads, uint64_t min_fee)
 	return f;
 }
 
+/* Like fx_new, with node_engine_apply_blocks closing a commit group past group_txs. */
+static struct fixture fx_new_grouped(unsigned threads, uint64_t min_fee, uint64_t group_txs)
+{
+	struct fixture f;
+	struct node_engine_opts o = { .threads = threads, .group_txs = group_txs };
+
+	f.st = tu_store_new(&f.dir, 1000000000000ull, min_fee, true);
+	assert_int_equal(node_engine_new(&f.eng, f.st, &o), SN_OK);
+	return f;
+}
+
 static void fx_free(struct fixture *f)
 {
 	node_engine_free(f->eng);
@@ -301,13 +312,15 @@ static void test_team_figures_match_oracle(void **state)
 	fx_free(&f);
 }
 
-/* Blocks proposed on one store apply on another with the same genesis, for any thread count,
- * and both end with the same state root; and the team figures survive a reopen. */
+/* Blocks proposed on one store apply on another with the same genesis, for any thread count
+ * and commit-group size, and all end with the same state root; and the team figures survive
+ * a reopen. */
 static void test_replay_is_deterministic(void **state)
 {
 	struct fixture a = fx_new(2, FEE), b = fx_new(1, FEE), c = fx_new(3, FEE);
+	struct fixture d = fx_new_grouped(2, FEE, 500); /* a group closes every block or two */
 	struct tu_rng rng = { tu_seed("replay_is_deterministic") };
-	struct store_info ia, ib, ic;
+	struct store_info ia, ib, ic, id;
 	static struct keyset ks;
 	struct store_opts o = { .chain_id = TU_CHAIN, .no_sync = true };
 
@@ -343,6 +356,22 @@ static void test_replay_is_deterministic(void **state)
 		                                          ia.height - 5, &applied, &r),
 		                 SN_OK);
 		assert_int_equal(applied, ia.height - 5);
+		check_against_oracle(c.st); /* the team figures a group defers are all there */
+		/* d: small groups, one of which ends at a bad block (the blocks before it stay). */
+		blks[8][STORE_BLOCK_HEADER_LEN - 4 - 32] ^= 1;
+		assert_int_equal(node_engine_apply_blocks(d.eng, (const uint8_t *const *)blks, lens, NULL, NULL,
+		                                          ia.height, &applied, &r),
+		                 SN_E_STATEROOT);
+		assert_int_equal(applied, 8);
+		store_info_get(d.st, &id);
+		assert_int_equal(id.height, 8);
+		check_against_oracle(d.st);
+		blks[8][STORE_BLOCK_HEADER_LEN - 4 - 32] ^= 1;
+		assert_int_equal(node_engine_apply_blocks(d.eng, (const uint8_t *const *)blks + 8, lens + 8, NULL, NULL,
+		                                          ia.height - 8, &applied, &r),
+		                 SN_OK);
+		store_info_get(d.st, &id);
+		assert_memory_equal(ia.state_root, id.state_root, SN_HASH_LEN);
 		for (uint64_t h = 0; h < ia.height; h++)
 			sn_free(blks[h]);
 		free(blks);
@@ -364,6 +393,7 @@ static void test_replay_is_deterministic(void **state)
 	fx_free(&a);
 	fx_free(&b);
 	fx_free(&c);
+	fx_free(&d);
 }
 
 /* Builds a block by hand (valid header fields, given transactions, correct tx root, given

@@ -1,6 +1,6 @@
 /* tests/storage/test_store.c — the LMDB store: genesis, reopen and rebuild, schema and chain
- * checks, corruption detection, map growth, reads, abort, and crash atomicity (kill -9 of a
- * writer mid-commit, then reopen). */
+ * checks, corruption detection, map growth, reads, abort, crash atomicity (kill -9 of a
+ * writer mid-commit, then reopen), and commit groups (the same for several blocks at once). */
 #include "testutil.h"
 
 #include <lmdb.h>
@@ -11,7 +11,8 @@
 
 /* Commits one block that registers n new accounts (keys first..first+n-1) under sponsor
  * key index `sponsor`, each funded with 1, and makes the sponsor send volume. */
-static int commit_register_block(struct store *st, uint64_t sponsor, uint64_t first, uint32_t n)
+static int commit_register_block_in(struct store *st, struct store_group *g, uint64_t sponsor, uint64_t first,
+                                    uint32_t n)
 {
 	struct store_wtxn *w;
 	struct store_account sp, fresh;
@@ -20,7 +21,7 @@ static int commit_register_block(struct store *st, uint64_t sponsor, uint64_t fi
 	const struct store_info *tip;
 	int err;
 
-	if ((err = store_wtxn_begin(st, &w)))
+	if ((err = g ? store_wtxn_begin_in(g, &w) : store_wtxn_begin(st, &w)))
 		return err;
 	tip = store_wtxn_info(w);
 	tu_pk(sponsor, pk);
@@ -49,6 +50,11 @@ static int commit_register_block(struct store *st, uint64_t sponsor, uint64_t fi
 fail:
 	store_wtxn_abort(w);
 	return err;
+}
+
+static int commit_register_block(struct store *st, uint64_t sponsor, uint64_t first, uint32_t n)
+{
+	return commit_register_block_in(st, NULL, sponsor, first, n);
 }
 
 static void test_genesis_and_reopen(void **state)
@@ -291,19 +297,20 @@ static void test_abort_changes_nothing(void **state)
 	free(dir);
 }
 
-/* kill -9 a process that commits blocks in a loop (with fsync), at random moments; every
- * reopen must succeed (the rebuild checks the state root), and the height never goes back. */
-static void test_kill9_mid_commit(void **state)
+/* kill -9 a process that commits blocks of `per` registrations in a loop (with fsync), in
+ * commit groups of `group` blocks (0: each block alone), at random moments; every reopen must
+ * succeed (the rebuild checks the state root), the height never goes back, and a group is
+ * found whole or not at all. */
+static void kill9_rounds(const char *seed_name, int rounds, uint64_t group, uint32_t per)
 {
 	char *dir;
 	struct store *st = tu_store_new(&dir, 1u << 30, 0, false);
 	struct store_opts o = { .chain_id = TU_CHAIN };
-	struct tu_rng rng = { tu_seed("kill9_mid_commit") };
-	uint64_t last_height = 0;
+	struct tu_rng rng = { tu_seed(seed_name) };
+	uint64_t last_height = 0, step = group ? group : 1;
 
-	(void)state;
 	store_close(st);
-	for (int round = 0; round < 8; round++) {
+	for (int round = 0; round < rounds; round++) {
 		pid_t pid = fork();
 
 		assert_true(pid >= 0);
@@ -314,11 +321,16 @@ static void test_kill9_mid_commit(void **state)
 			if (store_open(&cst, dir, &o))
 				_exit(3);
 			store_info_get(cst, &info);
-			for (uint64_t k = 0;; k++) {
-				uint64_t base = 1 + 1000 * (info.height + k);
+			for (uint64_t k = 0;; k += step) {
+				struct store_group *g = NULL;
 
-				if (commit_register_block(cst, 0, base, 200))
+				if (group && store_group_begin(cst, &g))
 					_exit(4);
+				for (uint64_t b = 0; b < step; b++)
+					if (commit_register_block_in(cst, g, 0, 1 + 1000 * (info.height + k + b), per))
+						_exit(5);
+				if (group && store_group_end(g))
+					_exit(6);
 			}
 		}
 		usleep(20000 + (useconds_t)tu_rand_below(&rng, 200000));
@@ -335,7 +347,8 @@ static void test_kill9_mid_commit(void **state)
 
 			store_info_get(st, &info);
 			assert_true(info.height >= last_height);
-			assert_int_equal(info.accounts, 1 + 200 * info.height);
+			assert_int_equal(info.height % step, 0);
+			assert_int_equal(info.accounts, 1 + per * info.height);
 			last_height = info.height;
 		}
 		store_close(st);
@@ -343,6 +356,172 @@ static void test_kill9_mid_commit(void **state)
 	assert_true(last_height > 0);
 	tu_rmtree(dir);
 	free(dir);
+}
+
+static void test_kill9_mid_commit(void **state)
+{
+	(void)state;
+	kill9_rounds("kill9_mid_commit", 8, 0, 200);
+}
+
+/* A commit group: readers see nothing of it until it ends, then all of it; the result equals
+ * the same blocks committed one by one, also after a reopen (the rebuild checks the root). */
+static void test_group_commits_at_end(void **state)
+{
+	char *d1, *d2;
+	struct store *s1 = tu_store_new(&d1, 1000, 0, true), *s2 = tu_store_new(&d2, 1000, 0, true);
+	struct store_opts o = { .chain_id = TU_CHAIN, .no_sync = true };
+	struct store_group *g;
+	struct store_info before, mid, after, ref;
+	struct store_account a;
+	struct store_team t0, t1;
+	uint8_t pk[SN_PUBKEY_LEN];
+
+	(void)state;
+	store_info_get(s1, &before);
+	tu_pk(0, pk);
+	assert_int_equal(store_team_get(s1, pk, &t0), SN_OK);
+	assert_int_equal(store_group_begin(s1, &g), SN_OK);
+	for (uint64_t b = 0; b < 3; b++)
+		assert_int_equal(commit_register_block_in(s1, g, 0, 5000 + 100 * b, 50), SN_OK);
+	assert_int_equal(store_group_blocks(g), 3);
+	store_info_get(s1, &mid);
+	assert_memory_equal(&before, &mid, sizeof(before)); /* not visible yet */
+	tu_pk(5000, pk);
+	assert_int_equal(store_account_get(s1, pk, &a), SN_E_NOTFOUND);
+	assert_int_equal(store_group_end(g), SN_OK);
+	store_info_get(s1, &after);
+	assert_int_equal(after.height, before.height + 3);
+	assert_int_equal(after.accounts, before.accounts + 150);
+	assert_int_equal(store_account_get(s1, pk, &a), SN_OK);
+	tu_pk(0, pk);
+	assert_int_equal(store_team_get(s1, pk, &t1), SN_OK);
+	assert_int_equal(t1.size, t0.size + 150);
+	assert_int_equal(t1.direct, t0.direct + 150);
+	for (uint64_t b = 0; b < 3; b++)
+		assert_int_equal(commit_register_block(s2, 0, 5000 + 100 * b, 50), SN_OK);
+	store_info_get(s2, &ref);
+	assert_memory_equal(after.state_root, ref.state_root, SN_HASH_LEN);
+	assert_memory_equal(after.tip_hash, ref.tip_hash, SN_HASH_LEN);
+	store_close(s1);
+	assert_int_equal(store_open(&s1, d1, &o), SN_OK);
+	store_info_get(s1, &mid);
+	assert_memory_equal(after.state_root, mid.state_root, SN_HASH_LEN);
+	/* and the writer goes on after a group, in one more */
+	assert_int_equal(commit_register_block(s1, 0, 9000, 10), SN_OK);
+	store_close(s1);
+	store_close(s2);
+	tu_rmtree(d1);
+	tu_rmtree(d2);
+	free(d1);
+	free(d2);
+}
+
+/* A block that fails its checks inside a group leaves the group usable; aborting a group
+ * keeps none of it, and the next block's root is right (the Merkle tree was rolled back). */
+static void test_group_reject_and_abort(void **state)
+{
+	char *dir;
+	struct store *st = tu_store_new(&dir, 1000, 0, true);
+	struct store_opts o = { .chain_id = TU_CHAIN, .no_sync = true };
+	struct store_group *g;
+	struct store_wtxn *w;
+	struct store_block_header h;
+	uint8_t block[STORE_BLOCK_HEADER_LEN];
+	struct store_info before, info;
+
+	(void)state;
+	store_info_get(st, &before);
+	assert_int_equal(store_group_begin(st, &g), SN_OK);
+	assert_int_equal(commit_register_block_in(st, g, 0, 5000, 20), SN_OK);
+	/* a block with the wrong state root */
+	assert_int_equal(store_wtxn_begin_in(g, &w), SN_OK);
+	memset(&h, 0, sizeof(h));
+	h.version = STORE_BLOCK_V1;
+	h.chain_id = TU_CHAIN;
+	h.height = store_wtxn_info(w)->height + 1;
+	memcpy(h.prev_hash, store_wtxn_info(w)->tip_hash, SN_HASH_LEN);
+	store_tx_root(h.tx_root, NULL, 0);
+	store_block_header_encode(block, &h);
+	assert_int_equal(store_wtxn_commit(w, &h, block, sizeof(block), NULL, 0), SN_E_STATEROOT);
+	assert_int_equal(commit_register_block_in(st, g, 0, 6000, 20), SN_OK);
+	assert_int_equal(store_group_end(g), SN_OK);
+	store_info_get(st, &info);
+	assert_int_equal(info.height, before.height + 2);
+	/* abort: nothing kept, the writer is free again, roots stay right */
+	before = info;
+	assert_int_equal(store_group_begin(st, &g), SN_OK);
+	assert_int_equal(commit_register_block_in(st, g, 0, 7000, 20), SN_OK);
+	assert_int_equal(commit_register_block_in(st, g, 0, 8000, 20), SN_OK);
+	store_group_abort(g);
+	store_info_get(st, &info);
+	assert_memory_equal(&before, &info, sizeof(info));
+	assert_int_equal(commit_register_block(st, 0, 7000, 20), SN_OK);
+	store_close(st);
+	assert_int_equal(store_open(&st, dir, &o), SN_OK); /* the rebuild checks the root */
+	store_info_get(st, &info);
+	assert_int_equal(info.height, before.height + 1);
+	store_close(st);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* A group that fills the map: its LMDB error poisons it, store_group_end reports map_full with
+ * nothing kept and the map grown, and the same blocks then fit. */
+static void test_group_map_full(void **state)
+{
+	char *dir = tu_tmpdir("sn-gmap");
+	struct store_opts o = { .chain_id = TU_CHAIN, .map_size = 1u << 20, .no_sync = true };
+	struct store_genesis gen;
+	struct store *st;
+	struct store_info before, info;
+	int full = 0, err;
+
+	(void)state;
+	assert_int_equal(store_open(&st, dir, &o), SN_OK);
+	memset(&gen, 0, sizeof(gen));
+	tu_pk(0, gen.root);
+	gen.root_balance = 1u << 30;
+	gen.params.max_block_txs = 100;
+	assert_int_equal(store_genesis_init(st, &gen), SN_OK);
+	store_info_get(st, &before);
+	for (int attempt = 0;; attempt++) {
+		struct store_group *g;
+
+		assert_true(attempt < 10);
+		assert_int_equal(store_group_begin(st, &g), SN_OK);
+		err = SN_OK;
+		for (uint64_t b = 0; b < 10 && !err; b++)
+			err = commit_register_block_in(st, g, 0, 1 + b * 1000, 1000);
+		if (err) {
+			assert_int_equal(err, SN_E_MAPFULL);
+			assert_int_equal(commit_register_block_in(st, g, 0, 50000, 1), SN_E_MAPFULL); /* poisoned */
+		}
+		err = store_group_end(g);
+		if (!err)
+			break;
+		assert_int_equal(err, SN_E_MAPFULL);
+		full++;
+		store_info_get(st, &info);
+		assert_int_equal(info.height, before.height);
+		assert_int_equal(info.accounts, before.accounts);
+		assert_true(info.map_size > before.map_size);
+	}
+	assert_true(full > 0);
+	store_info_get(st, &info);
+	assert_int_equal(info.accounts, before.accounts + 10000);
+	store_close(st);
+	assert_int_equal(store_open(&st, dir, &o), SN_OK);
+	store_close(st);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* The same with commit groups of four blocks: every reopen finds whole groups. */
+static void test_kill9_mid_group(void **state)
+{
+	(void)state;
+	kill9_rounds("kill9_mid_group", 6, 4, 100);
 }
 
 int main(void)
@@ -356,6 +535,10 @@ int main(void)
 		cmocka_unit_test(test_map_grows),
 		cmocka_unit_test(test_abort_changes_nothing),
 		cmocka_unit_test(test_kill9_mid_commit),
+		cmocka_unit_test(test_group_commits_at_end),
+		cmocka_unit_test(test_group_reject_and_abort),
+		cmocka_unit_test(test_group_map_full),
+		cmocka_unit_test(test_kill9_mid_group),
 	};
 
 	assert_int_equal(sn_crypto_init(), SN_OK);
