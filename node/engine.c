@@ -233,15 +233,39 @@ static void job_end(struct node_engine *eng, struct vjob *j)
 	j->posted = false;
 }
 
+/* Checks one chunk of the oldest posted job other than j that has work left, as a helper
+ * would. false if there is none. */
+static bool engine_help(struct node_engine *eng, struct vjob *j)
+{
+	struct vjob *o;
+	bool worked;
+
+	pthread_mutex_lock(&eng->mu);
+	for (o = eng->jobs; o && (o == j || !vjob_has_work(o)); o = o->next_job)
+		;
+	if (!o) {
+		pthread_mutex_unlock(&eng->mu);
+		return false;
+	}
+	o->active++;
+	pthread_mutex_unlock(&eng->mu);
+	worked = vjob_work(o);
+	pthread_mutex_lock(&eng->mu);
+	if (--o->active == 0)
+		pthread_cond_broadcast(&eng->cv_idle);
+	pthread_mutex_unlock(&eng->mu);
+	return worked;
+}
+
 /* Hands j's transactions to fn in order as they become checked, checking unclaimed chunks
- * itself meanwhile. Returns fn's first non-zero result. */
-static int job_consume(struct vjob *j, apply_fn *fn, void *ud)
+ * itself meanwhile (j's, then the next block's). Returns fn's first non-zero result. */
+static int job_consume(struct node_engine *eng, struct vjob *j, apply_fn *fn, void *ud)
 {
 	int stop = 0;
 
 	for (size_t c = 0; c < j->nchunks && !stop; c++) {
 		while (!atomic_load_explicit(&j->done[c], memory_order_acquire))
-			if (!vjob_work(j))
+			if (!vjob_work(j) && !engine_help(eng, j))
 				sched_yield(); /* chunk c is being checked by a helper */
 		for (size_t i = c * CHUNK; i < j->n && i < (c + 1) * CHUNK && !stop; i++)
 			stop = fn(ud, i, j->errs[i], &j->txs[i], j->ids[i]);
@@ -259,7 +283,7 @@ static int engine_run(struct node_engine *eng, const uint8_t *const *raw, const 
 	job_init(&j, raw, lens, n, chain_id, preverified, b);
 	if (j.nchunks > 1)
 		job_post(eng, &j);
-	stop = job_consume(&j, fn, ud);
+	stop = job_consume(eng, &j, fn, ud);
 	job_end(eng, &j);
 	return stop;
 }
@@ -375,7 +399,7 @@ static int apply_prepared(struct node_engine *eng, struct store_group *g, struct
 		goto fail_block;
 	ctx = (struct apply_ctx){ .w = w, .height = h->height, .res = res };
 	t0 = sn_time_mono_ns();
-	if (job_consume(&p->j, apply_strict, &ctx))
+	if (job_consume(eng, &p->j, apply_strict, &ctx))
 		goto fail; /* res says which transaction */
 	t1 = sn_time_mono_ns();
 	store_tx_root(root, (const uint8_t(*)[SN_HASH_LEN])p->bt.ids, h->tx_count);
@@ -417,11 +441,13 @@ int node_engine_apply_blocks(struct node_engine *eng, const uint8_t *const *bloc
                              const uint8_t *const *commits, const size_t *commit_lens, size_t n, size_t *applied,
                              struct node_block_result *res)
 {
-	enum { MAPFULL_RETRIES = 20 };
-	struct prepared p[2];
+	/* Blocks prepared ahead: their signatures get checked while this one applies and while a
+	 * group commits (the helpers never run dry during an fsync). */
+	enum { MAPFULL_RETRIES = 20, AHEAD = 2, SLOTS = AHEAD + 1 };
+	struct prepared p[SLOTS];
 	struct store_group *g = NULL;
 	struct store_info info;
-	size_t i = 0, start = 0; /* start: the open group's first block */
+	size_t i = 0, start = 0, prep = 0; /* start: the open group's first block; [i, prep) prepared */
 	unsigned retries = 0;
 	int err = SN_OK;
 
@@ -431,26 +457,23 @@ int node_engine_apply_blocks(struct node_engine *eng, const uint8_t *const *bloc
 	if (!n)
 		return SN_OK;
 	store_info_get(eng->st, &info);
-#define PREPARE(slot, k)                                                                            \
-	prepare(eng, (slot), info.chain_id, blocks[k], lens[k], commits ? commits[k] : NULL, \
-	        commit_lens ? commit_lens[k] : 0)
-	PREPARE(&p[0], 0);
 	while (i < n) {
-		struct prepared *cur = &p[i % 2], *next = &p[(i + 1) % 2];
 		int gerr;
 
 		if (!g) {
 			if ((err = store_group_begin(eng->st, &g))) {
 				block_fail(res, err, -1);
-				prepared_free(eng, cur);
+				for (; prep > i; prep--)
+					prepared_free(eng, &p[(prep - 1) % SLOTS]);
 				break;
 			}
 			start = i;
 		}
-		if (i + 1 < n) /* its signatures get checked while this one applies */
-			PREPARE(next, i + 1);
-		err = apply_prepared(eng, g, cur, res);
-		prepared_free(eng, cur);
+		for (; prep < n && prep <= i + AHEAD; prep++)
+			prepare(eng, &p[prep % SLOTS], info.chain_id, blocks[prep], lens[prep],
+			        commits ? commits[prep] : NULL, commit_lens ? commit_lens[prep] : 0);
+		err = apply_prepared(eng, g, &p[i % SLOTS], res);
+		prepared_free(eng, &p[i % SLOTS]);
 		if (!err && i + 1 < n && store_group_txs(g) < eng->group_txs) {
 			i++;
 			continue;
@@ -461,28 +484,24 @@ int node_engine_apply_blocks(struct node_engine *eng, const uint8_t *const *bloc
 		g = NULL;
 		if (gerr == SN_E_MAPFULL && retries++ < MAPFULL_RETRIES) {
 			/* The map was grown and nothing of the group kept: apply it again. */
-			if (i + 1 < n)
-				prepared_free(eng, next);
-			i = start;
+			for (size_t k = i + 1; k < prep; k++)
+				prepared_free(eng, &p[k % SLOTS]);
+			i = prep = start;
 			res->err = SN_OK;
 			res->tx_index = -1;
 			err = SN_OK;
-			PREPARE(&p[i % 2], i);
 			continue;
 		}
-		if (gerr) {
+		if (gerr)
 			err = block_fail(res, gerr, -1);
-		} else {
+		else
 			*applied = err ? i : i + 1;
-		}
-		if (err) {
-			if (i + 1 < n)
-				prepared_free(eng, next);
+		if (err)
 			break;
-		}
 		i++;
 	}
-#undef PREPARE
+	for (size_t k = i + 1; k < prep; k++) /* prepared but not applied: a failure stopped the run */
+		prepared_free(eng, &p[k % SLOTS]);
 	return err;
 }
 

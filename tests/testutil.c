@@ -136,7 +136,12 @@ size_t tu_tx(uint8_t *out, uint8_t type, uint64_t signer_index, uint64_t nonce, 
 
 struct store *tu_store_new(char **dir, uint64_t root_balance, uint64_t min_fee, bool no_sync)
 {
-	struct store_opts o = { .chain_id = TU_CHAIN, .map_size = 64u << 20, .no_sync = no_sync };
+	return tu_store_new_map(dir, root_balance, min_fee, no_sync, 64u << 20);
+}
+
+struct store *tu_store_new_map(char **dir, uint64_t root_balance, uint64_t min_fee, bool no_sync, uint64_t map_size)
+{
+	struct store_opts o = { .chain_id = TU_CHAIN, .map_size = map_size, .no_sync = no_sync };
 	struct store_genesis g;
 	struct store *st;
 	uint8_t sk[SN_SECKEY_LEN];

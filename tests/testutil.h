@@ -43,6 +43,8 @@ size_t tu_tx(uint8_t *out, uint8_t type, uint64_t signer_index, uint64_t nonce, 
 /* Opens a fresh store in a new temp dir (*dir owned by caller) with genesis: root = key 0
  * with root_balance, min_fee, max_block_txs 10000. Asserts on error. */
 struct store *tu_store_new(char **dir, uint64_t root_balance, uint64_t min_fee, bool no_sync);
+/* The same with a given initial LMDB map size (tu_store_new: 64 MiB). */
+struct store *tu_store_new_map(char **dir, uint64_t root_balance, uint64_t min_fee, bool no_sync, uint64_t map_size);
 
 /* ---------------------------------------------------------------- real processes */
 #include <sys/types.h>

@@ -25,13 +25,14 @@ static struct fixture fx_new(unsigned threads, uint64_t min_fee)
 	return f;
 }
 
-/* Like fx_new, with node_engine_apply_blocks closing a commit group past group_txs. */
-static struct fixture fx_new_grouped(unsigned threads, uint64_t min_fee, uint64_t group_txs)
+/* Like fx_new, with node_engine_apply_blocks closing a commit group past group_txs, and an
+ * initial LMDB map of map_size bytes. */
+static struct fixture fx_new_grouped(unsigned threads, uint64_t min_fee, uint64_t group_txs, uint64_t map_size)
 {
 	struct fixture f;
 	struct node_engine_opts o = { .threads = threads, .group_txs = group_txs };
 
-	f.st = tu_store_new(&f.dir, 1000000000000ull, min_fee, true);
+	f.st = tu_store_new_map(&f.dir, 1000000000000ull, min_fee, true, map_size);
 	assert_int_equal(node_engine_new(&f.eng, f.st, &o), SN_OK);
 	return f;
 }
@@ -318,9 +319,10 @@ static void test_team_figures_match_oracle(void **state)
 static void test_replay_is_deterministic(void **state)
 {
 	struct fixture a = fx_new(2, FEE), b = fx_new(1, FEE), c = fx_new(3, FEE);
-	struct fixture d = fx_new_grouped(2, FEE, 500); /* a group closes every block or two */
+	struct fixture d = fx_new_grouped(2, FEE, 500, 64u << 20); /* a group closes every block or two */
+	struct fixture e = fx_new_grouped(2, FEE, 0, 128u << 10);  /* its map fills up mid-group */
 	struct tu_rng rng = { tu_seed("replay_is_deterministic") };
-	struct store_info ia, ib, ic, id;
+	struct store_info ia, ib, ic, id, ie;
 	static struct keyset ks;
 	struct store_opts o = { .chain_id = TU_CHAIN, .no_sync = true };
 
@@ -372,6 +374,17 @@ static void test_replay_is_deterministic(void **state)
 		                 SN_OK);
 		store_info_get(d.st, &id);
 		assert_memory_equal(ia.state_root, id.state_root, SN_HASH_LEN);
+		/* e: the map fills up inside the group: it grows and the run is applied again */
+		store_info_get(e.st, &ie);
+		assert_int_equal(node_engine_apply_blocks(e.eng, (const uint8_t *const *)blks, lens, NULL, NULL,
+		                                          ia.height, &applied, &r),
+		                 SN_OK);
+		assert_int_equal(applied, ia.height);
+		store_info_get(e.st, &id);
+		assert_memory_equal(ia.state_root, id.state_root, SN_HASH_LEN);
+		assert_true(id.map_size > ie.map_size);
+		assert_true(ia.height * 300 * (32 + 100) > ie.map_size); /* it cannot have fitted */
+		check_against_oracle(e.st);
 		for (uint64_t h = 0; h < ia.height; h++)
 			sn_free(blks[h]);
 		free(blks);
@@ -394,6 +407,7 @@ static void test_replay_is_deterministic(void **state)
 	fx_free(&b);
 	fx_free(&c);
 	fx_free(&d);
+	fx_free(&e);
 }
 
 /* Builds a block by hand (valid header fields, given transactions, correct tx root, given
