@@ -225,6 +225,17 @@ struct net_peers;
 #define NET_PENALTY_INVALID_TX 20
 #define NET_PENALTY_SLOW 10      /* handshake or ping timeout, send queue full */
 #define NET_PENALTY_UNSOLICITED 10
+#define NET_PENALTY_FLOOD 10     /* per NET_TX_FLOOD_DROPS transactions dropped over its budget */
+
+/* Each peer's transaction budget: a token bucket refilled at tx_rate new transactions a
+ * second, holding at most twice that. A transaction not seen before costs a token (it costs
+ * us a signature check); one the owner then rejects (valid but not admitted: a bad nonce, no
+ * balance, a full mempool) costs NET_TX_REJECT_COST more, so a peer replaying failing
+ * transactions runs dry sooner. With no token left the transaction is dropped unchecked, and
+ * every NET_TX_FLOOD_DROPS drops cost NET_PENALTY_FLOOD points. Duplicates are free. */
+#define NET_TX_RATE_DEFAULT 10000u
+#define NET_TX_REJECT_COST 4u
+#define NET_TX_FLOOD_DROPS 1000u
 
 /* What the owner found a gossiped transaction to be. */
 enum net_tx_verdict {
@@ -262,6 +273,7 @@ struct net_peers_opts {
 	uint64_t pex_interval_ms;   /* 0: 30000; how often each peer is asked for PEERS */
 	uint64_t ban_seconds;       /* 0: 86400 */
 	size_t seen_max;            /* 0: NET_SEEN_DEFAULT transaction digests remembered */
+	uint32_t tx_rate;           /* 0: NET_TX_RATE_DEFAULT new transactions/s per peer */
 	uint64_t (*wall_ms)(void *ud);                      /* NULL: the system clock */
 	void (*random)(void *buf, size_t len, void *ud);    /* NULL: sn_random_bytes */
 	net_peers_tx_cb *on_tx;     /* may be NULL: transactions are then dropped */
@@ -314,6 +326,7 @@ struct net_peers_summary {
 	uint16_t listen_port;
 	size_t inbound, outbound, connecting, known_addrs, bans, seen;
 	uint64_t txs_received, txs_duplicate, txs_invalid, txs_relayed;
+	uint64_t txs_over_budget; /* dropped unchecked: the peer had no token left */
 };
 struct net_peer_drop {
 	char addr[64];

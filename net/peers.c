@@ -243,6 +243,9 @@ struct peer {
 	int64_t rtt_ms;
 	uint64_t last_get_peers, last_pex;
 	bool asked_peers;
+	double tx_tokens;        /* its transaction budget (NET_TX_RATE_DEFAULT) */
+	uint64_t tx_refilled;    /* when the budget was last refilled (monotonic ms) */
+	uint32_t tx_dropped;     /* over budget since the last flood penalty */
 	int blame;               /* penalty decided before closing, given in on_close */
 	int blame_err;
 	char blame_reason[NET_REASON_MAX];
@@ -280,6 +283,7 @@ struct net_peers {
 	unsigned max_in, max_out;
 	uint64_t ping_interval, ping_timeout, backoff_min, backoff_max, pex_interval, ban_ms,
 	        hs_timeout;
+	uint32_t tx_rate; /* new transactions per second each peer may send */
 	uint64_t (*wall_ms)(void *ud);
 	void (*random)(void *buf, size_t len, void *ud);
 	net_peers_tx_cb *on_tx;
@@ -865,7 +869,8 @@ static void on_connect(struct net_conn *c, const uint8_t key[NET_NODE_KEY_LEN], 
 		if (q != p && q->open && memcmp(q->key, key, NET_NODE_KEY_LEN) == 0)
 			dup = q;
 	p->open = true;
-	p->connected_at = p->last_ping = p->last_pex = now_mono(pm);
+	p->connected_at = p->last_ping = p->last_pex = p->tx_refilled = now_mono(pm);
+	p->tx_tokens = 2.0 * pm->tx_rate;
 	if (p->book) {
 		p->book->key_known = true;
 		memcpy(p->book->key, key, NET_NODE_KEY_LEN);
@@ -942,6 +947,23 @@ static void handle_peers(struct peer *p, const struct net_msg *m)
 	}
 }
 
+/* Refills p's transaction budget for the time elapsed and takes cost tokens if it can. */
+static bool tx_budget_take(struct peer *p, double cost)
+{
+	struct net_peers *pm = p->pm;
+	uint64_t now = now_mono(pm);
+	double cap = 2.0 * pm->tx_rate;
+
+	p->tx_tokens += (double)(now - p->tx_refilled) * pm->tx_rate / 1000.0;
+	if (p->tx_tokens > cap)
+		p->tx_tokens = cap;
+	p->tx_refilled = now;
+	if (p->tx_tokens < cost)
+		return false;
+	p->tx_tokens -= cost;
+	return true;
+}
+
 static void handle_tx(struct peer *p, const uint8_t *tx, size_t len)
 {
 	struct net_peers *pm = p->pm;
@@ -949,10 +971,20 @@ static void handle_tx(struct peer *p, const uint8_t *tx, size_t len)
 
 	pm->stats.txs_received++;
 	sn_hash_tagged(d, TX_TAG, tx, len);
-	if (!net__seen_add(pm->seen, d)) {
+	if (net__seen_has(pm->seen, d)) {
 		pm->stats.txs_duplicate++;
 		return;
 	}
+	if (!tx_budget_take(p, 1.0)) {
+		/* Not marked seen: the same transaction from an honest peer still gets in. */
+		pm->stats.txs_over_budget++;
+		if (++p->tx_dropped >= NET_TX_FLOOD_DROPS) {
+			p->tx_dropped = 0;
+			peer_blame(p, NET_PENALTY_FLOOD, SN_E_BUSY, "floods transactions over its budget");
+		}
+		return;
+	}
+	(void)net__seen_add(pm->seen, d);
 	if (pm->on_tx)
 		pm->on_tx(pm, p->id, tx, len, pm->ud);
 }
@@ -1132,6 +1164,7 @@ int net_peers_new(struct net_peers **out, struct uv_loop_s *loop, const struct n
 		pm->backoff_max = pm->backoff_min;
 	pm->pex_interval = o->pex_interval_ms ? o->pex_interval_ms : 30000;
 	pm->ban_ms = (o->ban_seconds ? o->ban_seconds : 86400) * 1000u;
+	pm->tx_rate = o->tx_rate ? o->tx_rate : NET_TX_RATE_DEFAULT;
 	pm->hs_timeout = o->handshake_timeout_ms ? o->handshake_timeout_ms
 	                                         : NET_HANDSHAKE_TIMEOUT_DEFAULT_MS;
 	pm->wall_ms = o->wall_ms;
@@ -1289,6 +1322,13 @@ void net_peers_tx_verdict(struct net_peers *pm, uint64_t peer_id, const uint8_t 
 		pm->stats.txs_invalid++;
 		if (p)
 			peer_blame(p, NET_PENALTY_INVALID_TX, SN_E_BADSIG, "sent an invalid transaction");
+	} else if (v == NET_TX_REJECTED && peer_id) {
+		struct peer *p = peer_by_id(pm, peer_id);
+
+		if (p) { /* may go below zero: the next ones are dropped until it refills */
+			(void)tx_budget_take(p, 0.0);
+			p->tx_tokens -= NET_TX_REJECT_COST;
+		}
 	}
 }
 

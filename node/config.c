@@ -73,6 +73,8 @@ static const struct cfg_key cfg_keys[] = {
 	    "how long a misbehaving peer stays banned (kept in p2p_bans.dat across restarts)"),
 	U64("p2p", "seen_cache", p2p_seen_cache, 1024, 16u << 20, "65536",
 	    "transaction digests remembered so each is gossiped once"),
+	U64("p2p", "tx_rate", p2p_tx_rate, 1, 1000000, "10000",
+	    "new transactions a second one peer may send (burst twice that); more are dropped and scored"),
 };
 
 static int cfg_set(struct node_config *c, const struct cfg_key *k, const char *value, char *err, size_t errlen)

@@ -54,6 +54,7 @@ struct node_config {
 	uint64_t p2p_backoff_max_ms;
 	uint64_t p2p_ban_seconds;
 	uint64_t p2p_seen_cache;
+	uint64_t p2p_tx_rate;
 };
 
 void node_config_defaults(struct node_config *c);

@@ -283,6 +283,7 @@ int node_p2p_start(struct node_daemon *d)
 	o.backoff_max_ms = c->p2p_backoff_max_ms;
 	o.ban_seconds = c->p2p_ban_seconds;
 	o.seen_max = c->p2p_seen_cache;
+	o.tx_rate = (uint32_t)c->p2p_tx_rate;
 	o.on_tx = on_peer_tx;
 	o.on_bans = on_bans;
 	o.ud = d;
@@ -374,13 +375,13 @@ json_t *node_p2p_info(struct node_daemon *d)
 	n = net_peers_list(pm, peers, n);
 	nd = net_peers_drops(pm, drops, NET_DROPS_MAX);
 	nb = net_peers_bans(pm, bans, NET_BANS_MAX);
-	res = json_pack("{s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I}}", "enabled", true, "node_key",
+	res = json_pack("{s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I}}", "enabled", true, "node_key",
 	                node_json_hex(d->node_pk, NODE_ED25519_PK_LEN), "listen_port", (json_int_t)s.listen_port,
 	                "inbound", (json_int_t)s.inbound, "outbound", (json_int_t)s.outbound, "connecting",
 	                (json_int_t)s.connecting, "known_addresses", (json_int_t)s.known_addrs, "seen_txs",
 	                (json_int_t)s.seen, "txs", "received", (json_int_t)s.txs_received, "duplicate",
 	                (json_int_t)s.txs_duplicate, "invalid", (json_int_t)s.txs_invalid, "relayed",
-	                (json_int_t)s.txs_relayed);
+	                (json_int_t)s.txs_relayed, "over_budget", (json_int_t)s.txs_over_budget);
 	arr = json_array();
 	for (size_t i = 0; i < n; i++) {
 		const struct net_peer_info *p = &peers[i];

@@ -139,6 +139,7 @@ struct node {
 	struct net_peers *pm;
 	uint8_t sk[NET_NODE_SECKEY_LEN], pk[NET_NODE_KEY_LEN];
 	unsigned txs;              /* on_tx calls */
+	unsigned want_txs;         /* for got_txs_ge */
 	enum net_tx_verdict verdict;
 	uint8_t last_tx[64];
 	size_t last_len;
@@ -567,6 +568,76 @@ static void test_invalid_flood_ban(void **state)
 	loop_teardown();
 }
 
+static bool got_txs_ge(void *a)
+{
+	const struct node *n = a;
+
+	return n->txs >= n->want_txs;
+}
+
+/* A peer flooding well-signed but failing transactions (the owner rejects each) runs out of
+ * budget: most are dropped unchecked, and the sustained flood ends in a ban. A transaction
+ * dropped that way was not marked seen: an honest peer's copy still gets in. */
+static void test_tx_budget(void **state)
+{
+	enum { RATE = 1, FLOOD = 12000 }; /* one token a second: the first is checked, then one every 5 s */
+	struct node a, b, c;
+	struct mesh m = { &a, 1, 1 };
+	struct net_peers_summary sum;
+	uint64_t t0, elapsed_ms;
+	unsigned handed;
+
+	(void)state;
+	loop_setup();
+	node_start(&a, "victim", 41, true, 0, &(struct net_peers_opts){ .ban_seconds = 60, .tx_rate = RATE });
+	a.verdict = NET_TX_REJECTED;
+	node_go(&a, true);
+	node_start(&b, "flooder", 42, false, net_peers_port(a.pm), NULL);
+	node_go(&b, false);
+	assert_true(run_until(has_peers_ge, &m, WAIT_MS));
+	m.n = &b;
+	assert_true(run_until(has_peers_ge, &m, WAIT_MS));
+	t0 = sn_time_mono_ns();
+	for (int i = 0; i < FLOOD; i++) {
+		char tx[32];
+
+		snprintf(tx, sizeof(tx), "failing %d", i);
+		(void)net_peers_broadcast_tx(b.pm, (const uint8_t *)tx, strlen(tx));
+	}
+	assert_true(run_until(saved_bans, &a, WAIT_MS));
+	elapsed_ms = (sn_time_mono_ns() - t0) / 1000000u;
+	handed = a.txs;
+	/* a full bucket (2 tokens) pays for the first (1 + 4 for its rejection), then one in 5 s */
+	assert_true(handed >= 1);
+	assert_true(handed <= 1 + (unsigned)(elapsed_ms * RATE / 5000) + 1);
+	net_peers_summary(a.pm, &sum);
+	assert_true(sum.txs_over_budget >= 10 * NET_TX_FLOOD_DROPS);
+	assert_true(sum.txs_over_budget + handed <= FLOOD);
+	/* b is banned now; an honest peer sends one of the dropped ones (the flood took well under
+	 * 5 s, so all but the first were dropped): it is checked */
+	assert_true(elapsed_ms < 5000);
+	assert_int_equal(n_peers(&a), 0);
+	a.verdict = NET_TX_ADMITTED;
+	node_start(&c, "honest", 43, false, net_peers_port(a.pm), NULL);
+	node_go(&c, false);
+	m.n = &c;
+	assert_true(run_until(has_peers_ge, &m, WAIT_MS));
+	a.want_txs = handed + 1;
+	{
+		char tx[32];
+
+		snprintf(tx, sizeof(tx), "failing %d", 5000);
+		(void)net_peers_broadcast_tx(c.pm, (const uint8_t *)tx, strlen(tx));
+	}
+	assert_true(run_until(got_txs_ge, &a, WAIT_MS));
+	assert_memory_equal(a.last_tx, "failing 5000", 12);
+	sn_free(a.bans);
+	node_stop(&c);
+	node_stop(&b);
+	node_stop(&a);
+	loop_teardown();
+}
+
 static void test_bad_options(void **state)
 {
 	struct net_peers *pm;
@@ -603,6 +674,7 @@ int main(void)
 		cmocka_unit_test(test_inbound_cap),
 		cmocka_unit_test(test_outbound_cap),
 		cmocka_unit_test(test_invalid_flood_ban),
+		cmocka_unit_test(test_tx_budget),
 		cmocka_unit_test(test_bad_options),
 	};
 
