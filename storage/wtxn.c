@@ -148,7 +148,86 @@ struct store_group {
 	size_t n_vols, cap_vols;
 	int failed;                     /* an error that poisoned the transaction */
 	bool merkle_ahead;              /* st->merkle holds blocks that are not durable yet */
+	/* Accounts the group's blocks changed, latest value, written to LMDB once at the end
+	 * (an account several blocks touch costs one put; the accounts table stays clean until
+	 * then, so reads through the transaction stay cheap). Open addressing like the wtxn's. */
+	struct store_account *acc;
+	uint32_t n_acc, cap_acc;
+	uint32_t *acc_slots;            /* index + 1, 0 = empty */
+	uint32_t n_acc_slots;           /* power of two, or 0 */
 };
+
+static struct store_account *gacc_find(struct store_group *g, const uint8_t key[SN_PUBKEY_LEN])
+{
+	uint32_t mask = g->n_acc_slots - 1;
+
+	if (!g->n_acc_slots)
+		return NULL;
+	for (uint32_t i = ov_hash(key) & mask;; i = (i + 1) & mask) {
+		uint32_t s = g->acc_slots[i];
+
+		if (!s)
+			return NULL;
+		if (memcmp(g->acc[s - 1].key, key, SN_PUBKEY_LEN) == 0)
+			return &g->acc[s - 1];
+	}
+}
+
+static void gacc_slot_insert(struct store_group *g, uint32_t e)
+{
+	uint32_t mask = g->n_acc_slots - 1, i = ov_hash(g->acc[e].key) & mask;
+
+	while (g->acc_slots[i])
+		i = (i + 1) & mask;
+	g->acc_slots[i] = e + 1;
+}
+
+/* Makes room for n more accounts so that gacc_put cannot fail. */
+static int gacc_reserve(struct store_group *g, uint32_t n)
+{
+	uint64_t need = (uint64_t)g->n_acc + n;
+
+	if (need > UINT32_MAX / 4)
+		return SN_E_NOMEM;
+	if (need > g->cap_acc) {
+		uint32_t ncap = g->cap_acc ? g->cap_acc : 1024;
+		struct store_account *na;
+
+		while (ncap < need)
+			ncap *= 2;
+		if (!(na = sn_realloc(g->acc, (size_t)ncap * sizeof(*na))))
+			return SN_E_NOMEM;
+		g->acc = na;
+		g->cap_acc = ncap;
+	}
+	if (2 * need > g->n_acc_slots) {
+		uint32_t nslots = g->n_acc_slots ? g->n_acc_slots : 2048;
+		uint32_t *ns;
+
+		while (nslots < 2 * need)
+			nslots *= 2;
+		if (!(ns = sn_calloc(nslots, sizeof(*ns))))
+			return SN_E_NOMEM;
+		sn_free(g->acc_slots);
+		g->acc_slots = ns;
+		g->n_acc_slots = nslots;
+		for (uint32_t e = 0; e < g->n_acc; e++)
+			gacc_slot_insert(g, e);
+	}
+	return SN_OK;
+}
+
+static void gacc_put(struct store_group *g, const struct store_account *a)
+{
+	struct store_account *e = gacc_find(g, a->key);
+
+	if (e) {
+		*e = *a;
+		return;
+	}
+	g->acc[g->n_acc] = *a;
+	gacc_slot_insert(g, g->n_acc++);
+}
 
 static int wtxn_begin(struct store *st, struct store_group *g, struct store_wtxn **out, bool speculative)
 {
@@ -270,11 +349,16 @@ static int wtxn_load(struct store_wtxn *w, const uint8_t key[SN_PUBKEY_LEN], str
 	struct store_account a;
 	int err;
 
+	struct store_account *ga;
+
 	*out = ov_find(w, key);
 	if (*out)
 		return SN_OK;
-	if ((err = store__account_read(w->st, w->rtxn, key, &a)))
+	if (w->group && (ga = gacc_find(w->group, key))) {
+		a = *ga;
+	} else if ((err = store__account_read(w->st, w->rtxn, key, &a))) {
 		return err;
+	}
 	return ov_add(w, &a, false, out);
 }
 
@@ -569,8 +653,17 @@ static int put(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kn, const void *
 	return mdb_put(txn, dbi, &mk, &mv, 0);
 }
 
-/* Every LMDB write of the block. Returns an LMDB code. */
-static int wtxn_write(struct store_wtxn *w, MDB_txn *txn, const uint32_t *dirty, uint32_t n_dirty,
+static int account_put(struct store *st, MDB_txn *txn, const struct store_account *a)
+{
+	uint8_t rec[STORE_ACCOUNT_LEN];
+
+	store_account_encode(rec, a);
+	return put(txn, st->db_accounts, a->key, SN_PUBKEY_LEN, rec, sizeof(rec));
+}
+
+/* Every LMDB write of the block; the accounts only with accounts (a commit group writes
+ * them once, when it ends). Returns an LMDB code. */
+static int wtxn_write(struct store_wtxn *w, MDB_txn *txn, const uint32_t *dirty, uint32_t n_dirty, bool accounts,
                       const struct store_block_header *hdr, const uint8_t hash[SN_HASH_LEN],
                       const uint8_t *block, size_t block_len, const uint8_t *commit, size_t commit_len,
                       const struct store_info *tip)
@@ -582,10 +675,9 @@ static int wtxn_write(struct store_wtxn *w, MDB_txn *txn, const uint32_t *dirty,
 
 	for (uint32_t i = 0; i < n_dirty; i++) {
 		const struct store_account *a = &w->ent[dirty[i]].a;
-		uint8_t rec[STORE_ACCOUNT_LEN], ref[2 * SN_PUBKEY_LEN];
+		uint8_t ref[2 * SN_PUBKEY_LEN];
 
-		store_account_encode(rec, a);
-		if ((rc = put(txn, st->db_accounts, a->key, SN_PUBKEY_LEN, rec, sizeof(rec))))
+		if (accounts && (rc = account_put(st, txn, a)))
 			return rc;
 		if (!w->ent[dirty[i]].is_new || a->seq == 0)
 			continue;
@@ -695,17 +787,19 @@ static int group_write(struct store_group *g, struct store_wtxn *w, const uint32
 	struct store *st = g->st;
 	int err, rc;
 
-	if ((err = store__merkle_reserve(&st->merkle, &w->mu)) ||
+	if ((err = store__merkle_reserve(&st->merkle, &w->mu)) || (err = gacc_reserve(g, n_dirty)) ||
 	    (err = grow_array((void **)&g->news, &g->cap_news, g->n_news, w->n_new, sizeof(*g->news))) ||
 	    (err = grow_array((void **)&g->vols, &g->cap_vols, g->n_vols, w->n_ent, sizeof(*g->vols))))
 		return err;
 	uint64_t t0 = sn_time_mono_ns();
-	if ((rc = wtxn_write(w, g->txn, dirty, n_dirty, hdr, hash, block, block_len, commit, commit_len, tip))) {
+	if ((rc = wtxn_write(w, g->txn, dirty, n_dirty, false, hdr, hash, block, block_len, commit, commit_len, tip))) {
 		g->failed = store__mdb_err(rc, "writing block");
 		return g->failed;
 	}
 	SN_LOG(SN_LOG_DEBUG, "store", "block %llu: %u accounts written in %.1f ms (commit group of %u)",
 	       (unsigned long long)hdr->height, n_dirty, (double)(sn_time_mono_ns() - t0) / 1e6, g->blocks + 1);
+	for (uint32_t i = 0; i < n_dirty; i++)
+		gacc_put(g, &w->ent[dirty[i]].a);
 	store__merkle_apply(&st->merkle, &w->mu);
 	g->merkle_ahead = true;
 	for (uint32_t i = 0; i < w->n_new; i++) {
@@ -791,7 +885,7 @@ int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr
 		}
 		uint64_t t0 = sn_time_mono_ns(), t1;
 
-		rc = wtxn_write(w, txn, dirty, n_dirty, hdr, hash, block, block_len, commit, commit_len, &tip);
+		rc = wtxn_write(w, txn, dirty, n_dirty, true, hdr, hash, block, block_len, commit, commit_len, &tip);
 		t1 = sn_time_mono_ns();
 		if (rc == 0) {
 			pthread_rwlock_wrlock(&st->lock);
@@ -841,6 +935,7 @@ int store_group_begin(struct store *st, struct store_group **out)
 	int rc;
 
 	*out = NULL;
+	pthread_once(&ov_hash_once, ov_hash_init);
 	if (!(g = sn_calloc(1, sizeof(*g))))
 		return SN_E_NOMEM;
 	pthread_mutex_lock(&st->writer);
@@ -896,6 +991,29 @@ static int group_apply_memory(struct store_group *g)
 	return err;
 }
 
+static int cmp_account_key(const void *x, const void *y)
+{
+	return memcmp(((const struct store_account *)x)->key, ((const struct store_account *)y)->key, SN_PUBKEY_LEN);
+}
+
+/* The group's accounts into its transaction, in key order (sequential puts). */
+static int group_write_accounts(struct store_group *g)
+{
+	uint64_t t0 = sn_time_mono_ns();
+	int rc;
+
+	sn_free(g->acc_slots); /* the map is not looked up any more: sort the values in place */
+	g->acc_slots = NULL;
+	g->n_acc_slots = 0;
+	qsort(g->acc, g->n_acc, sizeof(*g->acc), cmp_account_key);
+	for (uint32_t i = 0; i < g->n_acc; i++)
+		if ((rc = account_put(g->st, g->txn, &g->acc[i])))
+			return store__mdb_err(rc, "writing accounts");
+	SN_LOG(SN_LOG_DEBUG, "store", "commit group: %u accounts written in %.1f ms", g->n_acc,
+	       (double)(sn_time_mono_ns() - t0) / 1e6);
+	return SN_OK;
+}
+
 static int group_finish(struct store_group *g, bool commit)
 {
 	struct store *st;
@@ -909,6 +1027,10 @@ static int group_finish(struct store_group *g, bool commit)
 	else if (commit && g->blocks) {
 		uint64_t t0 = sn_time_mono_ns();
 
+		if ((err = group_write_accounts(g))) {
+			g->failed = err;
+			goto abandon;
+		}
 		pthread_rwlock_wrlock(&st->lock);
 		if (!(err = reserve_indexes(st, g->tip.accounts))) {
 			rc = mdb_txn_commit(g->txn);
@@ -933,6 +1055,7 @@ static int group_finish(struct store_group *g, bool commit)
 		       g->blocks, (unsigned long long)g->txs, (double)(sn_time_mono_ns() - t0) / 1e6,
 		       sn_errname(err));
 	}
+abandon:
 	if (g->txn)
 		mdb_txn_abort(g->txn);
 	g->txn = NULL;
@@ -946,6 +1069,8 @@ static int group_finish(struct store_group *g, bool commit)
 	pthread_rwlock_unlock(&st->lock);
 	sn_free(g->news);
 	sn_free(g->vols);
+	sn_free(g->acc);
+	sn_free(g->acc_slots);
 	sn_free(g);
 	pthread_mutex_unlock(&st->writer);
 	return err;
