@@ -167,6 +167,7 @@ struct store *tu_store_new_map(char **dir, uint64_t root_balance, uint64_t min_f
 #include <poll.h>
 #include <signal.h>
 #include <sodium.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -464,6 +465,9 @@ pid_t tu_spawn(const char *const *argv, const char *outpath, bool append)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		int fd = open(outpath, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0600);
+
+		/* A test that fails before stopping its node must not leave it running. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 
 		if (fd >= 0) {
 			dup2(fd, 1);
