@@ -1,5 +1,14 @@
 /* net/transport.c — connections over libuv TCP: the handshake state machine, the frame
- * reader, the bounded send queue and the drop-with-a-reason path. Codecs: wire.c. */
+ * reader, the bounded send queue and the drop-with-a-reason path. Codecs: wire.c.
+ *
+ * Data path (docs/p2p.md, "Flow control and memory"). Receiving: one buffer per connection
+ * (RBUF_LEN, grown to hold a larger frame once its header has been checked against
+ * frame_max, shrunk back after it); reads go straight into it and every complete frame is
+ * opened and delivered in place, so payload bytes are copied once, by the kernel. Sending:
+ * frames are sealed into chunks of WCHUNK_LEN bytes; while a write is in flight, newly
+ * sealed frames accumulate and go out together in the next write (one writev for up to
+ * WRITE_BUFS chunks). Chunks are recycled per connection while it is busy, so a
+ * busy connection neither mallocs nor faults in fresh pages per frame. */
 #include "net/net_int.h"
 
 #include <inttypes.h>
@@ -7,8 +16,11 @@
 #include <stdio.h>
 #include <uv.h>
 
-#define READ_BUF_LEN (64u * 1024)
-#define BODY_KEEP_MAX (256u * 1024) /* a larger receive buffer is freed after its frame */
+#define RBUF_LEN (256u * 1024)     /* receive buffer; a larger frame grows it for its time */
+#define RBUF_MIN_READ (16u * 1024) /* less free room than this: move the unread rest down */
+#define WCHUNK_LEN (4 * NET__FRAME_LEN(NET_TX_MAX)) /* send chunk: four largest TX frames */
+#define WRITE_BUFS 4                /* chunks per uv_write (libuv keeps up to 4 inline) */
+#define WCHUNK_SPARE_MAX 16         /* recycled chunks a busy connection keeps */
 #define DEFAULT_USER_AGENT "settled"
 #define SUBSYS "net"
 
@@ -20,6 +32,7 @@ struct net_transport {
 	uint8_t *seckey; /* sodium_malloc'd, NET_NODE_SECKEY_LEN */
 	uint8_t node_key[NET_NODE_KEY_LEN];
 	uint32_t chain_id;
+	uint8_t ciphers; /* NET__CIPHER_* our hellos offer */
 	char user_agent[NET_USER_AGENT_MAX + 1];
 	uint32_t frame_max;
 	size_t sendq_max;
@@ -62,30 +75,33 @@ struct net_conn {
 	uint8_t my_hello[NET__HS_HELLO_MAX];
 	size_t my_hello_len;
 	uint8_t peer_hello[NET__HS_HELLO_MAX];
-	size_t hs_have, hs_need;
+	size_t peer_hello_len;
 	struct net_hello hello;
 	uint8_t th[SN_HASH_LEN]; /* transcript hash */
 
 	/* Channel. */
 	struct net__cipher tx, rx;
 
-	/* Frame reader. */
-	uint8_t hdr[NET__FRAME_HEADER_LEN];
-	size_t hdr_have;
-	bool in_body;
-	uint8_t *body;
-	size_t body_cap, body_have;
-	uint32_t body_len;
+	/* Reader: rbuf[rpos..rlen) is read and not yet consumed; the next hello or frame
+	 * needs rneed bytes from rpos (only a checked length is ever put here). */
 	uint8_t *rbuf;
+	size_t rcap, rpos, rlen, rneed;
+
+	/* Writer: sealed chunks wait in sendq (the tail one still filling) until the write
+	 * in flight (inflight, one uv_write) completes; spare chunks are recycled. */
+	struct wchunk *sendq, *sendq_tail, *inflight, *spare;
+	unsigned n_spare;
+	size_t inflight_len;
+	bool writing;
+	uv_write_t wreq;
 
 	struct net_conn_stats st;
 };
 
-/* A queued write: the frame's wire bytes follow the request. */
-struct wbuf {
-	uv_write_t req;
-	struct net_conn *c;
-	size_t len;
+/* Sealed frames (or our hello) back to back, as they go on the wire. */
+struct wchunk {
+	struct wchunk *next;
+	size_t cap, len;
 	uint8_t data[];
 };
 
@@ -127,6 +143,16 @@ static void conn_fail(struct net_conn *c, int err, const char *fmt, ...)
 	conn_begin_close(c);
 }
 
+static void chunk_list_free(struct wchunk *w)
+{
+	while (w) {
+		struct wchunk *next = w->next;
+
+		sn_free(w);
+		w = next;
+	}
+}
+
 static void conn_free(struct net_conn *c)
 {
 	struct net_transport *t = c->t;
@@ -137,9 +163,11 @@ static void conn_free(struct net_conn *c)
 		t->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	sn_free(c->body);
 	sn_free(c->rbuf);
-	sodium_memzero(c, sizeof(*c)); /* keys, ephemeral secret, transcript */
+	chunk_list_free(c->sendq);
+	chunk_list_free(c->inflight); /* empty: libuv cancelled the write before closing */
+	chunk_list_free(c->spare);
+	sodium_memzero(c, sizeof(*c)); /* keys, cipher states, ephemeral secret, transcript */
 	sn_free(c);
 	t->open--;
 	transport_maybe_done(t);
@@ -173,11 +201,14 @@ static int conn_new(struct net_conn **out, struct net_transport *t, bool inbound
 	*out = NULL;
 	if (!c)
 		return SN_E_NOMEM;
-	c->rbuf = sn_malloc(READ_BUF_LEN);
+	/* Only touched as far as bytes arrive: an idle peer costs a few pages of it. */
+	c->rbuf = sn_malloc(RBUF_LEN);
 	if (!c->rbuf) {
 		sn_free(c);
 		return SN_E_NOMEM;
 	}
+	c->rcap = RBUF_LEN;
+	c->rneed = NET__HS_PREFIX_LEN;
 	if (uv_tcp_init(t->loop, &c->tcp) != 0) {
 		sn_free(c->rbuf);
 		sn_free(c);
@@ -188,7 +219,7 @@ static int conn_new(struct net_conn **out, struct net_transport *t, bool inbound
 	c->t = t;
 	c->inbound = inbound;
 	c->handles = 2;
-	c->tcp.data = c->timer.data = c->connect_req.data = c;
+	c->tcp.data = c->timer.data = c->connect_req.data = c->wreq.data = c;
 	c->state = CS_CONNECTING;
 	snprintf(c->addr, sizeof(c->addr), "?");
 	c->next = t->conns;
@@ -200,54 +231,153 @@ static int conn_new(struct net_conn **out, struct net_transport *t, bool inbound
 	return SN_OK;
 }
 
-static void on_write(uv_write_t *req, int status)
-{
-	struct wbuf *wb = req->data;
-	struct net_conn *c = wb->c;
+/* ----------------------------------------------------------------- writer */
 
-	c->st.queued -= wb->len;
-	if (status == 0)
-		c->st.bytes_out += wb->len;
-	else if (status != UV_ECANCELED)
-		conn_fail(c, SN_E_IO, "write failed: %s", uv_strerror(status));
-	sn_free(wb);
+static struct wchunk *chunk_get(struct net_conn *c, size_t len)
+{
+	struct wchunk *w = c->spare;
+	size_t cap = len > WCHUNK_LEN ? len : WCHUNK_LEN;
+
+	if (w && w->cap >= len) {
+		c->spare = w->next;
+		c->n_spare--;
+	} else {
+		w = sn_malloc(sizeof(*w) + cap);
+		if (!w)
+			return NULL;
+		w->cap = cap;
+	}
+	w->next = NULL;
+	w->len = 0;
+	return w;
 }
 
-/* Queues wb on c. On error wb is freed. */
-static int conn_write(struct net_conn *c, struct wbuf *wb)
+/* Keeps w for reuse if it is a standard chunk and the spare list has room. */
+static void chunk_put(struct net_conn *c, struct wchunk *w)
 {
-	uv_buf_t b = uv_buf_init((char *)wb->data, (unsigned int)wb->len);
+	if (w->cap == WCHUNK_LEN && c->n_spare < WCHUNK_SPARE_MAX) {
+		w->next = c->spare;
+		c->spare = w;
+		c->n_spare++;
+	} else {
+		sn_free(w);
+	}
+}
+
+static void on_write(uv_write_t *req, int status);
+
+/* Hands the queued chunks (up to WRITE_BUFS) to libuv as one write. Only when no write is
+ * in flight. On error the chunks stay with c (freed with it) and nothing runs. */
+static int conn_flush(struct net_conn *c)
+{
+	uv_buf_t bufs[WRITE_BUFS];
+	struct wchunk **link = &c->inflight;
+	unsigned n = 0;
 	int rc;
 
-	wb->c = c;
-	wb->req.data = wb;
-	rc = uv_write(&wb->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
-	if (rc != 0) {
-		sn_free(wb);
-		return rc == UV_ENOMEM ? SN_E_NOMEM : SN_E_IO;
+	assert(!c->writing && !c->inflight);
+	while (c->sendq && n < WRITE_BUFS) {
+		struct wchunk *w = c->sendq;
+
+		c->sendq = w->next;
+		if (!c->sendq)
+			c->sendq_tail = NULL;
+		w->next = NULL;
+		*link = w;
+		link = &w->next;
+		bufs[n++] = uv_buf_init((char *)w->data, (unsigned int)w->len);
+		c->inflight_len += w->len;
 	}
-	c->st.queued += wb->len;
+	if (n == 0)
+		return SN_OK;
+	rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, n, on_write);
+	if (rc != 0)
+		return rc == UV_ENOMEM ? SN_E_NOMEM : SN_E_IO;
+	c->writing = true;
 	return SN_OK;
 }
 
-static struct wbuf *wbuf_new(size_t len)
+static void on_write(uv_write_t *req, int status)
 {
-	struct wbuf *wb = sn_malloc(sizeof(*wb) + len);
+	struct net_conn *c = req->data;
+	struct wchunk *w = c->inflight;
+	int rc;
 
-	if (wb)
-		wb->len = len;
-	return wb;
+	c->writing = false;
+	c->st.queued -= c->inflight_len;
+	if (status == 0)
+		c->st.bytes_out += c->inflight_len;
+	c->inflight = NULL;
+	c->inflight_len = 0;
+	while (w) {
+		struct wchunk *next = w->next;
+
+		chunk_put(c, w);
+		w = next;
+	}
+	if (status != 0) {
+		if (status != UV_ECANCELED)
+			conn_fail(c, SN_E_IO, "write failed: %s", uv_strerror(status));
+		return;
+	}
+	if (c->state == CS_CLOSING)
+		return;
+	if (!c->sendq) {
+		/* Idle: keep no memory for it. */
+		chunk_list_free(c->spare);
+		c->spare = NULL;
+		c->n_spare = 0;
+		return;
+	}
+	rc = conn_flush(c);
+	if (rc != SN_OK)
+		conn_fail(c, rc, "write failed: %s", sn_strerror(rc));
+}
+
+/* Room for len more bytes at the end of the send queue (not counted until committed). */
+static uint8_t *sendq_reserve(struct net_conn *c, size_t len)
+{
+	struct wchunk *w = c->sendq_tail;
+
+	if (!w || w->cap - w->len < len) {
+		w = chunk_get(c, len);
+		if (!w)
+			return NULL;
+		if (c->sendq_tail)
+			c->sendq_tail->next = w;
+		else
+			c->sendq = w;
+		c->sendq_tail = w;
+	}
+	return w->data + w->len;
+}
+
+/* The len bytes at sendq_reserve's pointer are ready: queued, and written at once if no
+ * write is in flight. A failed write drops c (its bytes would be missing from the
+ * stream); the error is returned too. */
+static int sendq_commit(struct net_conn *c, size_t len)
+{
+	int rc;
+
+	c->sendq_tail->len += len;
+	c->st.queued += len;
+	if (c->writing || c->state == CS_CLOSING)
+		return SN_OK;
+	rc = conn_flush(c);
+	if (rc != SN_OK)
+		conn_fail(c, rc, "write failed: %s", sn_strerror(rc));
+	return rc;
 }
 
 /* Seals and queues one frame (no queue bound: callers check it). */
 static int conn_send_frame(struct net_conn *c, uint16_t type, const uint8_t *payload, size_t len)
 {
-	struct wbuf *wb = wbuf_new(NET__FRAME_LEN(len));
+	uint8_t *out = sendq_reserve(c, NET__FRAME_LEN(len));
 
-	if (!wb)
+	if (!out)
 		return SN_E_NOMEM;
-	net__frame_seal(wb->data, &c->tx, type, payload, len);
-	return conn_write(c, wb);
+	net__frame_seal(out, &c->tx, type, payload, len);
+	return sendq_commit(c, NET__FRAME_LEN(len));
 }
 
 static void key_hex(char out[2 * NET_NODE_KEY_LEN + 1], const uint8_t key[NET_NODE_KEY_LEN])
@@ -266,7 +396,7 @@ static void hello_received(struct net_conn *c)
 	size_t il, rl;
 	int rc;
 
-	rc = net__hs_hello_decode(&hh, c->peer_hello, c->hs_have);
+	rc = net__hs_hello_decode(&hh, c->peer_hello, c->peer_hello_len);
 	if (rc != SN_OK) {
 		conn_fail(c, rc, "malformed handshake hello: %s", sn_strerror(rc));
 		return;
@@ -286,9 +416,9 @@ static void hello_received(struct net_conn *c)
 		return;
 	}
 	ih = c->inbound ? c->peer_hello : c->my_hello;
-	il = c->inbound ? c->hs_have : c->my_hello_len;
+	il = c->inbound ? c->peer_hello_len : c->my_hello_len;
 	rh = c->inbound ? c->my_hello : c->peer_hello;
-	rl = c->inbound ? c->my_hello_len : c->hs_have;
+	rl = c->inbound ? c->my_hello_len : c->peer_hello_len;
 	rc = net__hs_keys(&c->tx, &c->rx, c->th, !c->inbound, c->eph_sk, ih, il, rh, rl);
 	sodium_memzero(c->eph_sk, sizeof(c->eph_sk));
 	if (rc != SN_OK) {
@@ -358,7 +488,8 @@ static void message_received(struct net_conn *c, uint16_t type, const uint8_t *p
 
 /* ---------------------------------------------------------------- reader */
 
-static void frame_complete(struct net_conn *c)
+/* Opens the frame whose 5 header bytes are hdr and body (in rbuf) follows, and acts on it. */
+static void frame_complete(struct net_conn *c, const uint8_t *hdr, uint8_t *body, uint32_t n)
 {
 	uint16_t type;
 	const uint8_t *p;
@@ -366,9 +497,7 @@ static void frame_complete(struct net_conn *c)
 	uint64_t ctr = c->rx.ctr;
 	int rc;
 
-	c->in_body = false;
-	c->hdr_have = 0;
-	rc = net__frame_open(&c->rx, c->hdr, c->body, c->body_len, &type, &p, &len);
+	rc = net__frame_open(&c->rx, hdr, body, n, &type, &p, &len);
 	if (rc != SN_OK) {
 		conn_fail(c, rc, "frame %" PRIu64 " failed authentication (altered, replayed, "
 		                 "reordered or not from the peer)", ctr);
@@ -378,86 +507,87 @@ static void frame_complete(struct net_conn *c)
 		auth_received(c, type, p, len);
 	else
 		message_received(c, type, p, len);
-	/* Do not let one large frame pin its buffer. */
-	if (c->body_cap > BODY_KEEP_MAX) {
-		sn_free(c->body);
-		c->body = NULL;
-		c->body_cap = 0;
-	}
 }
 
-static void header_complete(struct net_conn *c)
+/* Checks a frame header; on SN_OK *n is its body length (within frame_max). */
+static int header_check(struct net_conn *c, const uint8_t hdr[NET__FRAME_HEADER_LEN],
+                        uint32_t *n)
 {
-	uint32_t n;
-	int rc = net__frame_header_decode(&n, c->hdr, c->t->frame_max);
+	int rc = net__frame_header_decode(n, hdr, c->t->frame_max);
 
-	if (rc == SN_E_TOOBIG) {
+	if (rc == SN_E_TOOBIG)
 		conn_fail(c, rc, "frame of %" PRIu32 " bytes is above the limit of %" PRIu32,
-		          (uint32_t)(c->hdr[1] | c->hdr[2] << 8 | c->hdr[3] << 16 |
-		                     (uint32_t)c->hdr[4] << 24),
+		          (uint32_t)(hdr[1] | hdr[2] << 8 | hdr[3] << 16 | (uint32_t)hdr[4] << 24),
 		          c->t->frame_max);
-		return;
-	}
-	if (rc != SN_OK) {
-		conn_fail(c, rc, "bad frame header (version %u): %s", c->hdr[0], sn_strerror(rc));
-		return;
-	}
-	/* The length is within frame_max: only now allocate. */
-	if (c->body_cap < n) {
-		sn_free(c->body);
-		c->body = sn_malloc(n);
-		c->body_cap = c->body ? n : 0;
-		if (!c->body) {
-			conn_fail(c, SN_E_NOMEM, "no memory for a frame of %" PRIu32 " bytes", n);
-			return;
-		}
-	}
-	c->body_len = n;
-	c->body_have = 0;
-	c->in_body = true;
+	else if (rc != SN_OK)
+		conn_fail(c, rc, "bad frame header (version %u): %s", hdr[0], sn_strerror(rc));
+	return rc;
 }
 
-/* Consumes bytes read from the peer, as far as the state allows. */
-static void conn_feed(struct net_conn *c, const uint8_t *p, size_t n)
+/* Consumes every complete hello or frame in rbuf[rpos..rlen), as far as the state allows,
+ * and sets rneed for the next one. Lengths are checked from their prefix or header before
+ * they become rneed, which is what the buffer may grow to. */
+static void conn_process(struct net_conn *c)
 {
-	while (n > 0 && c->state != CS_CLOSING) {
-		size_t k;
+	while (c->state == CS_HELLO || c->state == CS_AUTH || c->state == CS_OPEN) {
+		uint8_t *p = c->rbuf + c->rpos;
+		size_t avail = c->rlen - c->rpos, unit;
 
 		if (c->state == CS_HELLO) {
-			k = c->hs_need - c->hs_have;
-			k = k < n ? k : n;
-			memcpy(c->peer_hello + c->hs_have, p, k);
-			c->hs_have += k, p += k, n -= k;
-			if (c->hs_have < c->hs_need)
-				continue;
-			if (c->hs_need == NET__HS_PREFIX_LEN) {
-				size_t body;
-				int rc = net__hs_prefix_decode(&body, c->peer_hello);
+			size_t body;
+			int rc;
 
-				if (rc == SN_E_VERSION)
-					conn_fail(c, rc, "not a settled peer (bad handshake magic)");
-				else if (rc != SN_OK)
-					conn_fail(c, rc, "bad handshake hello length %u: %s",
-					          c->peer_hello[4] | c->peer_hello[5] << 8, sn_strerror(rc));
-				else
-					c->hs_need += body;
-				continue;
+			c->rneed = NET__HS_PREFIX_LEN;
+			if (avail < NET__HS_PREFIX_LEN)
+				break;
+			rc = net__hs_prefix_decode(&body, p);
+			if (rc == SN_E_VERSION) {
+				conn_fail(c, rc, "not a settled peer (bad handshake magic)");
+				break;
 			}
+			if (rc != SN_OK) {
+				conn_fail(c, rc, "bad handshake hello length %u: %s", p[4] | p[5] << 8,
+				          sn_strerror(rc));
+				break;
+			}
+			unit = NET__HS_PREFIX_LEN + body;
+			c->rneed = unit;
+			if (avail < unit)
+				break;
+			memcpy(c->peer_hello, p, unit); /* kept for the transcript */
+			c->peer_hello_len = unit;
+			c->rpos += unit;
 			hello_received(c);
-		} else if (!c->in_body) {
-			k = NET__FRAME_HEADER_LEN - c->hdr_have;
-			k = k < n ? k : n;
-			memcpy(c->hdr + c->hdr_have, p, k);
-			c->hdr_have += k, p += k, n -= k;
-			if (c->hdr_have == NET__FRAME_HEADER_LEN)
-				header_complete(c);
 		} else {
-			k = c->body_len - c->body_have;
-			k = k < n ? k : n;
-			memcpy(c->body + c->body_have, p, k);
-			c->body_have += k, p += k, n -= k;
-			if (c->body_have == c->body_len)
-				frame_complete(c);
+			uint32_t n;
+
+			c->rneed = NET__FRAME_HEADER_LEN;
+			if (avail < NET__FRAME_HEADER_LEN)
+				break;
+			if (header_check(c, p, &n) != SN_OK)
+				break;
+			unit = NET__FRAME_HEADER_LEN + (size_t)n;
+			c->rneed = unit;
+			if (avail < unit)
+				break;
+			c->rpos += unit;
+			frame_complete(c, p, p + NET__FRAME_HEADER_LEN, n);
+		}
+	}
+	if (c->rpos == c->rlen)
+		c->rpos = c->rlen = 0;
+	/* Do not let one large frame pin its buffer. */
+	if (c->state != CS_CLOSING && c->rcap > RBUF_LEN && c->rneed <= RBUF_LEN &&
+	    c->rlen - c->rpos <= RBUF_LEN) {
+		uint8_t *small = sn_malloc(RBUF_LEN);
+
+		if (small) {
+			memcpy(small, c->rbuf + c->rpos, c->rlen - c->rpos);
+			sn_free(c->rbuf);
+			c->rbuf = small;
+			c->rcap = RBUF_LEN;
+			c->rlen -= c->rpos;
+			c->rpos = 0;
 		}
 	}
 }
@@ -467,23 +597,41 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	struct net_conn *c = h->data;
 
 	(void)suggested;
-	/* Inside a large frame body, read straight into it (saves a copy). */
-	if (c->in_body && c->body_len - c->body_have >= READ_BUF_LEN) {
-		*buf = uv_buf_init((char *)c->body + c->body_have,
-		                   (unsigned int)(c->body_len - c->body_have));
-		return;
+	/* Move the unread rest to the front when what is left after it is short. */
+	if (c->rpos && (c->rcap - c->rpos < c->rneed || c->rcap - c->rlen < RBUF_MIN_READ)) {
+		memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+		c->rlen -= c->rpos;
+		c->rpos = 0;
 	}
-	*buf = uv_buf_init((char *)c->rbuf, READ_BUF_LEN);
+	/* A frame larger than the buffer (its length checked against frame_max already):
+	 * room for exactly it. A failure reaches on_read as UV_ENOBUFS. */
+	if (c->rcap < c->rneed) {
+		uint8_t *big = sn_realloc(c->rbuf, c->rneed);
+
+		if (!big) {
+			*buf = uv_buf_init(NULL, 0);
+			return;
+		}
+		c->rbuf = big;
+		c->rcap = c->rneed;
+	}
+	*buf = uv_buf_init((char *)c->rbuf + c->rlen, (unsigned int)(c->rcap - c->rlen));
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct net_conn *c = s->data;
 
+	(void)buf;
 	if (c->state == CS_CLOSING)
 		return;
+	if (nread == UV_ENOBUFS) {
+		conn_fail(c, SN_E_NOMEM, "no memory for a frame of %zu bytes",
+		          c->rneed - NET__FRAME_HEADER_LEN);
+		return;
+	}
 	if (nread < 0) {
-		bool clean = c->state == CS_OPEN && !c->in_body && c->hdr_have == 0;
+		bool clean = c->state == CS_OPEN && c->rlen == c->rpos;
 
 		if (nread != UV_EOF)
 			conn_fail(c, SN_E_IO, "read failed: %s", uv_strerror((int)nread));
@@ -495,14 +643,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	c->st.bytes_in += (uint64_t)nread;
-	if (buf->base == (char *)c->rbuf) {
-		conn_feed(c, c->rbuf, (size_t)nread);
-		return;
-	}
-	/* Read in place into the body. */
-	c->body_have += (size_t)nread;
-	if (c->body_have == c->body_len)
-		frame_complete(c);
+	c->rlen += (size_t)nread;
+	conn_process(c);
 }
 
 static void on_timeout(uv_timer_t *timer)
@@ -541,19 +683,20 @@ static void conn_start(struct net_conn *c)
 {
 	struct net_transport *t = c->t;
 	struct net__hs_hello hh;
-	struct wbuf *wb;
+	uint8_t *out;
 	int rc;
 
 	set_peer_addr(c);
 	uv_tcp_nodelay(&c->tcp, 1);
 	c->state = CS_HELLO;
-	c->hs_need = NET__HS_PREFIX_LEN;
+	c->rneed = NET__HS_PREFIX_LEN;
 	memset(&hh, 0, sizeof(hh));
 	crypto_kx_keypair(hh.eph_key, c->eph_sk);
 	memcpy(hh.hello.node_key, t->node_key, NET_NODE_KEY_LEN);
 	hh.hello.chain_id = t->chain_id;
 	hh.hello.version = NET_PROTOCOL_VERSION;
 	hh.hello.listen_port = t->port;
+	hh.ciphers = t->ciphers;
 	memcpy(hh.hello.user_agent, t->user_agent, sizeof(hh.hello.user_agent));
 	rc = net__hs_hello_encode(c->my_hello, sizeof(c->my_hello), &c->my_hello_len, &hh);
 	assert(rc == SN_OK);
@@ -566,13 +709,13 @@ static void conn_start(struct net_conn *c)
 		conn_fail(c, SN_E_IO, "cannot read: %s", uv_strerror(rc));
 		return;
 	}
-	wb = wbuf_new(c->my_hello_len);
-	if (!wb) {
+	out = sendq_reserve(c, c->my_hello_len);
+	if (!out) {
 		conn_fail(c, SN_E_NOMEM, "no memory for our hello");
 		return;
 	}
-	memcpy(wb->data, c->my_hello, c->my_hello_len);
-	rc = conn_write(c, wb);
+	memcpy(out, c->my_hello, c->my_hello_len);
+	rc = sendq_commit(c, c->my_hello_len);
 	if (rc != SN_OK)
 		conn_fail(c, rc, "cannot send our hello: %s", sn_strerror(rc));
 }
@@ -691,6 +834,7 @@ int net_transport_new(struct net_transport **out, struct uv_loop_s *loop,
 	t->loop = loop;
 	memcpy(t->node_key, pk, sizeof(pk));
 	t->chain_id = opts->chain_id;
+	t->ciphers = net__ciphers_supported();
 	memcpy(t->user_agent, ua, ua_len);
 	t->frame_max = frame_max;
 	t->sendq_max = sendq_max;
@@ -747,6 +891,16 @@ uint16_t net_transport_port(const struct net_transport *t)
 const uint8_t *net_transport_node_key(const struct net_transport *t)
 {
 	return t->node_key;
+}
+
+void net__transport_set_ciphers(struct net_transport *t, uint8_t ciphers)
+{
+	t->ciphers = ciphers & net__ciphers_supported();
+}
+
+enum net__suite net__conn_suite(const struct net_conn *c)
+{
+	return (enum net__suite)c->tx.suite;
 }
 
 int net_transport_dial(struct net_transport *t, struct net_conn **out, const char *ip,

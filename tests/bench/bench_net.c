@@ -2,7 +2,7 @@
  * TCP, on loopback, in the same run.
  *
  *   bench net.throughput              MB/s of TX payload through two transports (sealed
- *                                     ChaCha20-Poly1305 frames, 64 KiB messages)
+ *                                     frames of the negotiated suite, 64 KiB messages)
  *   bench net.raw_tcp                 MB/s of the same 64 KiB writes over plain libuv TCP
  *   bench net.ratio_encrypted_vs_raw  the first over the second
  *
@@ -11,10 +11,12 @@
  * each loop iteration); the receiver counts payload bytes for SN_BENCH_NET_SECONDS
  * (default 2) from its first byte. SN_BENCH_NET_RUNS (default 5) runs of each, interleaved;
  * the medians are printed (the machines are shared and noisy), each run on stderr.
- * SN_BENCH_NET_ONLY=encrypted|raw runs one side only (for profiling). */
+ * SN_BENCH_NET_ONLY=encrypted|raw runs one side only (for profiling).
+ * SN_BENCH_NET_CIPHER=chacha makes the sender offer ChaCha20-Poly1305 only (default: what
+ * the CPU supports, AES-256-GCM with AES-NI); the suite used is printed on stderr. */
 #include "testutil.h"
 
-#include "net/net.h"
+#include "net/net_int.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -32,6 +34,8 @@ static uint8_t payload[MSG_LEN];
 
 struct run {
 	bool encrypted;
+	bool chacha_only;
+	atomic_int suite; /* negotiated, set by the sender; -1 before */
 	double seconds;
 	atomic_int port; /* set by the receiver once listening */
 	atomic_bool stop;
@@ -178,6 +182,7 @@ static void tx_on_connect(struct net_conn *c, const uint8_t key[NET_NODE_KEY_LEN
 
 	(void)key;
 	sd->conn = c;
+	atomic_store(&sd->r->suite, (int)net__conn_suite(c));
 }
 
 static void tx_on_close(struct net_conn *c, int err, const char *reason, void *ud)
@@ -282,8 +287,11 @@ static void *sender_main(void *arg)
 
 		memset(seed, 2, sizeof(seed));
 		crypto_sign_seed_keypair(pk, sk, seed);
-		if (net_transport_new(&sd->t, &sd->loop, &o) != SN_OK ||
-		    net_transport_dial(sd->t, &c, "127.0.0.1", port) != SN_OK)
+		if (net_transport_new(&sd->t, &sd->loop, &o) != SN_OK)
+			abort();
+		if (r->chacha_only)
+			net__transport_set_ciphers(sd->t, 0);
+		if (net_transport_dial(sd->t, &c, "127.0.0.1", port) != SN_OK)
 			abort();
 	} else {
 		struct sockaddr_in a;
@@ -304,19 +312,24 @@ static void *sender_main(void *arg)
 
 /* ---------------------------------------------------------------- main */
 
-static double one_run(bool encrypted, double seconds)
+static int last_suite = -1;
+
+static double one_run(bool encrypted, bool chacha_only, double seconds)
 {
-	struct run r = { .encrypted = encrypted, .seconds = seconds };
+	struct run r = { .encrypted = encrypted, .chacha_only = chacha_only, .seconds = seconds };
 	pthread_t rt, st;
 
 	atomic_init(&r.port, 0);
 	atomic_init(&r.stop, false);
+	atomic_init(&r.suite, -1);
 	pthread_create(&rt, NULL, receiver_main, &r);
 	while (!atomic_load(&r.port))
 		uv_sleep(1);
 	pthread_create(&st, NULL, sender_main, &r);
 	pthread_join(st, NULL);
 	pthread_join(rt, NULL);
+	if (encrypted)
+		last_suite = atomic_load(&r.suite);
 	return (double)r.bytes / ((double)(r.t1 - r.t0) / 1e9) / 1e6;
 }
 
@@ -338,6 +351,7 @@ int main(void)
 	const char *e;
 	int runs = 5;
 	double seconds = 2, enc[32], raw[32], ratio[32];
+	bool chacha_only;
 
 	if (sn_crypto_init() != SN_OK)
 		return 1;
@@ -349,14 +363,19 @@ int main(void)
 		seconds = atof(e);
 	for (size_t i = 0; i < sizeof(payload); i++)
 		payload[i] = (uint8_t)(i * 131 + 7);
+	chacha_only = (e = getenv("SN_BENCH_NET_CIPHER")) && !strcmp(e, "chacha");
 	e = getenv("SN_BENCH_NET_ONLY"); /* "encrypted" or "raw": one side only, for profiling */
 	for (int i = 0; i < runs; i++) {
-		raw[i] = e && !strcmp(e, "encrypted") ? 1 : one_run(false, seconds);
-		enc[i] = e && !strcmp(e, "raw") ? 1 : one_run(true, seconds);
+		raw[i] = e && !strcmp(e, "encrypted") ? 1 : one_run(false, false, seconds);
+		enc[i] = e && !strcmp(e, "raw") ? 1 : one_run(true, chacha_only, seconds);
 		ratio[i] = enc[i] / raw[i];
 		fprintf(stderr, "run %d: encrypted %.0f MB/s, raw %.0f MB/s, ratio %.3f\n", i + 1,
 		        enc[i], raw[i], ratio[i]);
 	}
+	fprintf(stderr, "suite: %s\n",
+	        last_suite == NET__SUITE_AES256GCM         ? "AES-256-GCM"
+	        : last_suite == NET__SUITE_CHACHA20POLY1305 ? "ChaCha20-Poly1305"
+	                                                    : "?");
 	printf("bench net.throughput %.0f MB/s\n", median(enc, runs));
 	printf("bench net.raw_tcp %.0f MB/s\n", median(raw, runs));
 	/* The median of the per-run ratios: each pair ran back to back, under the same noise. */

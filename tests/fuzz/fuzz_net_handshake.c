@@ -1,7 +1,8 @@
 /* tests/fuzz/fuzz_net_handshake.c — the handshake's decoders on arbitrary bytes: the hello
  * (and its prefix, which the transport checks before reading the body) and the AUTH.
  * Each decoded value must re-encode to exactly the input (canonical encodings), and the key
- * derivation and signature check must run on a decoded hello without crashing. */
+ * derivation and signature check must run on a decoded hello without crashing; the suite
+ * the keys get must be the one the hellos' ciphers bytes choose. */
 #include "net/net_int.h"
 
 #include <stdlib.h>
@@ -39,8 +40,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(strlen(h.hello.user_agent) <= NET_USER_AGENT_MAX);
 		/* Our side, as responder with a fixed ephemeral secret, against this hello. */
 		memset(eph_sk, 0x24, sizeof(eph_sk));
+		CHECK(h.ciphers == data[NET__HS_CIPHERS_OFF]);
 		err = net__hs_keys(&tx, &rx, th, false, eph_sk, data, size, data, size);
 		CHECK(err == SN_OK || err == SN_E_BADKEY);
+		if (err == SN_OK)
+			CHECK(tx.suite == rx.suite &&
+			      tx.suite == net__suite_choose(h.ciphers, h.ciphers));
 		memset(sig, 0x11, sizeof(sig));
 		err = net__hs_verify(sig, th, true, h.hello.node_key);
 		CHECK(err == SN_OK || err == SN_E_BADSIG);

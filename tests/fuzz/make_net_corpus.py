@@ -4,9 +4,10 @@
     python3 tests/fuzz/make_net_corpus.py   # (re)writes tests/fuzz/corpus/fuzz_net_*/seed-*
 
 Deterministic. Hellos carry real X25519 ephemeral keys and Ed25519 node keys from fixed
-seeds; frames are really sealed (ChaCha20-Poly1305-IETF, docs/p2p.md) with the fuzz key
-0x42 x 32 at counter 0, which fuzz_net_frame.c opens them with. Invalid seeds are near
-misses (truncations, trailing bytes, bad magic/version/lengths). Needs python3-cryptography.
+seeds; frames are really sealed (ChaCha20-Poly1305-IETF, or AES-256-GCM for the seeds named
+aes-*; docs/p2p.md) with the fuzz key 0x42 x 32 at counter 0, which fuzz_net_frame.c opens
+them with. Invalid seeds are near misses (truncations, trailing bytes, bad
+magic/version/lengths). Needs python3-cryptography.
 Only files named seed-* are written; inputs the fuzzer found and someone committed stay.
 """
 import os
@@ -14,7 +15,7 @@ import struct
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives import serialization
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -30,17 +31,21 @@ def x_pub(seed_byte):
     return X25519PrivateKey.from_private_bytes(bytes([seed_byte]) * 32).public_key().public_bytes(*RAW)
 
 
-def hello(eph, node, chain, version, port, ua, hs_version=1, magic=b"SETL", body_len=None):
-    body = bytes([hs_version]) + eph + node + struct.pack("<IHHB", chain, version, port, len(ua)) + ua
+CIPHER_AES256GCM = 0x01
+
+
+def hello(eph, node, chain, version, port, ua, ciphers=0, hs_version=2, magic=b"SETL", body_len=None):
+    body = bytes([hs_version]) + eph + node + struct.pack("<IHHBB", chain, version, port, ciphers, len(ua)) + ua
     n = len(body) if body_len is None else body_len
     return magic + struct.pack("<H", n) + body
 
 
-def seal(type_, payload, ctr=0, key=b"\x42" * 32):
+def seal(type_, payload, ctr=0, key=b"\x42" * 32, aes=False):
     plain = struct.pack("<H", type_) + payload
     hdr = struct.pack("<BI", 1, len(plain) + 16)
     nonce = struct.pack("<Q", ctr) + b"\0" * 4
-    return hdr + ChaCha20Poly1305(key).encrypt(nonce, plain, hdr)
+    aead = AESGCM(key) if aes else ChaCha20Poly1305(key)
+    return hdr + aead.encrypt(nonce, plain, hdr)
 
 
 def write(target, seeds):
@@ -55,23 +60,27 @@ def write(target, seeds):
 
 
 def main():
-    good = hello(x_pub(1), ed_pub(2), 7, 1, 26656, b"settled")
+    good = hello(x_pub(1), ed_pub(2), 7, 1, 26656, b"settled", ciphers=CIPHER_AES256GCM)
     hs = [
         ("hello", good),
         ("hello-no-ua", hello(x_pub(3), ed_pub(4), 7, 1, 0, b"")),
-        ("hello-max-ua", hello(x_pub(5), ed_pub(6), 0xFFFFFFFF, 0xFFFF, 0xFFFF, b"u" * 64)),
+        ("hello-max-ua", hello(x_pub(5), ed_pub(6), 0xFFFFFFFF, 0xFFFF, 0xFFFF, b"u" * 64, ciphers=0xFF)),
         ("hello-other-chain", hello(x_pub(1), ed_pub(2), 8, 1, 1, b"x")),
         ("hello-zero-eph", hello(b"\0" * 32, ed_pub(2), 7, 1, 1, b"low order")),
         ("hello-truncated", good[:-1]),
         ("hello-trailing", good + b"\0"),
         ("hello-bad-magic", b"GET " + good[4:]),
-        ("hello-bad-version", hello(x_pub(1), ed_pub(2), 7, 1, 1, b"a", hs_version=2)),
+        ("hello-bad-version", hello(x_pub(1), ed_pub(2), 7, 1, 1, b"a", hs_version=3)),
         ("hello-len-too-big", b"SETL\xff\xff"),
-        ("hello-len-mismatch", hello(x_pub(1), ed_pub(2), 7, 1, 1, b"ab", body_len=75)),
+        ("hello-len-mismatch", hello(x_pub(1), ed_pub(2), 7, 1, 1, b"ab", body_len=76)),
         ("hello-ua-too-long", hello(x_pub(1), ed_pub(2), 7, 1, 1, b"u" * 65)),
         ("hello-ua-control", hello(x_pub(1), ed_pub(2), 7, 1, 1, b"a\nb")),
         ("auth", Ed25519PrivateKey.from_private_bytes(b"\x02" * 32).sign(b"settled/p2p/auth/v1I" + b"\0" * 32)),
         ("auth-short", b"\x01" * 63),
+        ("hello-v1", b"SETL" + struct.pack("<H", 74) + bytes([1]) + x_pub(1) + ed_pub(2)
+         + struct.pack("<IHHB", 7, 1, 1, 0)),
+        ("hello-chacha-only", hello(x_pub(7), ed_pub(8), 7, 1, 1, b"c", ciphers=0)),
+        ("hello-reserved-ciphers", hello(x_pub(7), ed_pub(8), 7, 1, 1, b"r", ciphers=0xFE)),
     ]
     frame = [
         ("ping", seal(1, struct.pack("<Q", 0x1122334455667788))),
@@ -89,6 +98,12 @@ def main():
         ("bad-version", b"\x02" + seal(1, b"\0" * 8)[1:]),
         ("too-big", struct.pack("<BI", 1, 0xFFFFFFFF)),
         ("too-small", struct.pack("<BI", 1, 17) + b"\0" * 17),
+        ("aes-ping", seal(1, struct.pack("<Q", 0x1122334455667788), aes=True)),
+        ("aes-tx", seal(3, bytes(range(200)), aes=True)),
+        ("aes-auth", seal(0, b"\x55" * 64, aes=True)),
+        ("aes-empty-payload", seal(1, b"", aes=True)),
+        ("aes-ctr1", seal(1, b"\0" * 8, ctr=1, aes=True)),
+        ("aes-tampered", bytes([b ^ (1 if i == 9 else 0) for i, b in enumerate(seal(1, b"\0" * 8, aes=True))])),
     ]
     msg = [
         ("ping", struct.pack("<HQ", 1, 42)),

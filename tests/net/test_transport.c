@@ -2,8 +2,10 @@
  *
  * Two transports in one process and loop talk to each other; for the hostile cases a
  * hand-made peer ("raw peer": a plain socket driven from the test, speaking the protocol
- * through the codecs of net_int.h) connects to a transport and misbehaves. The loop is
- * pumped whenever the raw peer waits, so everything runs on one thread. */
+ * through the codecs of net_int.h) connects to a transport and misbehaves; for a change in
+ * flight a proxy on the same loop sits between two transports and alters bytes. The loop
+ * is pumped whenever the raw peer waits, so everything runs on one thread.
+ * The random splits of test_reads_split_anywhere print their seed; SN_TEST_SEED replays. */
 #include "testutil.h"
 
 #include "net/net_int.h"
@@ -37,8 +39,19 @@ struct side {
 	uint8_t last_tx[NET_TX_MAX];
 	size_t last_tx_len;
 	bool no_auto_pong;
+	bool check_seq; /* every TX must be seq_tx(txs) */
 	bool closed_transport;
 };
+
+/* The i-th message of a sequence: length 1..NET_TX_MAX, bytes from i. */
+static size_t seq_tx(uint64_t i, uint8_t *out)
+{
+	size_t len = 1 + (size_t)((i * 7919u + i * i * 31u) % NET_TX_MAX);
+
+	for (size_t j = 0; j < len; j++)
+		out[j] = (uint8_t)(i * 31u + j * 7u);
+	return len;
+}
 
 static uv_loop_t loop;
 static uv_timer_t tick;
@@ -92,6 +105,13 @@ static void on_message(struct net_conn *c, uint16_t type, const uint8_t *p, size
 		s->last_pong = m.u.nonce;
 		break;
 	case NET_MSG_TX:
+		if (s->check_seq) {
+			static uint8_t want[NET_TX_MAX];
+			size_t n = seq_tx(s->txs, want);
+
+			assert_int_equal(len, n);
+			assert_memory_equal(p, want, n);
+		}
 		s->txs++;
 		memcpy(s->last_tx, p, len);
 		s->last_tx_len = len;
@@ -195,6 +215,14 @@ static void loop_teardown(struct side *a, struct side *b)
 
 /* ------------------------------------------------------------ raw peer */
 
+/* What the raw peer's hello offers (NET__CIPHER_*), and how it misbehaves about suites:
+ * raw_auth_suite >= 0 seals from its AUTH on under that suite whatever was agreed;
+ * raw_strip_peer derives keys as if the transport's hello had not offered AES-256-GCM
+ * (what an attacker stripping it in flight would make the dialler believe). */
+static uint8_t raw_offer;
+static int raw_auth_suite = -1;
+static bool raw_strip_peer;
+
 struct raw {
 	int fd;
 	uint8_t sk[NET_NODE_SECKEY_LEN], pk[NET_NODE_KEY_LEN];
@@ -271,7 +299,7 @@ static void raw_handshake(struct raw *r, uint16_t port, uint32_t chain, uint16_t
 {
 	struct net__hs_hello h;
 	uint8_t eph_sk[32], sig[NET__SIG_LEN], auth[NET__AUTH_LEN];
-	uint8_t frame[NET__FRAME_LEN(NET__AUTH_LEN)];
+	uint8_t frame[NET__FRAME_LEN(NET__AUTH_LEN)], peer_view[NET__HS_HELLO_MAX];
 	size_t body;
 
 	key_for(0x77, r->sk, r->pk);
@@ -282,6 +310,7 @@ static void raw_handshake(struct raw *r, uint16_t port, uint32_t chain, uint16_t
 	h.hello.chain_id = chain;
 	h.hello.version = version;
 	strcpy(h.hello.user_agent, "raw-peer");
+	h.ciphers = raw_offer;
 	assert_int_equal(net__hs_hello_encode(r->my_hello, sizeof(r->my_hello), &r->my_len, &h), SN_OK);
 	raw_send(r, r->my_hello, r->my_len);
 	assert_true(raw_recv(r, r->peer_hello, NET__HS_PREFIX_LEN));
@@ -289,10 +318,20 @@ static void raw_handshake(struct raw *r, uint16_t port, uint32_t chain, uint16_t
 	assert_true(raw_recv(r, r->peer_hello + NET__HS_PREFIX_LEN, body));
 	r->peer_len = NET__HS_PREFIX_LEN + body;
 	assert_int_equal(net__hs_hello_decode(&r->peer, r->peer_hello, r->peer_len), SN_OK);
+	memcpy(peer_view, r->peer_hello, r->peer_len);
+	if (raw_strip_peer)
+		peer_view[NET__HS_CIPHERS_OFF] &= (uint8_t)~NET__CIPHER_AES256GCM;
 	assert_int_equal(net__hs_keys(&r->tx, &r->rx, r->th, true, eph_sk, r->my_hello, r->my_len,
-	                              r->peer_hello, r->peer_len),
+	                              peer_view, r->peer_len),
 	                 SN_OK);
 	sodium_memzero(eph_sk, sizeof(eph_sk));
+	if (raw_auth_suite >= 0) {
+		uint8_t key[32];
+
+		memcpy(key, r->tx.key, sizeof(key));
+		assert_int_equal(net__cipher_init(&r->tx, (enum net__suite)raw_auth_suite, key), SN_OK);
+		sodium_memzero(key, sizeof(key));
+	}
 	net__hs_sign(sig, r->th, true, signing_sk ? signing_sk : r->sk);
 	net__hs_auth_encode(auth, sig);
 	net__frame_seal(frame, &r->tx, NET__AUTH_TYPE, auth, sizeof(auth));
@@ -331,6 +370,9 @@ static void raw_connected(struct raw *r, struct side *s, uint16_t port)
 	assert_int_equal(net__hs_verify(sig, r->th, false, r->peer.hello.node_key), SN_OK);
 	assert_true(run_once_until(connects_ge1, s, WAIT_MS));
 	assert_memory_equal(s->peer_key, r->pk, NET_NODE_KEY_LEN);
+	/* Both ends run the suite the two hellos choose. */
+	assert_int_equal(r->rx.suite, net__suite_choose(raw_offer, net__ciphers_supported()));
+	assert_int_equal(net__conn_suite(s->conn), r->rx.suite);
 }
 
 static size_t raw_frame(struct raw *r, uint8_t *out, uint16_t type, const void *p, size_t len)
@@ -616,7 +658,7 @@ static void test_oversized_frame_dropped_before_allocating(void **state)
 	loop_teardown(&a, NULL);
 }
 
-static void test_tampered_frame_dropped(void **state)
+static void tampered_frame_dropped_under_offer(void)
 {
 	struct side a;
 	struct raw r;
@@ -627,7 +669,6 @@ static void test_tampered_frame_dropped(void **state)
 	const size_t at[] = { NET__FRAME_HEADER_LEN, NET__FRAME_HEADER_LEN + 4, sizeof(f) - 1, 0 };
 	const int want[] = { SN_E_BADSIG, SN_E_BADSIG, SN_E_BADSIG, SN_E_VERSION };
 
-	(void)state;
 	loop_setup();
 	port = listen_side(&a, NULL);
 	a.no_auto_pong = true;
@@ -646,14 +687,24 @@ static void test_tampered_frame_dropped(void **state)
 	loop_teardown(&a, NULL);
 }
 
-static void test_replayed_and_reordered_frames_dropped(void **state)
+/* Under each suite: the raw peer offers nothing (ChaCha20-Poly1305), then AES-256-GCM. */
+static void test_tampered_frame_dropped(void **state)
+{
+	(void)state;
+	raw_offer = 0;
+	tampered_frame_dropped_under_offer();
+	raw_offer = NET__CIPHER_AES256GCM;
+	tampered_frame_dropped_under_offer();
+	raw_offer = 0;
+}
+
+static void replayed_and_reordered_frames_dropped_under_offer(void)
 {
 	struct side a;
 	struct raw r;
 	uint16_t port;
 	uint8_t f1[NET__FRAME_LEN(8)], f2[NET__FRAME_LEN(8)];
 
-	(void)state;
 	loop_setup();
 	port = listen_side(&a, NULL);
 	a.no_auto_pong = true;
@@ -697,6 +748,17 @@ static void test_replayed_and_reordered_frames_dropped(void **state)
 	assert_string_equal(a.reason, "peer closed the connection mid-frame");
 	raw_free(&r);
 	loop_teardown(&a, NULL);
+}
+
+/* Under each suite: the raw peer offers nothing (ChaCha20-Poly1305), then AES-256-GCM. */
+static void test_replayed_and_reordered_frames_dropped(void **state)
+{
+	(void)state;
+	raw_offer = 0;
+	replayed_and_reordered_frames_dropped_under_offer();
+	raw_offer = NET__CIPHER_AES256GCM;
+	replayed_and_reordered_frames_dropped_under_offer();
+	raw_offer = 0;
 }
 
 static void test_bad_messages_dropped(void **state)
@@ -923,6 +985,410 @@ static void test_misuse_and_lifecycle(void **state)
 	loop_teardown(&a, NULL);
 }
 
+/* -------------------------------------------------------- cipher suites */
+
+static void connect_pair(struct side *a, struct side *b, uint8_t a_ciphers, uint8_t b_ciphers)
+{
+	struct pair pr = { a, b };
+	struct net_conn *c;
+
+	side_init(a, "A", 1, CHAIN, NULL);
+	side_init(b, "B", 2, CHAIN, NULL);
+	net__transport_set_ciphers(a->t, a_ciphers);
+	net__transport_set_ciphers(b->t, b_ciphers);
+	assert_int_equal(net_transport_listen(a->t, "127.0.0.1", 0), SN_OK);
+	assert_int_equal(net_transport_dial(b->t, &c, "127.0.0.1", net_transport_port(a->t)), SN_OK);
+	assert_true(run_once_until(both_connected, &pr, WAIT_MS));
+}
+
+/* Messages both ways, each checked byte for byte. */
+static void exchange_txs(struct side *a, struct side *b)
+{
+	static uint8_t tx[NET_TX_MAX];
+	const size_t lens[] = { 1, 300, NET_TX_MAX };
+
+	for (size_t i = 0; i < SN_ARRAY_LEN(lens); i++) {
+		uint64_t at = a->txs, bt = b->txs;
+
+		for (size_t j = 0; j < lens[i]; j++)
+			tx[j] = (uint8_t)(i + j * 3);
+		assert_int_equal(net_conn_send(a->conn, NET_MSG_TX, tx, lens[i]), SN_OK);
+		assert_int_equal(net_conn_send(b->conn, NET_MSG_TX, tx, lens[i]), SN_OK);
+		while (a->txs == at || b->txs == bt)
+			pump();
+		assert_int_equal(a->last_tx_len, lens[i]);
+		assert_int_equal(b->last_tx_len, lens[i]);
+		assert_memory_equal(a->last_tx, tx, lens[i]);
+		assert_memory_equal(b->last_tx, tx, lens[i]);
+	}
+}
+
+static void test_suites_negotiated(void **state)
+{
+	const uint8_t aes = NET__CIPHER_AES256GCM;
+	/* listener's offer, dialler's offer */
+	const uint8_t cases[][2] = { { aes, aes }, { aes, 0 }, { 0, aes }, { 0, 0 } };
+
+	(void)state;
+	for (size_t k = 0; k < SN_ARRAY_LEN(cases); k++) {
+		struct side a, b;
+		enum net__suite want;
+
+		loop_setup();
+		connect_pair(&a, &b, cases[k][0], cases[k][1]);
+		/* AES-256-GCM only when both offer it (and the CPU runs it). */
+		want = cases[k][0] && cases[k][1] && crypto_aead_aes256gcm_is_available()
+		               ? NET__SUITE_AES256GCM
+		               : NET__SUITE_CHACHA20POLY1305;
+		assert_int_equal(net__conn_suite(a.conn), want);
+		assert_int_equal(net__conn_suite(b.conn), want);
+		exchange_txs(&a, &b);
+		loop_teardown(&a, &b);
+	}
+	/* By default a transport offers what the CPU runs. */
+	{
+		struct side a, b;
+		struct pair pr = { &a, &b };
+		struct net_conn *c;
+
+		loop_setup();
+		side_init(&a, "A", 1, CHAIN, NULL);
+		side_init(&b, "B", 2, CHAIN, NULL);
+		assert_int_equal(net_transport_listen(a.t, "127.0.0.1", 0), SN_OK);
+		assert_int_equal(net_transport_dial(b.t, &c, "127.0.0.1", net_transport_port(a.t)),
+		                 SN_OK);
+		assert_true(run_once_until(both_connected, &pr, WAIT_MS));
+		assert_int_equal(net__conn_suite(a.conn), crypto_aead_aes256gcm_is_available()
+		                                                  ? NET__SUITE_AES256GCM
+		                                                  : NET__SUITE_CHACHA20POLY1305);
+		loop_teardown(&a, &b);
+	}
+}
+
+/* A peer that seals under another suite than the hellos chose, or derives its keys from a
+ * hello it did not receive as sent, fails at its AUTH. */
+static void test_suite_mismatch_refused(void **state)
+{
+	struct side a;
+	struct raw r;
+	uint16_t port;
+	struct {
+		uint8_t offer;
+		int auth_suite;
+		bool strip;
+	} cases[] = {
+		/* AES-256-GCM agreed, AUTH sealed with ChaCha20-Poly1305. */
+		{ NET__CIPHER_AES256GCM, NET__SUITE_CHACHA20POLY1305, false },
+		/* ChaCha20-Poly1305 agreed, AUTH sealed with AES-256-GCM. */
+		{ 0, NET__SUITE_AES256GCM, false },
+		/* The dialler saw the transport's hello without its AES offer (stripped). */
+		{ NET__CIPHER_AES256GCM, -1, true },
+	};
+
+	(void)state;
+	if (!crypto_aead_aes256gcm_is_available())
+		skip();
+	loop_setup();
+	port = listen_side(&a, NULL);
+	for (size_t k = 0; k < SN_ARRAY_LEN(cases); k++) {
+		a.closes = a.connects = 0;
+		raw_offer = cases[k].offer;
+		raw_auth_suite = cases[k].auth_suite;
+		raw_strip_peer = cases[k].strip;
+		raw_handshake(&r, port, CHAIN, NET_PROTOCOL_VERSION, NULL, NULL);
+		assert_true(run_once_until(closes_ge1, &a, WAIT_MS));
+		assert_int_equal(a.connects, 0);
+		assert_int_equal(a.close_err, SN_E_BADSIG);
+		assert_string_equal(a.reason, "frame 0 failed authentication (altered, replayed, "
+		                              "reordered or not from the peer)");
+		assert_true(raw_closed(&r));
+		raw_free(&r);
+	}
+	raw_offer = 0;
+	raw_auth_suite = -1;
+	raw_strip_peer = false;
+	loop_teardown(&a, NULL);
+}
+
+/* A proxy on the loop between a dialler (down) and a listener (up) that forwards bytes
+ * and can flip bits of the ciphers byte of the hello going either way. */
+struct proxy {
+	uv_tcp_t listener, down, up;
+	uv_connect_t creq;
+	struct sockaddr_in target;
+	uint16_t port;
+	uint8_t flip_to_up, flip_to_down; /* XORed into the ciphers byte of that hello */
+	size_t off_to_up, off_to_down;    /* bytes forwarded each way */
+	bool accepted, closed;
+	uint8_t buf_down[65536], buf_up[65536];
+};
+
+struct proxy_write {
+	uv_write_t req;
+	uint8_t data[];
+};
+
+static void proxy_write_done(uv_write_t *req, int status)
+{
+	(void)status;
+	free(req->data);
+}
+
+static void proxy_close(struct proxy *px)
+{
+	if (px->closed || !px->accepted)
+		return;
+	px->closed = true;
+	uv_close((uv_handle_t *)&px->down, NULL);
+	uv_close((uv_handle_t *)&px->up, NULL);
+}
+
+static void proxy_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
+{
+	struct proxy *px = h->data;
+
+	(void)sz;
+	if (h == (uv_handle_t *)&px->down)
+		*b = uv_buf_init((char *)px->buf_down, sizeof(px->buf_down));
+	else
+		*b = uv_buf_init((char *)px->buf_up, sizeof(px->buf_up));
+}
+
+static void proxy_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	struct proxy *px = s->data;
+	bool from_down = s == (uv_stream_t *)&px->down;
+	size_t *off = from_down ? &px->off_to_up : &px->off_to_down;
+	uint8_t flip = from_down ? px->flip_to_up : px->flip_to_down;
+	struct proxy_write *w;
+	uv_buf_t out;
+
+	if (n < 0) {
+		proxy_close(px);
+		return;
+	}
+	if (n == 0 || px->closed)
+		return;
+	w = malloc(sizeof(*w) + (size_t)n);
+	assert_non_null(w);
+	memcpy(w->data, b->base, (size_t)n);
+	if (*off <= NET__HS_CIPHERS_OFF && NET__HS_CIPHERS_OFF < *off + (size_t)n)
+		w->data[NET__HS_CIPHERS_OFF - *off] ^= flip;
+	*off += (size_t)n;
+	w->req.data = w;
+	out = uv_buf_init((char *)w->data, (unsigned int)n);
+	assert_int_equal(uv_write(&w->req, from_down ? (uv_stream_t *)&px->up : (uv_stream_t *)&px->down,
+	                          &out, 1, proxy_write_done),
+	                 0);
+}
+
+static void proxy_connected(uv_connect_t *req, int status)
+{
+	struct proxy *px = req->data;
+
+	if (status != 0 || px->closed) {
+		proxy_close(px);
+		return;
+	}
+	uv_read_start((uv_stream_t *)&px->down, proxy_alloc, proxy_read);
+	uv_read_start((uv_stream_t *)&px->up, proxy_alloc, proxy_read);
+}
+
+static void proxy_accept(uv_stream_t *server, int status)
+{
+	struct proxy *px = server->data;
+
+	assert_int_equal(status, 0);
+	assert_false(px->accepted); /* one connection */
+	uv_tcp_init(&loop, &px->down);
+	uv_tcp_init(&loop, &px->up);
+	px->down.data = px->up.data = px->creq.data = px;
+	px->accepted = true;
+	assert_int_equal(uv_accept(server, (uv_stream_t *)&px->down), 0);
+	assert_int_equal(uv_tcp_connect(&px->creq, &px->up, (struct sockaddr *)&px->target,
+	                                proxy_connected),
+	                 0);
+}
+
+static void proxy_start(struct proxy *px, uint16_t target)
+{
+	struct sockaddr_in a;
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+
+	memset(px, 0, sizeof(*px));
+	uv_ip4_addr("127.0.0.1", target, &px->target);
+	uv_ip4_addr("127.0.0.1", 0, &a);
+	uv_tcp_init(&loop, &px->listener);
+	px->listener.data = px;
+	assert_int_equal(uv_tcp_bind(&px->listener, (struct sockaddr *)&a, 0), 0);
+	assert_int_equal(uv_listen((uv_stream_t *)&px->listener, 4, proxy_accept), 0);
+	uv_tcp_getsockname(&px->listener, (struct sockaddr *)&ss, &len);
+	px->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static void proxy_stop(struct proxy *px)
+{
+	proxy_close(px);
+	uv_close((uv_handle_t *)&px->listener, NULL);
+}
+
+/* The real thing: two transports that both offer AES-256-GCM, and an attacker in the
+ * middle who strips the offer from one hello, or both. The transcripts differ, so
+ * neither side authenticates the other: no connection, whatever suite each picked. */
+static void test_downgrade_in_flight_refused(void **state)
+{
+	const uint8_t aes = NET__CIPHER_AES256GCM;
+	/* flip the hello to the listener, flip the hello to the dialler */
+	const uint8_t cases[][2] = { { 0, 0 }, { aes, 0 }, { 0, aes }, { aes, aes } };
+
+	(void)state;
+	for (size_t k = 0; k < SN_ARRAY_LEN(cases); k++) {
+		struct side a, b;
+		struct pair pr = { &a, &b };
+		struct proxy *px = calloc(1, sizeof(*px));
+		struct net_conn *c;
+
+		assert_non_null(px);
+		loop_setup();
+		side_init(&a, "A", 1, CHAIN, NULL);
+		side_init(&b, "B", 2, CHAIN, NULL);
+		assert_int_equal(net_transport_listen(a.t, "127.0.0.1", 0), SN_OK);
+		proxy_start(px, net_transport_port(a.t));
+		px->flip_to_up = cases[k][0];
+		px->flip_to_down = cases[k][1];
+		assert_int_equal(net_transport_dial(b.t, &c, "127.0.0.1", px->port), SN_OK);
+		if (k == 0) {
+			/* Control: the proxy alone changes nothing. */
+			assert_true(run_once_until(both_connected, &pr, WAIT_MS));
+			assert_int_equal(net__conn_suite(a.conn), net__suite_choose(net__ciphers_supported(),
+			                                                            net__ciphers_supported()));
+			exchange_txs(&a, &b);
+		} else {
+			assert_true(run_once_until(both_closed, &pr, WAIT_MS));
+			assert_int_equal(a.connects + b.connects, 0);
+			/* A side refuses the other's AUTH; the other may hear the close first. */
+			assert_true(a.close_err == SN_E_BADSIG || b.close_err == SN_E_BADSIG);
+			assert_true(a.close_err == SN_E_BADSIG || a.close_err == SN_E_TRUNCATED ||
+			            a.close_err == SN_E_IO);
+			assert_true(b.close_err == SN_E_BADSIG || b.close_err == SN_E_TRUNCATED ||
+			            b.close_err == SN_E_IO);
+		}
+		proxy_stop(px);
+		loop_teardown(&a, &b);
+		free(px);
+	}
+}
+
+/* ------------------------------------------------------------ data path */
+
+/* Frames cut at random places, sent piece by piece (the reader keeps partial headers and
+ * bodies across reads), then a frame larger than the receive buffer (it grows for it and
+ * shrinks back). */
+static void test_reads_split_anywhere(void **state)
+{
+	struct side a;
+	struct raw r;
+	struct net_opts o = { .frame_max = 1u << 20 };
+	uint16_t port;
+	static uint8_t stream[8u << 20], tx[NET_TX_MAX];
+	size_t len = 0, off = 0, n_tx = 0;
+	uint64_t seed = sn_time_mono_ns();
+	const char *e = getenv("SN_TEST_SEED");
+
+	(void)state;
+	if (e)
+		seed = strtoull(e, NULL, 0);
+	printf("test_reads_split_anywhere: SN_TEST_SEED=%llu\n", (unsigned long long)seed);
+	loop_setup();
+	port = listen_side(&a, &o);
+	a.check_seq = true;
+	for (int offer = 0; offer < 2; offer++) {
+		a.closes = a.connects = 0;
+		a.txs = 0;
+		len = off = n_tx = 0;
+		raw_offer = offer ? NET__CIPHER_AES256GCM : 0;
+		raw_connected(&r, &a, port);
+		while (len + NET__FRAME_LEN(NET_TX_MAX) <= sizeof(stream) && n_tx < 200) {
+			size_t n = seq_tx(n_tx++, tx);
+
+			len += raw_frame(&r, stream + len, NET_MSG_TX, tx, n);
+		}
+		while (off < len) {
+			size_t k;
+
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			/* 1 byte to 256 KiB, mostly small */
+			k = (size_t)(seed >> 33) % ((seed >> 20) % 3 == 0 ? 262144 : 97) + 1;
+			k = k < len - off ? k : len - off;
+			raw_send(&r, stream + off, k);
+			off += k;
+		}
+		while (a.txs < n_tx && a.closes == 0)
+			pump();
+		assert_int_equal(a.closes, 0);
+		assert_int_equal(a.txs, n_tx);
+
+		/* An authentic frame of 1 MiB (larger than the 256 KiB receive buffer): opened,
+		 * then refused as a message (a TX is at most 64 KiB). */
+		{
+			size_t big = (1u << 20) - NET__FRAME_BODY_MIN;
+
+			memset(stream, 0x33, big);
+			n_tx = raw_frame(&r, stream + big, NET_MSG_TX, stream, big);
+			raw_send(&r, stream + big, n_tx);
+			assert_true(run_once_until(closes_ge1, &a, WAIT_MS));
+			assert_int_equal(a.close_err, SN_E_TOOBIG);
+			assert_non_null(strstr(a.reason, "malformed TX message (1048558 bytes)"));
+		}
+		raw_free(&r);
+	}
+	raw_offer = 0;
+	loop_teardown(&a, NULL);
+}
+
+/* Many messages of every size queued at once (they go out batched): all arrive, in order,
+ * intact; the queue drains to 0. */
+static void test_many_messages_in_order(void **state)
+{
+	struct side a, b;
+	static uint8_t tx[NET_TX_MAX];
+	struct net_conn_stats st;
+	const uint64_t total = 600;
+	uint64_t sent = 0;
+	int busy = 0;
+
+	(void)state;
+	loop_setup();
+	connect_pair(&a, &b, net__ciphers_supported(), net__ciphers_supported());
+	b.check_seq = true;
+	while (sent < total) {
+		size_t n = seq_tx(sent, tx);
+		int rc = net_conn_send(a.conn, NET_MSG_TX, tx, n);
+
+		if (rc == SN_E_BUSY) {
+			busy++;
+			pump();
+			continue;
+		}
+		assert_int_equal(rc, SN_OK);
+		sent++;
+		if (sent % 50 == 0)
+			pump();
+	}
+	while (b.txs < total && b.closes == 0)
+		pump();
+	assert_int_equal(b.txs, total);
+	do {
+		pump();
+		net_conn_stats(a.conn, &st);
+	} while (st.queued);
+	assert_int_equal(st.msgs_out, total);
+	net_conn_stats(b.conn, &st);
+	assert_int_equal(st.msgs_in, total);
+	loop_teardown(&a, &b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -938,6 +1404,11 @@ int main(void)
 		cmocka_unit_test(test_silent_peer_times_out),
 		cmocka_unit_test(test_slow_reader_backpressure),
 		cmocka_unit_test(test_misuse_and_lifecycle),
+		cmocka_unit_test(test_suites_negotiated),
+		cmocka_unit_test(test_suite_mismatch_refused),
+		cmocka_unit_test(test_downgrade_in_flight_refused),
+		cmocka_unit_test(test_reads_split_anywhere),
+		cmocka_unit_test(test_many_messages_in_order),
 	};
 
 	sn_log_set(NULL, NULL, SN_LOG_WARN);
