@@ -513,12 +513,17 @@ static void frame_complete(struct net_conn *c, const uint8_t *hdr, uint8_t *body
 static int header_check(struct net_conn *c, const uint8_t hdr[NET__FRAME_HEADER_LEN],
                         uint32_t *n)
 {
-	int rc = net__frame_header_decode(n, hdr, c->t->frame_max);
+	/* Before the peer has proven its key the only frame it may send is its AUTH, whose size
+	 * is fixed: anything else is refused from the header, before a byte of it is buffered. */
+	uint32_t limit = c->state == CS_AUTH ? NET__TYPE_LEN + NET__AUTH_LEN + NET__TAG_LEN : c->t->frame_max;
+	int rc = net__frame_header_decode(n, hdr, limit);
 
+	if (rc == SN_OK && c->state == CS_AUTH && *n != limit)
+		rc = SN_E_TRUNCATED; /* shorter than an AUTH */
 	if (rc == SN_E_TOOBIG)
-		conn_fail(c, rc, "frame of %" PRIu32 " bytes is above the limit of %" PRIu32,
-		          (uint32_t)(hdr[1] | hdr[2] << 8 | hdr[3] << 16 | (uint32_t)hdr[4] << 24),
-		          c->t->frame_max);
+		conn_fail(c, rc, "frame of %" PRIu32 " bytes is above the limit of %" PRIu32 "%s",
+		          (uint32_t)(hdr[1] | hdr[2] << 8 | hdr[3] << 16 | (uint32_t)hdr[4] << 24), limit,
+		          c->state == CS_AUTH ? " (the handshake AUTH)" : "");
 	else if (rc != SN_OK)
 		conn_fail(c, rc, "bad frame header (version %u): %s", hdr[0], sn_strerror(rc));
 	return rc;

@@ -222,6 +222,7 @@ static void loop_teardown(struct side *a, struct side *b)
 static uint8_t raw_offer;
 static int raw_auth_suite = -1;
 static bool raw_strip_peer;
+static bool raw_skip_auth;  /* raw_handshake stops before sending its AUTH */
 
 struct raw {
 	int fd;
@@ -325,6 +326,8 @@ static void raw_handshake(struct raw *r, uint16_t port, uint32_t chain, uint16_t
 	                              peer_view, r->peer_len),
 	                 SN_OK);
 	sodium_memzero(eph_sk, sizeof(eph_sk));
+	if (raw_skip_auth)
+		return;
 	if (raw_auth_suite >= 0) {
 		uint8_t key[32];
 
@@ -655,6 +658,43 @@ static void test_oversized_frame_dropped_before_allocating(void **state)
 		assert_non_null(strstr(a.reason, "above the limit of 65536"));
 		raw_free(&r);
 	}
+	loop_teardown(&a, NULL);
+}
+
+/* Before its AUTH a peer may send one frame of one size: a header announcing anything else
+ * (even within frame_max) is refused at once, before any of it is buffered. */
+static void test_preauth_frame_must_be_auth_sized(void **state)
+{
+	struct side a;
+	struct raw r;
+	uint16_t port;
+	uint8_t hdr[NET__FRAME_HEADER_LEN], p[NET__AUTH_LEN];
+	uint16_t type;
+	size_t len;
+	const uint32_t sizes[] = { 1u << 20, NET__TYPE_LEN + NET__AUTH_LEN + NET__TAG_LEN - 1 };
+	const int want[] = { SN_E_TOOBIG, SN_E_TRUNCATED };
+
+	(void)state;
+	loop_setup();
+	port = listen_side(&a, NULL); /* frame_max: the 4 MiB default */
+	raw_skip_auth = true;
+	for (size_t k = 0; k < SN_ARRAY_LEN(sizes); k++) {
+		a.closes = a.connects = 0;
+		raw_handshake(&r, port, CHAIN, NET_PROTOCOL_VERSION, NULL, NULL);
+		/* its AUTH: it has our hello and waits for our AUTH */
+		assert_true(raw_read_frame(&r, &type, p, &len));
+		assert_int_equal(type, NET__AUTH_TYPE);
+		net__frame_header_encode(hdr, sizes[k]);
+		sn_alloc_fail_after(1); /* a transport that buffered it first would fail with no_memory */
+		raw_send(&r, hdr, sizeof(hdr));
+		assert_true(run_once_until(closes_ge1, &a, WAIT_MS));
+		sn_alloc_fail_after(0);
+		assert_int_equal(a.close_err, want[k]);
+		assert_int_equal(a.connects, 0);
+		assert_non_null(strstr(a.reason, k == 0 ? "(the handshake AUTH)" : "bad frame header"));
+		raw_free(&r);
+	}
+	raw_skip_auth = false;
 	loop_teardown(&a, NULL);
 }
 
@@ -1398,6 +1438,7 @@ int main(void)
 		cmocka_unit_test(test_unproven_key_dropped),
 		cmocka_unit_test(test_garbage_dropped),
 		cmocka_unit_test(test_oversized_frame_dropped_before_allocating),
+		cmocka_unit_test(test_preauth_frame_must_be_auth_sized),
 		cmocka_unit_test(test_tampered_frame_dropped),
 		cmocka_unit_test(test_replayed_and_reordered_frames_dropped),
 		cmocka_unit_test(test_bad_messages_dropped),
