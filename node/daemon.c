@@ -322,6 +322,7 @@ static void daemon_maybe_finish(struct node_daemon *d)
 		return;
 	if (!uv_is_closing((uv_handle_t *)&d->block_timer)) {
 		uv_close((uv_handle_t *)&d->block_timer, NULL);
+		uv_close((uv_handle_t *)&d->verify_check, NULL);
 		uv_close((uv_handle_t *)&d->sig_int, NULL);
 		uv_close((uv_handle_t *)&d->sig_term, NULL);
 	}
@@ -343,6 +344,22 @@ static void on_signal(uv_signal_t *s, int signum)
 	daemon_maybe_finish(d);
 }
 
+/* The thread pool checks signatures (node/rpc.c) and builds blocks: one thread per core for
+ * the checks and one more for the producer. libuv's default of 4 oversubscribes a small
+ * machine, whose idle extra threads get woken (a cross-CPU wake-up, dear on a VM) for work
+ * the busy ones would take next. A UV_THREADPOOL_SIZE in the environment wins. Before the
+ * pool's first use (it reads the variable once). */
+static void pool_size_set(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	char v[24];
+
+	if (getenv("UV_THREADPOOL_SIZE"))
+		return;
+	snprintf(v, sizeof(v), "%ld", (n < 1 ? 1 : n > 1023 ? 1023 : n) + 1);
+	setenv("UV_THREADPOOL_SIZE", v, 0);
+}
+
 int node_daemon_run(struct node_daemon *d)
 {
 	struct http_server_opts ho = {
@@ -359,6 +376,7 @@ int node_daemon_run(struct node_daemon *d)
 	uint8_t rnd[32];
 	int err;
 
+	pool_size_set();
 	d->loop = uv_default_loop();
 	/* Random password for this run, written to <home>/rpc.cookie (0600). */
 	sn_random_bytes(rnd, sizeof(rnd));
@@ -382,6 +400,8 @@ int node_daemon_run(struct node_daemon *d)
 	sn_wipe(user_pass, sizeof(user_pass));
 	uv_timer_init(d->loop, &d->block_timer);
 	d->block_timer.data = d;
+	uv_check_init(d->loop, &d->verify_check);
+	d->verify_check.data = d;
 	uv_signal_init(d->loop, &d->sig_int);
 	uv_signal_init(d->loop, &d->sig_term);
 	d->sig_int.data = d->sig_term.data = d;

@@ -44,6 +44,10 @@ struct node_daemon {
 	unsigned jobs;     /* work items in flight (signature checks, block production) */
 	uint64_t last_block_mono_ms;
 	struct submit_job *deferred, *deferred_tail; /* admissions waiting for a block to finish */
+	struct submit_job *verify_q, *verify_q_tail; /* signature checks queued in this loop turn */
+	uv_check_t verify_check;                     /* hands them to the pool after the turn's I/O */
+	unsigned verify_inflight;                    /* signature-check work items on the pool */
+	bool verify_flushing;                        /* inside verify_flush (no re-entry) */
 	int exit_code;
 	struct node_p2p *p2p; /* the peer network (node/p2p.c); NULL when p2p.enabled = 0 */
 };
@@ -75,10 +79,11 @@ void node_p2p_after_block(struct node_daemon *d);
 json_t *node_p2p_info(struct node_daemon *d);
 
 /* submit_tx requests whose signatures are checked on the thread pool (node/rpc.c): one
- * request, or a whole batch of them, split over SUBMIT_SPLIT work items. */
+ * request, or a whole batch of them; those of one turn of the loop are checked together,
+ * split over up to SUBMIT_SPLIT work items. */
 #define SUBMIT_SPLIT 4
 struct submit_entry {
-	uint8_t *raw; /* sn_malloc'd */
+	uint8_t *raw; /* sn_malloc'd; for a single request, one_raw in its job */
 	size_t len;
 	struct store_tx tx;
 	uint8_t txid[SN_HASH_LEN];
@@ -87,16 +92,18 @@ struct submit_entry {
 	json_t *error;   /* set when the request itself was bad (params) */
 };
 struct submit_job {
-	uv_work_t work[SUBMIT_SPLIT];
-	unsigned pending; /* work items still running */
 	struct node_daemon *d;
 	struct http_req *req;
 	bool batch; /* reply with an array */
 	size_t n;
-	struct submit_entry *e;
-	struct submit_job *next;
+	struct submit_entry *e; /* n entries (sn_calloc'd), or &one for a single request */
+	struct submit_job *next; /* in the check queue, its round, or the deferred list */
+	struct submit_entry one;
+	uint8_t one_raw[]; /* a single request's transaction (allocated with the job) */
 };
 /* Finishes a submit job (admits it or replies with its error) and frees it. */
 void node_rpc_submit_finish(struct submit_job *job);
+/* The verify_check callback: hands the queued jobs' signature checks to the thread pool. */
+void node_rpc_verify_check(uv_check_t *h);
 
 #endif

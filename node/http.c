@@ -1,9 +1,14 @@
 /* node/http.c — HTTP/1.1 for JSON-RPC over libuv with http_parser (Debian libhttp-parser).
  *
  * One request per connection is in flight at a time: after a complete request the parser is
- * paused and reading stops until the reply is written, which gives backpressure and keeps
- * pipelined requests in order. Limits: head size, body size, connection count and an idle
- * timer that also bounds how long a slow client may take to send a request. */
+ * paused until the reply is written, which keeps pipelined requests in order. Reading goes on
+ * meanwhile (a keep-alive client's next request usually comes only after the reply, so this
+ * spares two epoll changes per request): what arrives is kept unparsed, and reading stops
+ * while more than IN_MAX bytes wait (backpressure). A reply is written with one writev,
+ * without a copy or a callback, when the socket takes it whole; otherwise libuv writes the
+ * rest and nothing more is parsed until it has. Limits: head size, body size, connection
+ * count and an idle timer that also bounds how long a slow client may take to send a
+ * request. */
 #include "node/http_int.h"
 
 #include <http_parser.h>
@@ -13,12 +18,14 @@
 #include <strings.h>
 
 #define MAX_CRED 256
+#define IN_MAX 65536 /* unparsed bytes kept while a request is in flight; reading stops beyond */
 
 struct http_server {
 	uv_loop_t *loop;
 	uv_tcp_t listener;
 	struct http_server_opts opts;
 	char cred[2][MAX_CRED];
+	char cred_b64[2][sodium_base64_ENCODED_LEN(MAX_CRED, sodium_base64_VARIANT_ORIGINAL)]; /* as clients send it */
 	bool has_cred[2];
 	uint16_t port;
 	size_t n_conns;
@@ -50,11 +57,16 @@ struct http_conn {
 	bool header_is_auth;
 	char field[32];
 	size_t field_len;
-	char rbuf[16384];  /* read buffer, reused: libuv fills it, on_read consumes it at once */
-	uint8_t *leftover; /* bytes after a paused request */
-	size_t leftover_len;
+	char rbuf[16384]; /* read buffer, reused: libuv fills it, on_read consumes it at once */
+	char *in;         /* bytes received but not parsed yet (a request is in flight) */
+	size_t in_len, in_cap;
 	struct http_req req;
 	bool in_flight;   /* a request awaits its reply */
+	bool write_wait;  /* a reply is being written by libuv: parse nothing more until it is */
+	bool reading;     /* uv_read_start is in effect */
+	bool eof;         /* the client sent everything it will send */
+	bool failed;      /* a malformed or refused request: nothing more is parsed */
+	bool driving;     /* inside conn_drive or on_read's parsing (no recursion) */
 	bool closing;
 	bool keep_alive;
 	int handles_open; /* tcp + timer */
@@ -62,7 +74,7 @@ struct http_conn {
 };
 
 static void conn_close(struct http_conn *c);
-static void conn_process(struct http_conn *c, const char *data, size_t len);
+static void conn_drive(struct http_conn *c);
 
 static void server_maybe_done(struct http_server *srv)
 {
@@ -70,6 +82,8 @@ static void server_maybe_done(struct http_server *srv)
 		void (*done)(void *) = srv->done;
 		void *ud = srv->done_ud;
 
+		sn_wipe(srv->cred, sizeof(srv->cred));
+		sn_wipe(srv->cred_b64, sizeof(srv->cred_b64));
 		sn_free(srv);
 		if (done)
 			done(ud);
@@ -88,7 +102,7 @@ static void conn_free(struct http_conn *c)
 		c->next->prev = c->prev;
 	srv->n_conns--;
 	sn_free(c->body);
-	sn_free(c->leftover);
+	sn_free(c->in);
 	sn_free(c);
 	server_maybe_done(srv);
 }
@@ -128,6 +142,7 @@ static const char *status_text(int status)
 	}
 }
 
+/* A reply libuv writes later (the socket did not take it whole at once). */
 struct write_ctx {
 	uv_write_t w;
 	struct http_conn *c;
@@ -135,51 +150,109 @@ struct write_ctx {
 	char data[];
 };
 
-static void conn_resume(struct http_conn *c);
-
 static void on_written(uv_write_t *w, int status)
 {
 	struct write_ctx *wc = (struct write_ctx *)w;
 	struct http_conn *c = wc->c;
 
+	c->write_wait = false;
 	if (status < 0 || wc->close_after)
 		conn_close(c);
 	else if (!c->closing)
-		conn_resume(c);
+		conn_drive(c);
 	sn_free(wc);
+}
+
+static char *put_str(char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static char *put_dec(char *p, size_t v)
+{
+	char tmp[24];
+	int k = (int)sizeof(tmp);
+
+	do {
+		tmp[--k] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	memcpy(p, tmp + k, sizeof(tmp) - (size_t)k);
+	return p + sizeof(tmp) - (size_t)k;
 }
 
 /* Writes a response; close_after closes the connection once it is sent. */
 static void conn_send(struct http_conn *c, int status, const char *ctype, const char *body, size_t len,
                       bool close_after)
 {
-	char head[512];
-	int hn;
+	char head[512], *p = head;
+	size_t hn, total, done;
 	struct write_ctx *wc;
-	uv_buf_t buf;
+	uv_buf_t bufs[2];
+	int n;
 
 	if (c->closing)
 		return;
-	hn = snprintf(head, sizeof(head),
-	              "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n", status,
-	              status_text(status), ctype ? ctype : "application/json", len,
-	              status == 401 ? "WWW-Authenticate: Basic realm=\"settled\"\r\n" : "",
-	              close_after ? "Connection: close\r\n" : "");
-	wc = sn_malloc(sizeof(*wc) + (size_t)hn + len);
+	if (!ctype)
+		ctype = "application/json";
+	if (strlen(ctype) > 200)
+		ctype = "application/octet-stream";
+	/* "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n" [WWW-Authenticate] [close] "\r\n" */
+	p = put_str(p, "HTTP/1.1 ");
+	p = put_dec(p, (size_t)(status > 0 && status < 1000 ? status : 500));
+	*p++ = ' ';
+	p = put_str(p, status_text(status));
+	p = put_str(p, "\r\nContent-Type: ");
+	p = put_str(p, ctype);
+	p = put_str(p, "\r\nContent-Length: ");
+	p = put_dec(p, len);
+	p = put_str(p, "\r\n");
+	if (status == 401)
+		p = put_str(p, "WWW-Authenticate: Basic realm=\"settled\"\r\n");
+	if (close_after)
+		p = put_str(p, "Connection: close\r\n");
+	p = put_str(p, "\r\n");
+	hn = (size_t)(p - head);
+	total = hn + len;
+	bufs[0] = uv_buf_init(head, (unsigned)hn);
+	bufs[1] = uv_buf_init((char *)body, (unsigned)len);
+	/* Usually the socket takes it all: no copy, no callback. UV_EAGAIN: nothing written
+	 * (also while an earlier reply is still queued, which keeps replies in order). */
+	n = uv_try_write((uv_stream_t *)&c->tcp, bufs, len ? 2 : 1);
+	if (n < 0 && n != UV_EAGAIN) {
+		conn_close(c);
+		return;
+	}
+	done = n > 0 ? (size_t)n : 0;
+	if (done == total) {
+		if (close_after)
+			conn_close(c);
+		return;
+	}
+	wc = sn_malloc(sizeof(*wc) + total - done);
 	if (!wc) {
 		conn_close(c);
 		return;
 	}
 	wc->c = c;
 	wc->close_after = close_after;
-	memcpy(wc->data, head, (size_t)hn);
-	if (len)
-		memcpy(wc->data + hn, body, len);
-	buf = uv_buf_init(wc->data, (unsigned)((size_t)hn + len));
-	if (uv_write(&wc->w, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0) {
+	if (done < hn) {
+		memcpy(wc->data, head + done, hn - done);
+		if (len)
+			memcpy(wc->data + hn - done, body, len);
+	} else {
+		memcpy(wc->data, body + (done - hn), total - done);
+	}
+	bufs[0] = uv_buf_init(wc->data, (unsigned)(total - done));
+	if (uv_write(&wc->w, (uv_stream_t *)&c->tcp, bufs, 1, on_written) != 0) {
 		sn_free(wc);
 		conn_close(c);
+		return;
 	}
+	c->write_wait = true;
 }
 
 static void conn_error(struct http_conn *c, int status, const char *msg)
@@ -187,9 +260,15 @@ static void conn_error(struct http_conn *c, int status, const char *msg)
 	char body[160];
 	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", msg);
 
-	uv_read_stop((uv_stream_t *)&c->tcp);
+	c->failed = true;
+	if (c->reading) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = false;
+	}
 	conn_send(c, status, "application/json", body, (size_t)n, true);
 }
+
+static void idle_restart(struct http_conn *c);
 
 void http_reply(struct http_req *req, int status, const char *content_type, const char *body, size_t len)
 {
@@ -202,6 +281,10 @@ void http_reply(struct http_req *req, int status, const char *content_type, cons
 		return;
 	}
 	conn_send(c, status, content_type, body, len, !c->keep_alive || c->srv->stopping);
+	if (!c->closing) {
+		idle_restart(c);
+		conn_drive(c); /* the next pipelined request, if any (not from inside the parser) */
+	}
 }
 
 /* ------------------------------------------------------------ parser callbacks */
@@ -338,6 +421,16 @@ static bool auth_ok(struct http_conn *c)
 	c->auth[c->auth_len] = '\0';
 	for (b64 = c->auth + 6; *b64 == ' '; b64++)
 		;
+	/* Usually the value is exactly the credentials' encoding: compared as is, in constant
+	 * time, without decoding (the decoder below is strict, so this accepts nothing more). */
+	for (int i = 0; i < 2; i++) {
+		size_t elen = strlen(srv->cred_b64[i]);
+
+		if (srv->has_cred[i] && strlen(b64) == elen && sn_ct_equal(b64, srv->cred_b64[i], elen))
+			ok = true;
+	}
+	if (ok)
+		return true;
 	if (sodium_base642bin((unsigned char *)decoded, sizeof(decoded) - 1, b64, strlen(b64), NULL, &dlen, NULL,
 	                      sodium_base64_VARIANT_ORIGINAL) != 0)
 		return false;
@@ -424,70 +517,128 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len = sizeof(c->rbuf);
 }
 
-/* Feeds data to the parser; keeps what follows a complete request for later. */
-static void conn_process(struct http_conn *c, const char *data, size_t len)
+/* Parses what can be parsed now; returns the bytes consumed. After a complete request the
+ * parser is paused (in_flight) unless its reply was already sent. */
+static size_t conn_parse(struct http_conn *c, const char *data, size_t len)
 {
-	size_t done = http_parser_execute(&c->parser, &parser_settings, data, len);
-	enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+	size_t done;
+	enum http_errno e;
 
-	if (c->closing)
-		return;
-	if (e == HPE_PAUSED) {
-		size_t rest = len - done;
-
-		uv_read_stop((uv_stream_t *)&c->tcp);
-		if (rest) {
-			uint8_t *lo = sn_malloc(rest);
-
-			if (!lo) {
-				conn_close(c);
-				return;
-			}
-			memcpy(lo, data + done, rest);
-			sn_free(c->leftover);
-			c->leftover = lo;
-			c->leftover_len = rest;
-		}
-		return;
-	}
-	if (e != HPE_OK) {
+	if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED)
+		http_parser_pause(&c->parser, 0);
+	done = http_parser_execute(&c->parser, &parser_settings, data, len);
+	e = HTTP_PARSER_ERRNO(&c->parser);
+	if (c->closing || e == HPE_OK || e == HPE_PAUSED)
+		return done;
+	{
 		int status = c->reject_status ? c->reject_status : 400;
 
 		SN_LOG(SN_LOG_DEBUG, "rpc", "bad request: %s", c->reject_status ? status_text(status) : http_errno_description(e));
 		conn_error(c, status, c->reject_status ? status_text(status) : "malformed HTTP request");
+	}
+	return len;
+}
+
+static bool conn_can_parse(const struct http_conn *c)
+{
+	return !c->closing && !c->failed && !c->in_flight && !c->write_wait;
+}
+
+/* Keeps bytes that cannot be parsed yet. */
+static bool conn_keep(struct http_conn *c, const char *data, size_t len)
+{
+	if (c->in_len + len > c->in_cap) {
+		size_t ncap = c->in_cap ? c->in_cap : 4096;
+		char *nb;
+
+		while (ncap < c->in_len + len)
+			ncap *= 2;
+		if (!(nb = sn_realloc(c->in, ncap)))
+			return false;
+		c->in = nb;
+		c->in_cap = ncap;
+	}
+	memcpy(c->in + c->in_len, data, len);
+	c->in_len += len;
+	return true;
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+/* Parses the kept bytes while no request is in flight, then decides whether to read on:
+ * not while IN_MAX bytes wait or after a bad request; closes once the client has sent
+ * everything and every reply is out. */
+static void conn_drive(struct http_conn *c)
+{
+	size_t off = 0;
+
+	if (c->driving)
+		return;
+	c->driving = true;
+	while (off < c->in_len && conn_can_parse(c))
+		off += conn_parse(c, c->in + off, c->in_len - off);
+	if (off && !c->closing) {
+		memmove(c->in, c->in + off, c->in_len - off);
+		c->in_len -= off;
+	}
+	c->driving = false;
+	if (c->closing)
+		return;
+	if (c->eof || c->failed) {
+		if (c->eof && !c->failed && conn_can_parse(c))
+			conn_close(c); /* all answered; what is left is an unfinished request */
+		return;
+	}
+	if (c->in_len < IN_MAX && !c->reading) {
+		if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+			conn_close(c);
+			return;
+		}
+		c->reading = true;
+	} else if (c->in_len >= IN_MAX && c->reading) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = false;
 	}
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct http_conn *c = s->data;
+	const char *p = buf->base; /* c->rbuf */
+	size_t left = n > 0 ? (size_t)n : 0;
 
-	if (n > 0) {
-		idle_restart(c);
-		conn_process(c, buf->base, (size_t)n);
-	} else if (n < 0) {
-		conn_close(c);
-	}
-	(void)buf; /* c->rbuf */
-}
-
-static void conn_resume(struct http_conn *c)
-{
-	uint8_t *lo = c->leftover;
-	size_t len = c->leftover_len;
-
-	http_parser_pause(&c->parser, 0);
-	idle_restart(c);
-	c->leftover = NULL;
-	c->leftover_len = 0;
-	if (lo) {
-		conn_process(c, (const char *)lo, len);
-		sn_free(lo);
-		if (c->closing || HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED)
+	if (n < 0) {
+		if (n != UV_EOF || c->failed) {
+			conn_close(c);
 			return;
+		}
+		/* The client sent all it will (it may still read): answer what came, then close. */
+		c->eof = true;
+		c->reading = false; /* libuv stopped reading */
+		conn_drive(c);
+		return;
 	}
-	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+	if (!left)
+		return;
+	idle_restart(c);
+	if (c->failed)
+		return;
+	/* Parsed straight from the read buffer when nothing waits before it. */
+	c->driving = true;
+	while (left && !c->in_len && conn_can_parse(c)) {
+		size_t k = conn_parse(c, p, left);
+
+		p += k;
+		left -= k;
+	}
+	c->driving = false;
+	if (c->closing || c->failed)
+		return;
+	if (left && !conn_keep(c, p, left)) {
 		conn_close(c);
+		return;
+	}
+	conn_drive(c);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -529,6 +680,8 @@ static void on_connection(uv_stream_t *server, int status)
 	idle_restart(c);
 	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
 		conn_close(c);
+	else
+		c->reading = true;
 }
 
 void http_server_set_credentials(struct http_server *srv, const char *a, const char *b)
@@ -537,9 +690,13 @@ void http_server_set_credentials(struct http_server *srv, const char *a, const c
 
 	for (int i = 0; i < 2; i++) {
 		sn_wipe(srv->cred[i], MAX_CRED);
+		sn_wipe(srv->cred_b64[i], sizeof(srv->cred_b64[i]));
 		srv->has_cred[i] = in[i] && *in[i] && strlen(in[i]) < MAX_CRED;
-		if (srv->has_cred[i])
+		if (srv->has_cred[i]) {
 			memcpy(srv->cred[i], in[i], strlen(in[i]) + 1);
+			sodium_bin2base64(srv->cred_b64[i], sizeof(srv->cred_b64[i]), (const unsigned char *)in[i],
+			                  strlen(in[i]), sodium_base64_VARIANT_ORIGINAL);
+		}
 	}
 }
 
@@ -568,6 +725,8 @@ int http_server_start(struct http_server **out, uv_loop_t *loop, const struct ht
 	if (uv_ip4_addr(opts->address, opts->port, a4) != 0 &&
 	    uv_ip6_addr(opts->address, opts->port, (struct sockaddr_in6 *)&addr) != 0) {
 		SN_LOG(SN_LOG_ERROR, "rpc", "rpc.address '%s' is not an IPv4 or IPv6 address", opts->address);
+		sn_wipe(srv->cred, sizeof(srv->cred));
+		sn_wipe(srv->cred_b64, sizeof(srv->cred_b64));
 		sn_free(srv);
 		return SN_E_INVAL;
 	}

@@ -25,16 +25,26 @@ static size_t id_slot(const struct node_mempool *mp, const uint8_t id[SN_HASH_LE
 	return (size_t)v & (mp->n_slots - 1);
 }
 
-static void index_rebuild(struct node_mempool *mp)
+static void index_insert(struct node_mempool *mp, size_t e)
 {
-	memset(mp->slots, 0, mp->n_slots * sizeof(*mp->slots));
-	for (size_t e = 0; e < mp->n; e++) {
-		size_t i = id_slot(mp, mp->ent[e].id);
+	size_t i = id_slot(mp, mp->ent[e].id);
 
-		while (mp->slots[i])
-			i = (i + 1) & (mp->n_slots - 1);
-		mp->slots[i] = (uint32_t)e + 1;
+	while (mp->slots[i])
+		i = (i + 1) & (mp->n_slots - 1);
+	mp->slots[i] = (uint32_t)e + 1;
+	mp->ent[e].slot = i;
+}
+
+/* Empties the index of the first n entries: their own slots only (the table is sized for
+ * max_txs and a block usually takes a few hundred: no need to sweep it all). */
+static void index_clear(struct node_mempool *mp, size_t n)
+{
+	if (n * 8 > mp->n_slots) {
+		memset(mp->slots, 0, mp->n_slots * sizeof(*mp->slots));
+		return;
 	}
+	for (size_t e = 0; e < n; e++)
+		mp->slots[mp->ent[e].slot] = 0;
 }
 
 const struct node_mempool_entry *node_mempool_find(const struct node_mempool *mp, const uint8_t id[SN_HASH_LEN])
@@ -115,7 +125,6 @@ int node_mempool_add(struct node_mempool *mp, const uint8_t *raw, size_t len, co
 	struct node_mempool_entry *e;
 	uint64_t h;
 	uint32_t idx;
-	size_t i;
 	int err;
 
 	if (!mp->view)
@@ -124,9 +133,6 @@ int node_mempool_add(struct node_mempool *mp, const uint8_t *raw, size_t len, co
 		return SN_E_DUPTX;
 	if (mp->n == mp->max_txs || mp->bytes + len > mp->max_bytes)
 		return SN_E_MEMPOOL_FULL;
-	/* A committed transaction would fail on its nonce; say what it is instead. */
-	if (store_tx_locate(mp->st, id, &h, &idx) == SN_OK)
-		return SN_E_DUPTX;
 	tip = store_wtxn_info(mp->view);
 	if ((err = node_tx_apply(mp->view, tx, tip->height + 1))) {
 		if (err == SN_E_NOMEM) {
@@ -135,7 +141,13 @@ int node_mempool_add(struct node_mempool *mp, const uint8_t *raw, size_t len, co
 			mp->view = NULL;
 			if (node_mempool_resume(mp, NULL, 0, NULL) != SN_OK)
 				SN_LOG(SN_LOG_ERROR, "mempool", "cannot rebuild the view after running out of memory");
+			return err;
 		}
+		/* A committed transaction always fails here, on its spent nonce if nothing earlier:
+		 * say what it is instead (looked up only now, which spares the store a read per
+		 * accepted transaction). */
+		if (store_tx_locate(mp->st, id, &h, &idx) == SN_OK)
+			return SN_E_DUPTX;
 		return err;
 	}
 	e = &mp->ent[mp->n];
@@ -154,9 +166,7 @@ int node_mempool_add(struct node_mempool *mp, const uint8_t *raw, size_t len, co
 	/* tx->payload borrows the caller's bytes: point it into our copy (same offset). */
 	e->tx.payload = tx->payload_len ? e->raw + STORE_TX_HEADER_LEN : NULL;
 	memcpy(e->id, id, SN_HASH_LEN);
-	for (i = id_slot(mp, id); mp->slots[i]; i = (i + 1) & (mp->n_slots - 1))
-		;
-	mp->slots[i] = (uint32_t)mp->n + 1;
+	index_insert(mp, mp->n);
 	mp->n++;
 	mp->bytes += len;
 	return SN_OK;
@@ -168,18 +178,10 @@ void node_mempool_suspend(struct node_mempool *mp)
 	mp->view = NULL;
 }
 
-static bool id_in(const uint8_t (*ids)[SN_HASH_LEN], size_t n, const uint8_t id[SN_HASH_LEN])
-{
-	for (size_t i = 0; i < n; i++)
-		if (memcmp(ids[i], id, SN_HASH_LEN) == 0)
-			return true;
-	return false;
-}
-
 int node_mempool_resume(struct node_mempool *mp, const uint8_t (*ids)[SN_HASH_LEN], size_t n, size_t *dropped)
 {
 	const struct store_info *tip;
-	size_t kept = 0, bad = 0;
+	size_t kept = 0, bad = 0, i;
 	int err;
 
 	if (dropped)
@@ -189,30 +191,53 @@ int node_mempool_resume(struct node_mempool *mp, const uint8_t (*ids)[SN_HASH_LE
 	if ((err = store_wtxn_begin_speculative(mp->st, &mp->view)))
 		return err;
 	tip = store_wtxn_info(mp->view);
-	/* Blocks are proposed from the head of the mempool, so committed ones come first:
-	 * compare against the committed ids only while they can still match. */
-	for (size_t i = 0; i < mp->n; i++) {
-		struct node_mempool_entry *e = &mp->ent[i];
+	/* The committed ones, found through the index (still that of the entries as they are):
+	 * their raw bytes are freed and NULLed, which marks them. Then the index is emptied
+	 * while every entry still sits where its slot says. */
+	for (size_t k = 0; k < n; k++) {
+		struct node_mempool_entry *e = (struct node_mempool_entry *)node_mempool_find(mp, ids[k]);
 
-		if (i < n + bad + kept + 1 && id_in(ids, n, e->id)) {
+		if (e && e->raw) {
 			mp->bytes -= e->len;
 			sn_free(e->raw);
-			continue;
+			e->raw = NULL;
 		}
+	}
+	index_clear(mp, mp->n);
+	for (i = 0; i < mp->n; i++) {
+		struct node_mempool_entry *e = &mp->ent[i];
+
+		if (!e->raw)
+			continue; /* committed */
 		if ((err = node_tx_apply(mp->view, &e->tx, tip->height + 1))) {
+			if (err == SN_E_NOMEM)
+				break;
 			SN_LOG(SN_LOG_DEBUG, "mempool", "dropped a transaction no longer valid: %s", sn_errname(err));
 			mp->bytes -= e->len;
 			sn_free(e->raw);
 			bad++;
-			if (err == SN_E_NOMEM)
-				return err;
 			continue;
 		}
 		mp->ent[kept++] = *e;
 	}
+	if (err == SN_E_NOMEM) {
+		/* The view may be partly changed: drop it and everything not re-checked yet, so the
+		 * entries and the index stay consistent; admission says SN_E_BUSY until the next
+		 * block's resume builds a new view. */
+		for (; i < mp->n; i++) {
+			if (mp->ent[i].raw) {
+				mp->bytes -= mp->ent[i].len;
+				sn_free(mp->ent[i].raw);
+				bad++;
+			}
+		}
+		store_wtxn_abort(mp->view);
+		mp->view = NULL;
+	}
 	mp->n = kept;
-	index_rebuild(mp);
+	for (i = 0; i < kept; i++)
+		index_insert(mp, i);
 	if (dropped)
 		*dropped = bad;
-	return SN_OK;
+	return err == SN_E_NOMEM ? err : SN_OK;
 }

@@ -12,6 +12,7 @@ struct node_mempool_entry {
 	struct store_tx tx; /* tx.payload points into raw */
 	uint8_t *raw;
 	size_t len;
+	size_t slot; /* its place in the id index (the mempool's own bookkeeping) */
 };
 
 /* A mempool over st holding at most max_txs transactions and max_bytes encoded bytes. */
@@ -36,9 +37,11 @@ const struct node_mempool_entry *node_mempool_find(const struct node_mempool *mp
 /* Before a block is committed: releases the mempool's view of the store (the commit waits
  * for it). Admission returns SN_E_BUSY until node_mempool_resume. */
 void node_mempool_suspend(struct node_mempool *mp);
-/* After a block: drops the transactions the block committed (ids) and re-checks the rest
- * against the new tip in order, dropping those no longer valid. Returns how many were dropped
- * as invalid through *dropped (may be NULL). */
+/* After a block: drops the transactions the block committed (ids, in any order) and
+ * re-checks the rest against the new tip in order, dropping those no longer valid. Returns
+ * how many were dropped as invalid through *dropped (may be NULL). SN_E_NOMEM: the ones not
+ * re-checked yet were dropped too (counted in *dropped) and admission says SN_E_BUSY until
+ * the next resume. */
 SN_MUST_CHECK int node_mempool_resume(struct node_mempool *mp, const uint8_t (*ids)[SN_HASH_LEN], size_t n,
                                       size_t *dropped);
 

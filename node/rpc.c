@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* A method returns its result, or NULL with *err set to an error object. */
 typedef json_t *rpc_fn(struct node_daemon *d, json_t *params, json_t **err);
@@ -625,15 +626,23 @@ static json_t *envelope(json_t *id, json_t *result, json_t *error)
 	return r;
 }
 
-/* Validates a request object; NULL and *err when it is not one. */
-static rpc_fn *request_method(json_t *req, json_t **err)
+/* Whether req is a JSON-RPC 2.0 request object (its method's name is not checked). */
+static bool request_valid(json_t *req)
 {
 	json_t *v = json_object_get(req, "jsonrpc"), *m = json_object_get(req, "method"),
 	       *p = json_object_get(req, "params"), *id = json_object_get(req, "id");
 
-	if (!json_is_object(req) || !json_is_string(v) || strcmp(json_string_value(v), "2.0") != 0 ||
-	    !json_is_string(m) || (p && !json_is_array(p) && !json_is_object(p)) ||
-	    (id && !json_is_string(id) && !json_is_integer(id) && !json_is_null(id))) {
+	return json_is_object(req) && json_is_string(v) && strcmp(json_string_value(v), "2.0") == 0 &&
+	       json_is_string(m) && (!p || json_is_array(p) || json_is_object(p)) &&
+	       (!id || json_is_string(id) || json_is_integer(id) || json_is_null(id));
+}
+
+/* Validates a request object; NULL and *err when it is not one. */
+static rpc_fn *request_method(json_t *req, json_t **err)
+{
+	json_t *m = json_object_get(req, "method");
+
+	if (!request_valid(req)) {
 		*err = rpc_err(NODE_RPC_INVALID_REQUEST, "invalid request: expected a JSON-RPC 2.0 request object", NULL);
 		return NULL;
 	}
@@ -675,31 +684,106 @@ static void reply_json(struct http_req *req, json_t *resp)
 
 /* ------------------------------------------------------------------ async submit */
 
-static void submit_work(uv_work_t *w)
-{
-	struct submit_job *j = w->data;
-	size_t k = (size_t)(w - j->work), lo = k * j->n / SUBMIT_SPLIT, hi = (k + 1) * j->n / SUBMIT_SPLIT;
-
-	for (size_t i = lo; i < hi; i++)
-		if (!j->e[i].error)
-			j->e[i].err = node_tx_check(j->e[i].raw, j->e[i].len, j->d->gen.chain_id, &j->e[i].tx, j->e[i].txid);
-}
-
 static void submit_job_free(struct submit_job *j)
 {
 	for (size_t i = 0; i < j->n; i++) {
-		sn_free(j->e[i].raw);
+		if (j->e != &j->one) /* one request: its bytes live in the job */
+			sn_free(j->e[i].raw);
 		json_decref(j->e[i].id);
 		json_decref(j->e[i].error);
 	}
-	sn_free(j->e);
+	if (j->e != &j->one)
+		sn_free(j->e);
 	sn_free(j);
+}
+
+/* A reply body being built (the replies of a submit job, in order). */
+struct reply_text {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static char *reply_room(struct reply_text *t, size_t n)
+{
+	if (t->oom)
+		return NULL;
+	if (t->len + n > t->cap) {
+		size_t ncap = t->cap ? t->cap : 256;
+		char *np;
+
+		while (ncap < t->len + n)
+			ncap *= 2;
+		if (!(np = sn_realloc(t->p, ncap))) {
+			t->oom = true;
+			return NULL;
+		}
+		t->p = np;
+		t->cap = ncap;
+	}
+	return t->p + t->len;
+}
+
+static void reply_put(struct reply_text *t, const char *s, size_t n)
+{
+	char *at = reply_room(t, n);
+
+	if (at) {
+		memcpy(at, s, n);
+		t->len += n;
+	}
+}
+
+/* v as json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) writes it. */
+static void reply_put_json(struct reply_text *t, const json_t *v)
+{
+	size_t room = t->cap - t->len, n;
+
+	if (!v) {
+		t->oom = true;
+		return;
+	}
+	n = json_dumpb(v, t->p ? t->p + t->len : NULL, t->p ? room : 0, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (!n) {
+		t->oom = true;
+		return;
+	}
+	if (n > room) {
+		if (!reply_room(t, n) || json_dumpb(v, t->p + t->len, n, JSON_COMPACT | JSON_ENCODE_ANY) != n) {
+			t->oom = true;
+			return;
+		}
+	}
+	t->len += n;
+}
+
+/* An accepted submit_tx's reply, byte for byte what json_dumps(envelope(id, submit_result(txid)),
+ * JSON_COMPACT) gives, without building it: {"jsonrpc":"2.0","id":<id>,"result":{"id":"<hex>",
+ * "status":"pending"}} (this is every reply of a busy node: worth the shortcut). */
+static void reply_put_accepted(struct reply_text *t, const json_t *id, const uint8_t txid[SN_HASH_LEN])
+{
+	static const char a[] = "{\"jsonrpc\":\"2.0\",\"id\":", b[] = ",\"result\":{\"id\":\"",
+	                  c[] = "\",\"status\":\"pending\"}}";
+	char *at;
+
+	reply_put(t, a, sizeof(a) - 1);
+	if (id)
+		reply_put_json(t, id);
+	else
+		reply_put(t, "null", 4);
+	reply_put(t, b, sizeof(b) - 1);
+	if ((at = reply_room(t, 2 * SN_HASH_LEN + 1))) {
+		sn_hex_encode(at, txid, SN_HASH_LEN);
+		t->len += 2 * SN_HASH_LEN;
+	}
+	reply_put(t, c, sizeof(c) - 1);
 }
 
 void node_rpc_submit_finish(struct submit_job *j)
 {
 	struct node_daemon *d = j->d;
-	json_t *replies;
+	struct reply_text t = { 0 };
+	size_t shown = 0;
 
 	if (d->producing && !d->stopping) { /* a block is being built: admit right after it */
 		j->next = NULL;
@@ -710,48 +794,40 @@ void node_rpc_submit_finish(struct submit_job *j)
 		d->deferred_tail = j;
 		return;
 	}
-	replies = json_array();
+	if (j->batch)
+		reply_put(&t, "[", 1);
 	for (size_t i = 0; i < j->n; i++) {
 		struct submit_entry *e = &j->e[i];
 		int rc = e->err;
-		json_t *one;
 
-		if (e->error) {
-			one = envelope(e->id, NULL, json_incref(e->error));
-		} else {
-			if (!rc)
-				rc = d->stopping ? SN_E_BUSY : node_daemon_admit(d, e->raw, e->len, &e->tx, e->txid);
-			one = envelope(e->id, rc ? NULL : submit_result(e->txid),
-			               rc ? rpc_err_sn(NODE_RPC_REJECTED, rc) : NULL);
-		}
-		if (e->id)
-			json_array_append_new(replies, one);
-		else
+		if (!e->error && !rc)
+			rc = d->stopping ? SN_E_BUSY : node_daemon_admit(d, e->raw, e->len, &e->tx, e->txid);
+		if (!e->id)
+			continue; /* a notification: admitted, not answered */
+		if (shown++)
+			reply_put(&t, ",", 1);
+		if (e->error || rc) {
+			json_t *one = envelope(e->id, NULL, e->error ? json_incref(e->error) : rpc_err_sn(NODE_RPC_REJECTED, rc));
+
+			reply_put_json(&t, one);
 			json_decref(one);
+		} else {
+			reply_put_accepted(&t, e->id, e->txid);
+		}
 	}
-	if (!j->batch)
-		reply_json(j->req, json_incref(json_array_get(replies, 0)));
-	else if (json_array_size(replies))
-		reply_json(j->req, json_incref(replies));
-	else
+	if (j->batch)
+		reply_put(&t, "]", 1);
+	if (t.oom) {
+		static const char oom[] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32603,\"message\":\"out of memory\"}}";
+
+		http_reply(j->req, 500, "application/json", oom, sizeof(oom) - 1);
+	} else if (!shown) {
 		http_reply(j->req, 204, "application/json", "", 0);
-	json_decref(replies);
-	submit_job_free(j);
-}
-
-static void submit_done(uv_work_t *w, int status)
-{
-	struct submit_job *j = w->data;
-
-	j->d->jobs--;
-	if (status == UV_ECANCELED) {
-		size_t k = (size_t)(w - j->work);
-
-		for (size_t i = k * j->n / SUBMIT_SPLIT; i < (k + 1) * j->n / SUBMIT_SPLIT; i++)
-			j->e[i].err = SN_E_CANCELLED;
+	} else {
+		http_reply(j->req, 200, "application/json", t.p, t.len);
 	}
-	if (--j->pending == 0)
-		node_rpc_submit_finish(j);
+	sn_free(t.p);
+	submit_job_free(j);
 }
 
 static bool is_submit(json_t *r)
@@ -761,10 +837,12 @@ static bool is_submit(json_t *r)
 	return json_is_string(m) && strcmp(json_string_value(m), "submit_tx") == 0;
 }
 
+static bool submit_queue(struct node_daemon *d, struct submit_job *j);
+
 /* A submit_tx, or a batch made only of submit_tx requests: the signature checks run on the
- * thread pool, split over up to SUBMIT_SPLIT work items; the replies go out together once
- * every entry is admitted (or refused) in order. false: not for this path (the synchronous
- * one answers). */
+ * thread pool (see "signature checks" below); the replies go out together once every entry
+ * is admitted (or refused) in order. false: not for this path (the synchronous one answers,
+ * and says what is wrong with a request that is not valid). */
 static bool submit_async(struct node_daemon *d, struct http_req *hreq, json_t *req)
 {
 	bool batch = json_is_array(req);
@@ -775,13 +853,33 @@ static bool submit_async(struct node_daemon *d, struct http_req *hreq, json_t *r
 		return false; /* the synchronous path says why */
 	for (size_t i = 0; i < n; i++) {
 		json_t *r = batch ? json_array_get(req, i) : req;
-		json_t *v = json_object_get(r, "jsonrpc");
 
-		if (!is_submit(r) || !json_is_string(v) || strcmp(json_string_value(v), "2.0") != 0)
+		if (!is_submit(r) || !request_valid(r))
 			return false;
 	}
-	if (!batch && !json_object_get(req, "id"))
-		return false;
+	if (!batch) {
+		/* One request, the common case: the job, its entry and the bytes in one allocation. */
+		uint8_t buf[STORE_TX_MAX];
+		json_t *err = NULL;
+		size_t len;
+
+		if (!json_object_get(req, "id") || submit_param(json_object_get(req, "params"), buf, &len, &err)) {
+			json_decref(err);
+			return false; /* the synchronous path answers (and says what is wrong) */
+		}
+		if (!(j = sn_malloc(sizeof(*j) + len)))
+			return false;
+		memset(j, 0, sizeof(*j));
+		j->e = &j->one;
+		j->one.raw = j->one_raw;
+		j->one.len = len;
+		memcpy(j->one_raw, buf, len);
+		j->one.id = json_incref(json_object_get(req, "id"));
+		j->n = 1;
+		j->d = d;
+		j->req = hreq;
+		return submit_queue(d, j);
+	}
 	j = sn_calloc(1, sizeof(*j));
 	if (!j)
 		return false;
@@ -809,21 +907,176 @@ static bool submit_async(struct node_daemon *d, struct http_req *hreq, json_t *r
 		}
 		memcpy(j->e[i].raw, buf, j->e[i].len);
 	}
-	for (unsigned k = 0; k < SUBMIT_SPLIT; k++) {
-		if (k * n / SUBMIT_SPLIT == (k + 1) * n / SUBMIT_SPLIT)
-			continue; /* an empty slice */
-		j->work[k].data = j;
-		j->pending++;
-		d->jobs++;
-		if (uv_queue_work(d->loop, &j->work[k], submit_work, submit_done) != 0) {
-			j->pending--;
-			d->jobs--;
-			for (size_t i = k * n / SUBMIT_SPLIT; i < (k + 1) * n / SUBMIT_SPLIT; i++)
+	return submit_queue(d, j);
+}
+
+/* ------------------------------------------------------------------ signature checks
+ * A submit job's checks go to the thread pool at once while fewer work items than cores are
+ * in flight (a core may be idle: start now). Otherwise every core is checking already, and
+ * the jobs that arrive meanwhile, from every connection, are queued and handed over together
+ * once the loop turn's I/O is done (the uv_check callback), as up to SUBMIT_SPLIT work items
+ * of at least VERIFY_SLICE_MIN entries each: a busy node so wakes a pool thread (and is woken
+ * back) once per few requests rather than once per request. The jobs of one round are
+ * finished (admitted, answered) in the order they were queued. */
+
+#define VERIFY_SLICE_MIN 2 /* entries per work item at least, when several are queued */
+
+struct verify_round {
+	uv_work_t work[SUBMIT_SPLIT];
+	struct node_daemon *d;
+	unsigned slices, pending;
+	struct submit_job *jobs; /* in arrival order, through next */
+	size_t n;                /* entries to check */
+	struct submit_entry *e[];
+};
+
+static void verify_work(uv_work_t *w)
+{
+	struct verify_round *r = w->data;
+	size_t k = (size_t)(w - r->work), lo = k * r->n / r->slices, hi = (k + 1) * r->n / r->slices;
+	uint32_t chain_id = r->d->gen.chain_id;
+
+	for (size_t i = lo; i < hi; i++) {
+		struct submit_entry *e = r->e[i];
+
+		e->err = node_tx_check(e->raw, e->len, chain_id, &e->tx, e->txid);
+	}
+}
+
+static void jobs_finish(struct submit_job *j)
+{
+	while (j) {
+		struct submit_job *next = j->next;
+
+		node_rpc_submit_finish(j); /* may reuse j->next (deferred) or free j */
+		j = next;
+	}
+}
+
+static void verify_done(uv_work_t *w, int status)
+{
+	struct verify_round *r = w->data;
+	struct submit_job *jobs;
+
+	r->d->jobs--;
+	r->d->verify_inflight--;
+	if (status == UV_ECANCELED) {
+		size_t k = (size_t)(w - r->work);
+
+		for (size_t i = k * r->n / r->slices; i < (k + 1) * r->n / r->slices; i++)
+			r->e[i]->err = SN_E_CANCELLED;
+	}
+	if (--r->pending)
+		return;
+	jobs = r->jobs;
+	sn_free(r);
+	jobs_finish(jobs);
+}
+
+/* Hands the queued jobs to the pool as one round (or finishes them at once when there is
+ * nothing to check or no memory). */
+static void verify_flush(struct node_daemon *d)
+{
+	struct submit_job *jobs = d->verify_q;
+	struct verify_round *r;
+	size_t n = 0;
+
+	d->verify_q = d->verify_q_tail = NULL;
+	for (struct submit_job *j = jobs; j; j = j->next) {
+		d->jobs--; /* queued: now in the round (or finished) */
+		for (size_t i = 0; i < j->n; i++)
+			n += !j->e[i].error;
+	}
+	if (!n) { /* only bad params: nothing to check */
+		jobs_finish(jobs);
+		return;
+	}
+	if (!(r = sn_malloc(sizeof(*r) + n * sizeof(r->e[0])))) {
+		for (struct submit_job *j = jobs; j; j = j->next)
+			for (size_t i = 0; i < j->n; i++)
 				j->e[i].err = SN_E_NOMEM;
+		jobs_finish(jobs);
+		return;
+	}
+	memset(r, 0, sizeof(*r));
+	r->d = d;
+	r->jobs = jobs;
+	r->n = n;
+	n = 0;
+	for (struct submit_job *j = jobs; j; j = j->next)
+		for (size_t i = 0; i < j->n; i++)
+			if (!j->e[i].error)
+				r->e[n++] = &j->e[i];
+	r->slices = (unsigned)((n + VERIFY_SLICE_MIN - 1) / VERIFY_SLICE_MIN);
+	if (r->slices > SUBMIT_SPLIT)
+		r->slices = SUBMIT_SPLIT;
+	r->pending = r->slices + 1; /* held until every slice is queued */
+	for (unsigned k = 0; k < r->slices; k++) {
+		r->work[k].data = r;
+		d->jobs++;
+		d->verify_inflight++;
+		if (uv_queue_work(d->loop, &r->work[k], verify_work, verify_done) != 0) {
+			d->jobs--;
+			d->verify_inflight--;
+			for (size_t i = k * n / r->slices; i < (k + 1) * n / r->slices; i++)
+				r->e[i]->err = SN_E_NOMEM;
+			r->pending--;
 		}
 	}
-	if (j->pending == 0)
-		node_rpc_submit_finish(j);
+	if (--r->pending == 0) { /* nothing could be queued */
+		sn_free(r);
+		jobs_finish(jobs);
+	}
+}
+
+void node_rpc_verify_check(uv_check_t *h)
+{
+	struct node_daemon *d = h->data;
+
+	uv_check_stop(h);
+	/* A job finished here may let its connection's next pipelined request in, queued now:
+	 * it is handed over too rather than waiting for the next turn (whose poll may block). */
+	d->verify_flushing = true;
+	while (d->verify_q)
+		verify_flush(d);
+	d->verify_flushing = false;
+}
+
+/* Work items the pool may run at once usefully: one per core (at most its threads). */
+static unsigned verify_parallel(void)
+{
+	static unsigned n;
+
+	if (!n) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+
+		n = c < 1 ? 1 : c > SUBMIT_SPLIT ? SUBMIT_SPLIT : (unsigned)c;
+	}
+	return n;
+}
+
+/* Queues j's signature checks: handed to the pool now if a core may be idle, else at the
+ * end of this turn of the loop. Returns true. */
+static bool submit_queue(struct node_daemon *d, struct submit_job *j)
+{
+	j->next = NULL;
+	if (d->verify_q_tail)
+		d->verify_q_tail->next = j;
+	else
+		d->verify_q = j;
+	d->verify_q_tail = j;
+	d->jobs++;
+	if (d->verify_inflight < verify_parallel() && !d->verify_flushing) {
+		/* Finishing a job here (nothing to check, no memory) may reply and let another
+		 * connection's request in: that one waits in the queue for the check callback. */
+		d->verify_flushing = true;
+		verify_flush(d);
+		d->verify_flushing = false;
+		if (!d->verify_q)
+			return true;
+	}
+	if (!uv_is_active((uv_handle_t *)&d->verify_check))
+		uv_check_start(&d->verify_check, node_rpc_verify_check);
 	return true;
 }
 

@@ -10,7 +10,14 @@
  *
  * The node runs from a fresh `settle init` home (a small store: compare with settle.apply of
  * the same `make bench` run, which uses 1M accounts). Senders are registered first; each
- * sender's transactions go over one connection, in nonce order. */
+ * sender's transactions go over one connection, in nonce order. The CPU time the node and
+ * this load generator (which shares the cores with it) spend per transaction is printed as a
+ * comment after each phase: on a shared machine it is steadier than the rates.
+ *
+ * Environment: SN_BENCH_CLIENTS (default 8), SN_BENCH_TXS (transfers in all, half one per
+ * request and half in batches; default 30720), SN_BENCH_BATCH (default 100),
+ * SN_BENCH_NODE_LOG (settled's log level, default warn; when set the node's home and its
+ * node.log are kept and their path printed). */
 #include "testutil.h"
 
 #include <arpa/inet.h>
@@ -22,11 +29,40 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 static char home[4096], auth_b64[400];
 static uint16_t port;
+static pid_t node_pid;
+
+/* CPU time (user + system, all threads) of the node since it started, in µs. */
+static double node_cpu_us(void)
+{
+	char path[64], buf[2048], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)node_pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	if (!p || !(p = strrchr(buf, ')')) || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU time of this process (the load generator), in µs. */
+static double self_cpu_us(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec * 1e6 + (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec * 1e6 +
+	       (double)ru.ru_stime.tv_usec;
+}
 
 struct conn {
 	int fd;
@@ -179,8 +215,11 @@ static void run_phase(struct worker *w, size_t clients, struct conn *ctl, const 
 {
 	uint64_t t0, t_submitted, t_committed, h0;
 	size_t ok = 0, rejected = 0;
+	double node0, self0;
 
 	h0 = status_u64(ctl, "height");
+	node0 = node_cpu_us();
+	self0 = self_cpu_us();
 	t0 = sn_time_mono_ns();
 	for (size_t c = 0; c < clients; c++)
 		pthread_create(&w[c].th, NULL, worker_run, &w[c]);
@@ -197,6 +236,10 @@ static void run_phase(struct worker *w, size_t clients, struct conn *ctl, const 
 	t_committed = sn_time_mono_ns();
 	fprintf(stderr, "# %s: %zu transfers over %zu connections: %zu accepted, %zu rejected, %llu blocks\n", name,
 	        total, clients, ok, rejected, (unsigned long long)(status_u64(ctl, "height") - h0));
+	/* CPU per transaction (2 cores: 2 s of CPU per second at most). */
+	fprintf(stderr, "# %s: CPU per transaction: node %.1f us, load generator %.1f us (%.2f s elapsed)\n", name,
+	        (node_cpu_us() - node0) / (double)(ok ? ok : 1), (self_cpu_us() - self0) / (double)(ok ? ok : 1),
+	        (double)(t_committed - t0) / 1e9);
 	printf("bench rpc.%s %.0f tx/s\n", name, (double)ok / ((double)(t_submitted - t0) / 1e9));
 	printf("bench node.%s %.0f tx/s\n", strcmp(name, "submit") == 0 ? "commit" : "commit_batch",
 	       (double)ok / ((double)(t_committed - t0) / 1e9));
@@ -214,7 +257,8 @@ int main(void)
 	size_t batch = getenv("SN_BENCH_BATCH") ? strtoul(getenv("SN_BENCH_BATCH"), NULL, 10) : 100;
 	struct conn *ctl = malloc(sizeof(*ctl));
 	size_t total;
-	const char *extra[] = { "--log-level", "warn", NULL };
+	const char *node_log = getenv("SN_BENCH_NODE_LOG");
+	const char *extra[] = { "--log-level", node_log && *node_log ? node_log : "warn", NULL };
 	char *init[] = { (char *)tu_bin("settle"), "init", "--home", home, "--min-fee", "1", NULL };
 	pid_t pid;
 	FILE *f;
@@ -236,6 +280,7 @@ int main(void)
 		return 1;
 	port = tu_free_port();
 	pid = tu_node_start(home, port, extra);
+	node_pid = pid;
 	snprintf(path, sizeof(path), "%s/rpc.cookie", home);
 	if (!(f = fopen(path, "r")) || !fgets(cookie, sizeof(cookie), f))
 		return 1;
@@ -311,6 +356,9 @@ int main(void)
 	run_phase(wb, clients, ctl, "submit_batch", total - senders * (per_sender / 2));
 	close(ctl->fd);
 	tu_node_stop(pid, SIGTERM);
-	tu_rmtree(dir);
+	if (node_log && *node_log)
+		fprintf(stderr, "# the node's log: %s/node.log\n", home);
+	else
+		tu_rmtree(dir);
 	return 0;
 }

@@ -1,7 +1,8 @@
 /* tests/integration/test_rpc.c — a real settled process on 127.0.0.1: authentication,
  * malformed HTTP, oversized bodies and heads, bad JSON, every JSON-RPC error class, invalid
- * and replayed transactions, a slow client and the connection limit; the node keeps serving
- * everyone else throughout. */
+ * and replayed transactions, pipelined requests answered in order and a client that
+ * half-closes, a slow client and the connection limit; the node keeps serving everyone else
+ * throughout. */
 #include "testutil.h"
 
 #include <arpa/inet.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sodium.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -342,6 +344,151 @@ static int connect_raw(void)
 	return fd;
 }
 
+/* Appends one authenticated POST of body to req (at *n). */
+static void append_post(char *req, size_t *n, size_t cap, const char *b64, const char *body)
+{
+	int k = snprintf(req + *n, cap - *n, "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\n"
+	                 "Content-Length: %zu\r\n\r\n%s", b64, strlen(body), body);
+
+	assert_true(k > 0 && (size_t)k < cap - *n);
+	*n += (size_t)k;
+}
+
+/* The next response in buf (at *pos): its status, and its body copied into body[cap]. */
+static int next_response(const char *buf, size_t len, size_t *pos, char *body, size_t cap)
+{
+	const char *start = buf + *pos, *sep = strstr(start, "\r\n\r\n"), *cl = strstr(start, "Content-Length: ");
+	size_t blen;
+
+	if (*pos >= len || !sep || !cl || cl > sep)
+		return 0;
+	blen = strtoul(cl + 16, NULL, 10);
+	assert_true((size_t)(sep + 4 - buf) + blen <= len && blen < cap);
+	memcpy(body, sep + 4, blen);
+	body[blen] = '\0';
+	*pos = (size_t)(sep + 4 - buf) + blen;
+	return tu_http_status(start);
+}
+
+/* Six requests in one write (JSON-RPC answered at once, submit_tx after its signature check
+ * on the thread pool, a batch with nothing to check, GET /health), then the client shuts its
+ * sending side: every reply comes, in order, then the node closes. An accepted submit_tx's reply is exactly what
+ * jansson writes for it (here with a string id that needs escapes). */
+static void test_pipelined_and_half_closed(void **state)
+{
+	char path[4200], cookie[256] = { 0 }, b64[400], hex[2 * STORE_TX_MAX + 1], body[2 * STORE_TX_MAX + 256],
+	     *req = malloc(65536), *resp = malloc(65536), one[8192], idhex[2 * SN_HASH_LEN + 1];
+	uint8_t dave_sk[32], dave[32], raw[STORE_TX_MAX], txid[SN_HASH_LEN];
+	size_t n = 0, got = 0, pos = 0, rawlen;
+	uint64_t nonce;
+	json_t *j;
+	int fd;
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/rpc.cookie", home);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(cookie, sizeof(cookie), f));
+	fclose(f);
+	sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)cookie, strlen(cookie), sodium_base64_VARIANT_ORIGINAL);
+	/* the root's next nonce, once nothing is pending */
+	for (int i = 0;; i++) {
+		json_t *st = tu_rpc_result(port, home, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}");
+
+		assert_non_null(st);
+		if (json_integer_value(json_object_get(json_object_get(st, "mempool"), "count")) == 0) {
+			json_decref(st);
+			break;
+		}
+		json_decref(st);
+		assert_true(i < 200);
+		usleep(50000);
+	}
+	{
+		char q[256], roothex[65];
+		json_t *acct;
+
+		sn_hex_encode(roothex, root_pk, 32);
+		snprintf(q, sizeof(q), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get_account\",\"params\":[\"%s\"]}", roothex);
+		acct = tu_rpc_result(port, home, q);
+		assert_non_null(acct);
+		nonce = (uint64_t)json_integer_value(json_object_get(acct, "nonce"));
+		json_decref(acct);
+	}
+	assert_int_equal(sn_schnorr_keygen(dave_sk, dave), SN_OK);
+	root_tx(hex, STORE_TX_REGISTER, nonce, dave, 5, 1);
+	assert_int_equal(sn_hex_decode_var(raw, sizeof(raw), &rawlen, hex), SN_OK);
+	store_tx_id(txid, raw, rawlen);
+	sn_hex_encode(idhex, txid, SN_HASH_LEN);
+
+	append_post(req, &n, 65536, b64, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}");
+	snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":\"s\\\"2\\\\/\\u00e9\",\"method\":\"submit_tx\",\"params\":[\"%s\"]}", hex);
+	append_post(req, &n, 65536, b64, body);
+	root_tx(hex, STORE_TX_TRANSFER, nonce + 1000, dave, 1, 1);
+	snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"submit_tx\",\"params\":[\"%s\"]}", hex);
+	append_post(req, &n, 65536, b64, body);
+	append_post(req, &n, 65536, b64, "[{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"submit_tx\",\"params\":[\"zz\"]}]");
+	n += (size_t)snprintf(req + n, 65536 - n, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+	append_post(req, &n, 65536, b64, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"status\"}");
+
+	fd = connect_raw();
+	assert_int_equal(send(fd, req, n, MSG_NOSIGNAL), (ssize_t)n);
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t k;
+
+		assert_true(poll(&p, 1, 5000) == 1); /* the node closes once everything is answered */
+		k = recv(fd, resp + got, 65535 - got, 0);
+		assert_true(k >= 0);
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	close(fd);
+	resp[got] = '\0';
+
+	assert_int_equal(next_response(resp, got, &pos, one, sizeof(one)), 200);
+	assert_int_equal(rpc_code(one, NULL, 0), 0);
+	assert_non_null(strstr(one, "\"id\":1,"));
+	assert_int_equal(next_response(resp, got, &pos, one, sizeof(one)), 200);
+	j = json_loads(one, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "id")), "s\"2\\/\xc3\xa9");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "result"), "id")), idhex);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "result"), "status")), "pending");
+	{
+		char *again = json_dumps(j, JSON_COMPACT);
+
+		assert_string_equal(one, again); /* byte for byte jansson's compact form */
+		free(again);
+	}
+	json_decref(j);
+	assert_int_equal(next_response(resp, got, &pos, one, sizeof(one)), 200);
+	{
+		char name[64] = { 0 };
+
+		assert_int_equal(rpc_code(one, name, sizeof(name)), -32000);
+		assert_string_equal(name, "bad_nonce");
+		assert_non_null(strstr(one, "\"id\":3,"));
+	}
+	assert_int_equal(next_response(resp, got, &pos, one, sizeof(one)), 200);
+	j = json_loads(one, 0, NULL);
+	assert_true(json_is_array(j) && json_array_size(j) == 1);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(json_array_get(j, 0), "error"), "code")),
+	                 -32602);
+	json_decref(j);
+	assert_int_equal(next_response(resp, got, &pos, one, sizeof(one)), 200);
+	assert_string_equal(one, "{\"status\":\"ok\"}");
+	assert_int_equal(next_response(resp, got, &pos, one, sizeof(one)), 200);
+	assert_non_null(strstr(one, "\"id\":5,"));
+	assert_int_equal(pos, got); /* nothing more */
+	free(req);
+	free(resp);
+	assert_healthy();
+}
+
 static void test_slow_client_and_connection_limit(void **state)
 {
 	int slow = connect_raw(), many[8];
@@ -430,6 +577,7 @@ int main(void)
 		cmocka_unit_test(test_jsonrpc_errors),
 		cmocka_unit_test(test_invalid_and_replayed_tx),
 		cmocka_unit_test(test_submit_batch),
+		cmocka_unit_test(test_pipelined_and_half_closed),
 		cmocka_unit_test(test_slow_client_and_connection_limit),
 		cmocka_unit_test(test_client_leaves_mid_reply),
 	};

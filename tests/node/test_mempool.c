@@ -1,5 +1,6 @@
 /* tests/node/test_mempool.c — admission with the engine's rules against the tip plus pending
- * transactions, limits, duplicates, and the re-check after a block. Real LMDB store. */
+ * transactions, limits, duplicates, the re-check after a block (committed ids in any order,
+ * running out of memory midway). Real LMDB store. */
 #include "testutil.h"
 
 #include <stdlib.h>
@@ -185,12 +186,132 @@ static void test_recheck_after_block(void **state)
 	fx_close(&f);
 }
 
+/* The committed ids may come in any order, and ones the pool does not hold are ignored. */
+static void test_resume_ids_any_order(void **state)
+{
+	struct fx f;
+	uint8_t tx[STORE_TX_MAX], k[4][32], ids[4][SN_HASH_LEN], other[SN_HASH_LEN];
+	const uint8_t *txs[2];
+	size_t lens[5], n, inc, blen, dropped, bytes = 0;
+	uint8_t raw[5][STORE_TX_MAX], *blk;
+	int errs[2];
+	struct node_propose_opts o = { .time_ms = 1700000009000ull, .preverified = true };
+
+	(void)state;
+	fx_open(&f, 100, 1 << 20);
+	/* keys 1..3 registered and committed */
+	for (uint64_t i = 0; i < 3; i++) {
+		tu_pk(1 + i, k[i]);
+		n = tu_tx(tx, STORE_TX_REGISTER, 0, i, FEE, k[i], 1000);
+		assert_int_equal(admit(&f, tx, n), SN_OK);
+	}
+	assert_int_equal(commit_pending(&f, NULL), 3);
+	/* pending: a transfer from each of them and a registration by the root */
+	tu_pk(9, k[3]);
+	for (uint64_t i = 0; i < 3; i++) {
+		lens[i] = tu_tx(raw[i], STORE_TX_TRANSFER, 1 + i, 0, FEE, k[(i + 1) % 3], 10);
+		assert_int_equal(admit(&f, raw[i], lens[i]), SN_OK);
+	}
+	lens[3] = tu_tx(raw[3], STORE_TX_REGISTER, 0, 3, FEE, k[3], 5);
+	assert_int_equal(admit(&f, raw[3], lens[3]), SN_OK);
+	for (size_t i = 0; i < 4; i++)
+		memcpy(ids[i], node_mempool_at(f.mp, i)->id, SN_HASH_LEN);
+	/* a block of the second and the fourth only; resume with their ids reversed and an id
+	 * the pool never held */
+	txs[0] = raw[1];
+	txs[1] = raw[3];
+	{
+		size_t bl[2] = { lens[1], lens[3] };
+		uint8_t committed[3][SN_HASH_LEN];
+
+		node_mempool_suspend(f.mp);
+		assert_int_equal(node_engine_propose(f.eng, txs, bl, 2, &o, errs, &blk, &blen, &inc), SN_OK);
+		sn_free(blk);
+		assert_int_equal(inc, 2);
+		memset(other, 0x5a, sizeof(other));
+		memcpy(committed[0], ids[3], SN_HASH_LEN);
+		memcpy(committed[1], other, SN_HASH_LEN);
+		memcpy(committed[2], ids[1], SN_HASH_LEN);
+		assert_int_equal(node_mempool_resume(f.mp, (const uint8_t(*)[SN_HASH_LEN])committed, 3, &dropped), SN_OK);
+	}
+	assert_int_equal(dropped, 0);
+	assert_int_equal(node_mempool_count(f.mp), 2);
+	assert_memory_equal(node_mempool_at(f.mp, 0)->id, ids[0], SN_HASH_LEN);
+	assert_memory_equal(node_mempool_at(f.mp, 1)->id, ids[2], SN_HASH_LEN);
+	assert_null(node_mempool_find(f.mp, ids[1]));
+	assert_null(node_mempool_find(f.mp, ids[3]));
+	assert_ptr_equal(node_mempool_find(f.mp, ids[2]), node_mempool_at(f.mp, 1));
+	for (size_t i = 0; i < 2; i++)
+		bytes += node_mempool_at(f.mp, i)->len;
+	assert_int_equal(node_mempool_bytes(f.mp), bytes);
+	/* the committed ones are duplicates now, the others still pending ones */
+	assert_int_equal(admit(&f, raw[1], lens[1]), SN_E_DUPTX);
+	assert_int_equal(admit(&f, raw[3], lens[3]), SN_E_DUPTX);
+	assert_int_equal(admit(&f, raw[0], lens[0]), SN_E_DUPTX);
+	assert_int_equal(commit_pending(&f, NULL), 2);
+	assert_int_equal(node_mempool_count(f.mp), 0);
+	fx_close(&f);
+}
+
+/* Out of memory at every allocation of a re-check: the pool stays consistent (count, bytes,
+ * index; ASan checks that nothing is freed twice) and works again after the next resume. */
+static void test_resume_out_of_memory(void **state)
+{
+	uint8_t tx[STORE_TX_MAX], a[32], b[32];
+	bool passed = false, midway = false;
+
+	(void)state;
+	tu_pk(1, a);
+	tu_pk(2, b);
+	for (unsigned long nth = 1; nth < 200 && !passed; nth++) {
+		struct fx f;
+		size_t n, dropped = 0, bytes = 0;
+		int rc;
+
+		fx_open(&f, 100, 1 << 20);
+		n = tu_tx(tx, STORE_TX_REGISTER, 0, 0, FEE, a, 1000);
+		assert_int_equal(admit(&f, tx, n), SN_OK);
+		n = tu_tx(tx, STORE_TX_TRANSFER, 0, 1, FEE, a, 10);
+		assert_int_equal(admit(&f, tx, n), SN_OK);
+		n = tu_tx(tx, STORE_TX_REGISTER, 1, 0, FEE, b, 100);
+		assert_int_equal(admit(&f, tx, n), SN_OK);
+		node_mempool_suspend(f.mp);
+		sn_alloc_fail_after(nth);
+		rc = node_mempool_resume(f.mp, NULL, 0, &dropped);
+		sn_alloc_fail_after(0);
+		if (rc == SN_OK) {
+			assert_int_equal(node_mempool_count(f.mp), 3);
+			passed = true;
+		} else {
+			assert_int_equal(rc, SN_E_NOMEM);
+			assert_true(node_mempool_count(f.mp) + dropped <= 3);
+			midway = midway || dropped > 0; /* failed inside the re-check, not before it */
+		}
+		for (size_t i = 0; i < node_mempool_count(f.mp); i++) {
+			const struct node_mempool_entry *e = node_mempool_at(f.mp, i);
+
+			assert_ptr_equal(node_mempool_find(f.mp, e->id), e);
+			bytes += e->len;
+		}
+		assert_int_equal(node_mempool_bytes(f.mp), bytes);
+		/* the next block's resume rebuilds the view; admission works again */
+		assert_int_equal(node_mempool_resume(f.mp, NULL, 0, NULL), SN_OK);
+		n = tu_tx(tx, STORE_TX_TRANSFER, 0, 5, FEE, a, 10);
+		assert_int_equal(admit(&f, tx, n), SN_E_NONCE);
+		fx_close(&f);
+	}
+	assert_true(passed);
+	assert_true(midway);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pending_state_is_used),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_recheck_after_block),
+		cmocka_unit_test(test_resume_ids_any_order),
+		cmocka_unit_test(test_resume_out_of_memory),
 	};
 
 	assert_int_equal(sn_crypto_init(), SN_OK);
