@@ -20,7 +20,7 @@ build: deps
 run: build
 	@./scripts/run
 
-# Everything: unit + integration + corpus replay (ctest), the unit tests again under
+# Everything: unit + integration + corpus replay (ctest), the unit and integration tests again under
 # ASan+UBSan, then every fuzz target for FUZZ_SECONDS.
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE bench
@@ -31,7 +31,7 @@ test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DSN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		ctest --output-on-failure -j $(JOBS) -L unit
+		ctest --output-on-failure -j $(JOBS) -L 'unit|integration'
 
 bench: build
 	@./scripts/bench $(BUILD)

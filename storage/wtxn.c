@@ -1005,7 +1005,8 @@ static int group_write_accounts(struct store_group *g)
 	sn_free(g->acc_slots); /* the map is not looked up any more: sort the values in place */
 	g->acc_slots = NULL;
 	g->n_acc_slots = 0;
-	qsort(g->acc, g->n_acc, sizeof(*g->acc), cmp_account_key);
+	if (g->n_acc) /* qsort's pointer must not be NULL, even for none */
+		qsort(g->acc, g->n_acc, sizeof(*g->acc), cmp_account_key);
 	for (uint32_t i = 0; i < g->n_acc; i++)
 		if ((rc = account_put(g->st, g->txn, &g->acc[i])))
 			return store__mdb_err(rc, "writing accounts");

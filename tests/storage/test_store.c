@@ -448,6 +448,18 @@ static void test_group_reject_and_abort(void **state)
 	assert_int_equal(store_group_end(g), SN_OK);
 	store_info_get(st, &info);
 	assert_int_equal(info.height, before.height + 2);
+	/* a group of one empty block (no account changed): nothing to sort, still a block */
+	assert_int_equal(store_group_begin(st, &g), SN_OK);
+	assert_int_equal(store_wtxn_begin_in(g, &w), SN_OK);
+	h.height = store_wtxn_info(w)->height + 1;
+	memcpy(h.prev_hash, store_wtxn_info(w)->tip_hash, SN_HASH_LEN);
+	h.time_ms = store_wtxn_info(w)->tip_time_ms;
+	assert_int_equal(store_wtxn_state_root(w, h.state_root), SN_OK);
+	store_block_header_encode(block, &h);
+	assert_int_equal(store_wtxn_commit(w, &h, block, sizeof(block), NULL, 0), SN_OK);
+	assert_int_equal(store_group_end(g), SN_OK);
+	store_info_get(st, &info);
+	assert_int_equal(info.height, before.height + 3);
 	/* abort: nothing kept, the writer is free again, roots stay right */
 	before = info;
 	assert_int_equal(store_group_begin(st, &g), SN_OK);
