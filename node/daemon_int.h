@@ -90,6 +90,7 @@ struct submit_entry {
 	int err;
 	json_t *id;      /* NULL: a notification (no reply entry) */
 	json_t *error;   /* set when the request itself was bad (params) */
+	uint8_t want_type; /* gov_propose/approve/execute: the type the transaction must have; 0 any */
 };
 struct submit_job {
 	struct node_daemon *d;

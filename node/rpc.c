@@ -800,6 +800,8 @@ void node_rpc_submit_finish(struct submit_job *j)
 		struct submit_entry *e = &j->e[i];
 		int rc = e->err;
 
+		if (!e->error && !rc && e->want_type && e->tx.type != e->want_type)
+			rc = SN_E_TYPE;
 		if (!e->error && !rc)
 			rc = d->stopping ? SN_E_BUSY : node_daemon_admit(d, e->raw, e->len, &e->tx, e->txid);
 		if (!e->id)
@@ -830,16 +832,35 @@ void node_rpc_submit_finish(struct submit_job *j)
 	submit_job_free(j);
 }
 
-static bool is_submit(json_t *r)
+/* The methods that submit a transaction, and the type each requires (0: any). */
+static const struct {
+	const char *method;
+	uint8_t type;
+} submit_methods[] = {
+	{ "submit_tx", 0 },
+	{ "gov_propose", STORE_TX_GOV_PROPOSE },
+	{ "gov_approve", STORE_TX_GOV_APPROVE },
+	{ "gov_execute", STORE_TX_GOV_EXECUTE },
+};
+
+/* Whether r submits a transaction; *type: the type it requires (0: any). */
+static bool is_submit(json_t *r, uint8_t *type)
 {
 	json_t *m = json_is_object(r) ? json_object_get(r, "method") : NULL;
 
-	return json_is_string(m) && strcmp(json_string_value(m), "submit_tx") == 0;
+	if (!json_is_string(m))
+		return false;
+	for (size_t i = 0; i < SN_ARRAY_LEN(submit_methods); i++)
+		if (strcmp(json_string_value(m), submit_methods[i].method) == 0) {
+			*type = submit_methods[i].type;
+			return true;
+		}
+	return false;
 }
 
 static bool submit_queue(struct node_daemon *d, struct submit_job *j);
 
-/* A submit_tx, or a batch made only of submit_tx requests: the signature checks run on the
+/* A submit_tx (or gov_propose/approve/execute), or a batch made only of those: the signature checks run on the
  * thread pool (see "signature checks" below); the replies go out together once every entry
  * is admitted (or refused) in order. false: not for this path (the synchronous one answers,
  * and says what is wrong with a request that is not valid). */
@@ -853,8 +874,9 @@ static bool submit_async(struct node_daemon *d, struct http_req *hreq, json_t *r
 		return false; /* the synchronous path says why */
 	for (size_t i = 0; i < n; i++) {
 		json_t *r = batch ? json_array_get(req, i) : req;
+		uint8_t type;
 
-		if (!is_submit(r) || !request_valid(r))
+		if (!is_submit(r, &type) || !request_valid(r))
 			return false;
 	}
 	if (!batch) {
@@ -875,6 +897,7 @@ static bool submit_async(struct node_daemon *d, struct http_req *hreq, json_t *r
 		j->one.len = len;
 		memcpy(j->one_raw, buf, len);
 		j->one.id = json_incref(json_object_get(req, "id"));
+		(void)is_submit(req, &j->one.want_type);
 		j->n = 1;
 		j->d = d;
 		j->req = hreq;
@@ -897,6 +920,7 @@ static bool submit_async(struct node_daemon *d, struct http_req *hreq, json_t *r
 		uint8_t buf[STORE_TX_MAX];
 
 		j->e[i].id = json_incref(json_object_get(r, "id"));
+		(void)is_submit(r, &j->e[i].want_type);
 		if (submit_param(json_object_get(r, "params"), buf, &j->e[i].len, &err)) {
 			j->e[i].error = err;
 			continue;
@@ -1085,6 +1109,7 @@ void node_rpc_post(void *ud, struct http_req *hreq, const char *body, size_t len
 	struct node_daemon *d = ud;
 	json_error_t je;
 	json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je), *resp;
+	uint8_t type;
 
 	if (!req) {
 		reply_json(hreq, envelope(NULL, NULL, rpc_err(NODE_RPC_PARSE_ERROR, "parse error: not valid JSON",
@@ -1122,7 +1147,7 @@ void node_rpc_post(void *ud, struct http_req *hreq, const char *body, size_t len
 		json_decref(req);
 		return;
 	}
-	if (is_submit(req) && submit_async(d, hreq, req)) {
+	if (is_submit(req, &type) && submit_async(d, hreq, req)) {
 		json_decref(req);
 		return;
 	}

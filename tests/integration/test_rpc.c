@@ -209,12 +209,14 @@ static void root_tx(char *hex, uint8_t type, uint64_t nonce, const uint8_t to[32
 	sn_hex_encode(hex, raw, len);
 }
 
-static int submit(const char *hex, char *errname, size_t cap)
+/* method (submit_tx, gov_propose, ...) with one hex transaction; the JSON-RPC error code (0
+ * for a result) and, for a rejected transaction, the engine's error name in errname. */
+static int submit_as(const char *method, const char *hex, char *errname, size_t cap)
 {
 	static char req[2 * STORE_TX_MAX + 1024];
 	char *body;
-	int code, n = snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"submit_tx\",\"params\":[\"%s\"]}",
-	                       hex);
+	int code, n = snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"%s\",\"params\":[\"%s\"]}",
+	                       method, hex);
 
 	assert_true(n > 0 && (size_t)n < sizeof(req));
 	assert_int_equal(tu_rpc(port, home, req, &body), 200);
@@ -222,6 +224,11 @@ static int submit(const char *hex, char *errname, size_t cap)
 	code = rpc_code(body, errname, cap);
 	free(body);
 	return code;
+}
+
+static int submit(const char *hex, char *errname, size_t cap)
+{
+	return submit_as("submit_tx", hex, errname, cap);
 }
 
 static void test_invalid_and_replayed_tx(void **state)
@@ -245,6 +252,11 @@ static void test_invalid_and_replayed_tx(void **state)
 	root_tx(hex, STORE_TX_TRANSFER, 0, bob, 5, 1);
 	assert_int_equal(submit(hex, err, sizeof(err)), -32000);
 	assert_string_equal(err, "unknown_recipient");
+	/* the governance methods take only their own type (checked before the rules) */
+	assert_int_equal(submit_as("gov_propose", hex, err, sizeof(err)), -32000);
+	assert_string_equal(err, "unknown_type");
+	assert_int_equal(submit_as("gov_execute", hex, err, sizeof(err)), -32000);
+	assert_string_equal(err, "unknown_type");
 	/* a valid registration, then the same bytes again while pending */
 	root_tx(hex, STORE_TX_REGISTER, 0, bob, 5, 1);
 	strcpy(reg, hex);
@@ -374,24 +386,32 @@ static int next_response(const char *buf, size_t len, size_t *pos, char *body, s
  * on the thread pool, a batch with nothing to check, GET /health), then the client shuts its
  * sending side: every reply comes, in order, then the node closes. An accepted submit_tx's reply is exactly what
  * jansson writes for it (here with a string id that needs escapes). */
+/* The basic-auth credentials of the node's cookie, base64 (for hand-written requests). */
+static void cookie_b64(char *b64, size_t cap)
+{
+	char path[4200], cookie[256] = { 0 };
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/rpc.cookie", home);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(cookie, sizeof(cookie), f));
+	fclose(f);
+	sodium_bin2base64(b64, cap, (const unsigned char *)cookie, strlen(cookie), sodium_base64_VARIANT_ORIGINAL);
+}
+
 static void test_pipelined_and_half_closed(void **state)
 {
-	char path[4200], cookie[256] = { 0 }, b64[400], hex[2 * STORE_TX_MAX + 1], body[2 * STORE_TX_MAX + 256],
+	char b64[400], hex[2 * STORE_TX_MAX + 1], body[2 * STORE_TX_MAX + 256],
 	     *req = malloc(65536), *resp = malloc(65536), one[8192], idhex[2 * SN_HASH_LEN + 1];
 	uint8_t dave_sk[32], dave[32], raw[STORE_TX_MAX], txid[SN_HASH_LEN];
 	size_t n = 0, got = 0, pos = 0, rawlen;
 	uint64_t nonce;
 	json_t *j;
 	int fd;
-	FILE *f;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/rpc.cookie", home);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	assert_non_null(fgets(cookie, sizeof(cookie), f));
-	fclose(f);
-	sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)cookie, strlen(cookie), sodium_base64_VARIANT_ORIGINAL);
+	cookie_b64(b64, sizeof(b64));
 	/* the root's next nonce, once nothing is pending */
 	for (int i = 0;; i++) {
 		json_t *st = tu_rpc_result(port, home, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}");
@@ -529,18 +549,12 @@ static void test_slow_client_and_connection_limit(void **state)
  * SIGPIPE anyway, which the net transport's tests do exercise.) */
 static void test_client_leaves_mid_reply(void **state)
 {
-	char path[4200], cookie[256] = { 0 }, b64[400], one[2 * STORE_TX_MAX + 1024], *many, hex[2 * STORE_TX_MAX + 1],
+	char b64[400], one[2 * STORE_TX_MAX + 1024], *many, hex[2 * STORE_TX_MAX + 1],
 	     body[2 * STORE_TX_MAX + 256];
 	size_t n = 0;
-	FILE *f;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/rpc.cookie", home);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	assert_non_null(fgets(cookie, sizeof(cookie), f));
-	fclose(f);
-	sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)cookie, strlen(cookie), sodium_base64_VARIANT_ORIGINAL);
+	cookie_b64(b64, sizeof(b64));
 	{
 		uint8_t nobody[32];
 
