@@ -166,6 +166,7 @@ int node_mempool_add(struct node_mempool *mp, const uint8_t *raw, size_t len, co
 	/* tx->payload borrows the caller's bytes: point it into our copy (same offset). */
 	e->tx.payload = tx->payload_len ? e->raw + STORE_TX_HEADER_LEN : NULL;
 	memcpy(e->id, id, SN_HASH_LEN);
+	e->admitted_ns = sn_time_mono_ns();
 	index_insert(mp, mp->n);
 	mp->n++;
 	mp->bytes += len;

@@ -13,6 +13,7 @@ struct node_mempool_entry {
 	uint8_t *raw;
 	size_t len;
 	size_t slot; /* its place in the id index (the mempool's own bookkeeping) */
+	uint64_t admitted_ns; /* CLOCK_MONOTONIC when it was admitted */
 };
 
 /* A mempool over st holding at most max_txs transactions and max_bytes encoded bytes. */

@@ -291,6 +291,7 @@ static json_t *m_get_tx(struct node_daemon *d, json_t *params, json_t **err)
 static json_t *m_list_mempool(struct node_daemon *d, json_t *params, json_t **err)
 {
 	size_t limit, n = node_mempool_count(d->mp);
+	uint64_t now = sn_time_mono_ns();
 	json_t *arr;
 
 	if (param_limit(params, 0, "limit", 100, 10000, &limit, err))
@@ -299,9 +300,11 @@ static json_t *m_list_mempool(struct node_daemon *d, json_t *params, json_t **er
 	for (size_t i = 0; i < n && i < limit; i++) {
 		const struct node_mempool_entry *e = node_mempool_at(d->mp, i);
 
-		json_array_append_new(arr, json_pack("{s:o,s:o,s:I,s:s}", "id", node_json_hex(e->id, 32), "signer",
+		json_array_append_new(arr, json_pack("{s:o,s:o,s:I,s:s,s:I,s:I}", "id", node_json_hex(e->id, 32), "signer",
 		                                     node_json_hex(e->tx.signer, 32), "nonce", (json_int_t)e->tx.nonce,
-		                                     "type", tx_type_name(e->tx.type)));
+		                                     "type", tx_type_name(e->tx.type), "age_ms",
+		                                     (json_int_t)((now - e->admitted_ns) / 1000000u), "admitted_mono_us",
+		                                     (json_int_t)(e->admitted_ns / 1000u)));
 	}
 	return json_pack("{s:I,s:I,s:o}", "count", (json_int_t)n, "bytes", (json_int_t)node_mempool_bytes(d->mp),
 	                 "txs", arr);

@@ -495,3 +495,70 @@ json_t *tu_rpc_result(uint16_t port, const char *home, const char *json)
 	json_decref(j);
 	return r;
 }
+
+/* ---------------------------------------------------------------- networks of nodes */
+
+void tu_pnode_init(struct tu_pnode *n, const char *dir, const char *name, const struct tu_pnode *genesis_from)
+{
+	char *init[] = { (char *)tu_bin("settle"), "init", "--home", n->home, NULL };
+
+	memset(n, 0, sizeof(*n));
+	snprintf(n->home, sizeof(n->home), "%s/%s", dir, name);
+	assert_int_equal(tu_run(init, NULL, 0), 0);
+	if (genesis_from) {
+		char src[4200], dst[4200];
+		size_t len;
+		uint8_t *g;
+		FILE *f;
+
+		snprintf(src, sizeof(src), "%s/genesis.json", genesis_from->home);
+		snprintf(dst, sizeof(dst), "%s/genesis.json", n->home);
+		g = tu_read_file(src, &len);
+		assert_non_null(g);
+		f = fopen(dst, "w");
+		assert_non_null(f);
+		assert_int_equal(fwrite(g, 1, len, f), len);
+		fclose(f);
+		free(g);
+	}
+	n->rpc = tu_free_port();
+	n->p2p = tu_free_port();
+}
+
+void tu_pnode_run(struct tu_pnode *n, uint16_t seed, const char *more)
+{
+	char port[64], seeds[64];
+	const char *extra[32] = { "--set", port, "--set", "p2p.ping_interval_ms=500", "--set",
+		                  "p2p.ping_timeout_ms=2500", "--set", "p2p.pex_interval_ms=500", "--set",
+		                  "p2p.backoff_min_ms=100", "--set", "p2p.backoff_max_ms=1000", "--set",
+		                  "node.block_interval_ms=300", "--set", "p2p.handshake_timeout_ms=3000" };
+	int k = 16;
+
+	snprintf(port, sizeof(port), "p2p.port=%u", n->p2p);
+	if (seed) {
+		snprintf(seeds, sizeof(seeds), "p2p.seeds=127.0.0.1:%u", seed);
+		extra[k++] = "--set";
+		extra[k++] = seeds;
+	}
+	if (more) {
+		extra[k++] = "--set";
+		extra[k++] = more;
+	}
+	extra[k] = NULL;
+	n->pid = tu_node_start(n->home, n->rpc, extra);
+}
+
+void tu_pnode_root_key(const struct tu_pnode *n, uint8_t sk[32], uint8_t pk[32])
+{
+	char path[4200], hex[128] = { 0 };
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/account.key", n->home);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(hex, sizeof(hex), f));
+	fclose(f);
+	hex[64] = '\0';
+	assert_int_equal(sn_hex_decode(sk, 32, hex), SN_OK);
+	assert_int_equal(sn_schnorr_pubkey(pk, sk), SN_OK);
+}

@@ -27,8 +27,6 @@ void tu_rmtree(const char *path);
 /* Reads a whole file, NUL-terminated (not counted in *len); caller frees. NULL on error. */
 uint8_t *tu_read_file(const char *path, size_t *len);
 
-#endif
-
 /* Chain fixtures for storage and engine tests. */
 #include "storage/storage.h"
 
@@ -86,3 +84,22 @@ pid_t tu_spawn(const char *const *argv, const char *outpath, bool append);
 /* POSTs a JSON-RPC body with the cookie of home; returns the HTTP status and the body
  * (malloc'd, caller frees) in *body. */
 int tu_rpc(uint16_t port, const char *home, const char *json, char **body);
+
+/* ---------------------------------------------------------------- networks of nodes
+ * A settled with its own home and free RPC and p2p ports, for multi-node tests and
+ * benchmarks on 127.0.0.1. */
+struct tu_pnode {
+	char home[4096];
+	uint16_t rpc, p2p;
+	pid_t pid;
+};
+/* `settle init` of dir/name; with genesis_from, its genesis.json is copied over (one chain,
+ * genesis_from's node the one validator). */
+void tu_pnode_init(struct tu_pnode *n, const char *dir, const char *name, const struct tu_pnode *genesis_from);
+/* Starts n with fast p2p timers; seed: the p2p port of its one seed (0: none); more: one more
+ * --set value (or NULL). */
+void tu_pnode_run(struct tu_pnode *n, uint16_t seed, const char *more);
+/* The genesis account's key of n's home (account.key). */
+void tu_pnode_root_key(const struct tu_pnode *n, uint8_t sk[32], uint8_t pk[32]);
+
+#endif

@@ -30,14 +30,8 @@
 #define NODES 6
 #define WAIT_S 30
 
-struct node {
-	char home[4096];
-	uint16_t rpc, p2p;
-	pid_t pid;
-};
-
 static char *dir;
-static struct node nodes[NODES];
+static struct tu_pnode nodes[NODES];
 static uint8_t root_sk[32], root_pk[32];
 static uint32_t chain_id;
 
@@ -49,7 +43,7 @@ static void sleep_ms(unsigned ms)
 }
 
 /* The result of an RPC call (asserts it has one). */
-static json_t *rpc(const struct node *n, const char *method, const char *params)
+static json_t *rpc(const struct tu_pnode *n, const char *method, const char *params)
 {
 	static char req[4 * STORE_TX_MAX + 1024];
 	char *body;
@@ -71,7 +65,7 @@ static json_t *rpc(const struct node *n, const char *method, const char *params)
 }
 
 /* The RPC error name, or NULL with *res set. */
-static const char *rpc_try(const struct node *n, const char *method, const char *params, json_t **res,
+static const char *rpc_try(const struct tu_pnode *n, const char *method, const char *params, json_t **res,
                            char *errname, size_t cap)
 {
 	char req[2048], *body;
@@ -101,71 +95,6 @@ static json_int_t jint(json_t *o, const char *k)
 	return json_integer_value(json_object_get(o, k));
 }
 
-static void node_init(struct node *n, const char *name, const struct node *genesis_from)
-{
-	char *init[] = { (char *)tu_bin("settle"), "init", "--home", n->home, NULL };
-
-	snprintf(n->home, sizeof(n->home), "%s/%s", dir, name);
-	assert_int_equal(tu_run(init, NULL, 0), 0);
-	if (genesis_from) {
-		char src[4200], dst[4200];
-		size_t len;
-		uint8_t *g;
-		FILE *f;
-
-		snprintf(src, sizeof(src), "%s/genesis.json", genesis_from->home);
-		snprintf(dst, sizeof(dst), "%s/genesis.json", n->home);
-		g = tu_read_file(src, &len);
-		assert_non_null(g);
-		f = fopen(dst, "w");
-		assert_non_null(f);
-		assert_int_equal(fwrite(g, 1, len, f), len);
-		fclose(f);
-		free(g);
-	}
-	n->rpc = tu_free_port();
-	n->p2p = tu_free_port();
-}
-
-/* Starts n; seed: the p2p port of its one seed (0: none). more: extra --set values. */
-static void node_run(struct node *n, uint16_t seed, const char *more)
-{
-	char port[64], seeds[64];
-	const char *extra[32] = { "--set", port, "--set", "p2p.ping_interval_ms=500", "--set",
-		                  "p2p.ping_timeout_ms=2500", "--set", "p2p.pex_interval_ms=500", "--set",
-		                  "p2p.backoff_min_ms=100", "--set", "p2p.backoff_max_ms=1000", "--set",
-		                  "node.block_interval_ms=300", "--set", "p2p.handshake_timeout_ms=3000" };
-	int k = 16;
-
-	snprintf(port, sizeof(port), "p2p.port=%u", n->p2p);
-	if (seed) {
-		snprintf(seeds, sizeof(seeds), "p2p.seeds=127.0.0.1:%u", seed);
-		extra[k++] = "--set";
-		extra[k++] = seeds;
-	}
-	if (more) {
-		extra[k++] = "--set";
-		extra[k++] = more;
-	}
-	extra[k] = NULL;
-	n->pid = tu_node_start(n->home, n->rpc, extra);
-}
-
-static void read_root_key(const struct node *n)
-{
-	char path[4200], hex[128] = { 0 };
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/account.key", n->home);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	assert_non_null(fgets(hex, sizeof(hex), f));
-	fclose(f);
-	hex[64] = '\0';
-	assert_int_equal(sn_hex_decode(root_sk, 32, hex), SN_OK);
-	assert_int_equal(sn_schnorr_pubkey(root_pk, root_sk), SN_OK);
-}
-
 /* A signed REGISTER of a fresh account by the root, as hex; its id in id_hex. */
 static void root_register(char *hex, char id_hex[65], uint64_t nonce, uint64_t account)
 {
@@ -183,7 +112,7 @@ static void root_register(char *hex, char id_hex[65], uint64_t nonce, uint64_t a
 	sn_hex_encode(id_hex, id, 32);
 }
 
-static size_t peer_count(const struct node *n)
+static size_t peer_count(const struct tu_pnode *n)
 {
 	json_t *r = rpc(n, "net_info", NULL);
 	size_t k = json_array_size(json_object_get(r, "peers"));
@@ -199,17 +128,17 @@ static int net_setup(void **state)
 	(void)state;
 	assert_int_equal(sn_crypto_init(), SN_OK);
 	dir = tu_tmpdir("sn-p2p");
-	node_init(&nodes[0], "n0", NULL);
+	tu_pnode_init(&nodes[0], dir, "n0", NULL);
 	for (int i = 1; i < NODES; i++) {
 		char name[8];
 
 		snprintf(name, sizeof(name), "n%d", i);
-		node_init(&nodes[i], name, &nodes[0]);
+		tu_pnode_init(&nodes[i], dir, name, &nodes[0]);
 	}
-	read_root_key(&nodes[0]);
-	node_run(&nodes[0], 0, NULL);
+	tu_pnode_root_key(&nodes[0], root_sk, root_pk);
+	tu_pnode_run(&nodes[0], 0, NULL);
 	for (int i = 1; i < NODES; i++)
-		node_run(&nodes[i], nodes[0].p2p, NULL);
+		tu_pnode_run(&nodes[i], nodes[0].p2p, NULL);
 	{
 		json_t *st = rpc(&nodes[0], "status", NULL);
 
@@ -282,7 +211,7 @@ static void test_only_the_validator_produces(void **state)
 }
 
 /* pending or committed on node n. */
-static bool tx_known(const struct node *n, const char *id_hex)
+static bool tx_known(const struct tu_pnode *n, const char *id_hex)
 {
 	char params[200], err[64];
 	json_t *res;
@@ -499,7 +428,7 @@ static void raw_send_msg(struct raw *r, uint16_t type, const void *p, size_t len
 }
 
 /* The newest drop on node n from source address src: its score, error name and banned flag. */
-static bool find_drop(const struct node *n, const char *src, int *score, char *err, size_t cap, bool *banned)
+static bool find_drop(const struct tu_pnode *n, const char *src, int *score, char *err, size_t cap, bool *banned)
 {
 	json_t *r = rpc(n, "net_info", NULL), *d;
 	size_t i;
@@ -522,7 +451,7 @@ static bool find_drop(const struct node *n, const char *src, int *score, char *e
 }
 
 /* Peers of n that are settled nodes (not our hostile ones). */
-static size_t honest_peers(const struct node *n)
+static size_t honest_peers(const struct tu_pnode *n)
 {
 	json_t *r = rpc(n, "net_info", NULL), *p;
 	size_t i, k = 0;
@@ -648,7 +577,7 @@ static void test_hostile_invalid_tx_flood(void **state)
 
 	/* Restart the node: the ban is loaded back, and the key is refused. */
 	assert_int_equal(tu_node_stop(nodes[0].pid, SIGTERM), 0);
-	node_run(&nodes[0], 0, NULL);
+	tu_pnode_run(&nodes[0], 0, NULL);
 	ni = rpc(&nodes[0], "net_info", NULL);
 	json_array_foreach(json_object_get(ni, "bans"), i, b)
 		listed |= strcmp(json_string_value(json_object_get(b, "id")), key_id) == 0;
