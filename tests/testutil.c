@@ -302,7 +302,7 @@ uint64_t tu_json_u64(const json_t *obj, const char *key)
 	return (uint64_t)u;
 }
 
-static void sleep_ms(int ms)
+void tu_sleep_ms(unsigned ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
@@ -345,7 +345,7 @@ pid_t tu_node_start(const char *home, uint16_t port, const char *const *extra)
 		if (tu_http_raw(port, req, sizeof(req) - 1, resp, sizeof(resp), 2000, NULL) > 0 &&
 		    tu_http_status(resp) == 200)
 			return pid;
-		sleep_ms(50);
+		tu_sleep_ms(50);
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
@@ -363,7 +363,7 @@ int tu_node_stop(pid_t pid, int sig)
 	for (int i = 0; i < 600; i++) {
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			return status;
-		sleep_ms(50);
+		tu_sleep_ms(50);
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);

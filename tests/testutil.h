@@ -47,6 +47,8 @@ struct store *tu_store_new_map(char **dir, uint64_t root_balance, uint64_t min_f
 /* ---------------------------------------------------------------- real processes */
 #include <sys/types.h>
 
+/* Sleeps ms milliseconds. */
+void tu_sleep_ms(unsigned ms);
 /* A free TCP port on 127.0.0.1 (bound and released; a tiny race is accepted). */
 uint16_t tu_free_port(void);
 /* Path of a built binary ("settled", "settle") in SN_BINARY_DIR, in one of 4 rotating static

@@ -27,13 +27,6 @@ static char *dir;
 static struct tu_pnode nodes[MEASURED + 1];
 static uint8_t root_sk[32], root_pk[32];
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 static json_t *call(const struct tu_pnode *n, const char *method, const char *params)
 {
 	static char req[2 * STORE_TX_MAX + 256];
@@ -103,7 +96,7 @@ int main(void)
 		}
 		if (full)
 			break;
-		sleep_ms(50);
+		tu_sleep_ms(50);
 	}
 	fprintf(stderr, "# mesh of %d nodes after %.1f s%s\n", MEASURED + 1, waited * 0.05,
 	        waited == 400 ? " (not full: measuring anyway)" : "");
@@ -125,9 +118,9 @@ int main(void)
 		sent_us[k] = sn_time_mono_ns() / 1000u;
 		r = call(&nodes[1], "submit_tx", params);
 		json_decref(r);
-		sleep_ms(SPACING_MS);
+		tu_sleep_ms(SPACING_MS);
 	}
-	sleep_ms(500);
+	tu_sleep_ms(500);
 
 	/* When each of n1..n8 admitted each transaction; the last of them counts. */
 	for (int i = 1; i <= MEASURED; i++) {

@@ -35,13 +35,6 @@ static struct tu_pnode nodes[NODES];
 static uint8_t root_sk[32], root_pk[32];
 static uint32_t chain_id;
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /* The result of an RPC call (asserts it has one). */
 static json_t *rpc(const struct tu_pnode *n, const char *method, const char *params)
 {
@@ -171,7 +164,7 @@ static void test_mesh_from_one_seed(void **state)
 			full += peer_count(&nodes[i]) == NODES - 1;
 		if (full == NODES)
 			break;
-		sleep_ms(100);
+		tu_sleep_ms(100);
 	}
 	if (s == WAIT_S * 10)
 		fail_msg("no full mesh of %d nodes in %d s", NODES, WAIT_S);
@@ -196,7 +189,7 @@ static void test_only_the_validator_produces(void **state)
 	json_t *st;
 
 	(void)state;
-	sleep_ms(1000); /* several block intervals */
+	tu_sleep_ms(1000); /* several block intervals */
 	st = rpc(&nodes[0], "status", NULL);
 	assert_true(json_is_true(json_object_get(st, "validator")));
 	assert_true(jint(st, "height") >= 1);
@@ -244,7 +237,7 @@ static void test_tx_reaches_every_node(void **state)
 			int s;
 
 			for (s = 0; s < 100 && !tx_known(&nodes[i], id[t]); s++)
-				sleep_ms(50);
+				tu_sleep_ms(50);
 			if (s == 100)
 				fail_msg("tx %d (submitted to n%d) never reached n%d", t, from[t], i);
 		}
@@ -477,7 +470,7 @@ static void expect_drop(const char *src, const char *errname, int max_score)
 	char err[64] = "";
 
 	for (s = 0; s < 50 && !find_drop(&nodes[0], src, &score, err, sizeof(err), NULL); s++)
-		sleep_ms(100);
+		tu_sleep_ms(100);
 	if (s == 50)
 		fail_msg("no drop recorded for %s", src);
 	if (strcmp(err, errname) != 0 || score > max_score)
@@ -566,7 +559,7 @@ static void test_hostile_invalid_tx_flood(void **state)
 	assert_true(raw_dropped(&r));
 	raw_close(&r);
 	for (int s = 0; s < 50 && !find_drop(&nodes[0], "127.0.0.6", &score, err, sizeof(err), &banned); s++)
-		sleep_ms(100);
+		tu_sleep_ms(100);
 	assert_true(banned);
 	assert_true(score <= 0);
 	memcpy(key_id, "key:", 4);
@@ -589,7 +582,7 @@ static void test_hostile_invalid_tx_flood(void **state)
 	raw_close(&r);
 	/* The honest nodes reconnect (persistently: they redial the seed). */
 	for (int s = 0; s < WAIT_S * 10 && peer_count(&nodes[0]) != NODES - 1; s++)
-		sleep_ms(100);
+		tu_sleep_ms(100);
 	assert_serving();
 }
 
@@ -663,14 +656,14 @@ static void test_forty_hostile_peers(void **state)
 			}
 		}
 	}
-	sleep_ms(500);
+	tu_sleep_ms(500);
 	assert_serving();
 	after = vm_hwm_kb(nodes[0].pid);
 	printf("40 hostile peers: node peak RSS (VmHWM) %ld kB, %ld kB before\n", after, before);
 	for (int i = 0; i < 40; i++)
 		raw_close(&r[i]);
 	assert_true(after > 0 && after < 256 * 1024);
-	sleep_ms(300);
+	tu_sleep_ms(300);
 	assert_serving();
 }
 
