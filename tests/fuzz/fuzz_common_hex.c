@@ -2,18 +2,11 @@
  * Whatever decodes must re-encode to the input (lowercased); the fixed and variable
  * decoders must agree; bytes → hex → bytes is the identity; a parsed log level's name is
  * the input up to case. */
+#include "tests/fuzz/fuzz.h"
 #include "common/common.h"
 
 #include <stdlib.h>
 #include <strings.h>
-
-#define CHECK(c)                          \
-	do {                              \
-		if (!(c))                 \
-			__builtin_trap(); \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char lower(char c)
 {

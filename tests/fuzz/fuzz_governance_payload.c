@@ -1,17 +1,10 @@
 /* tests/fuzz/fuzz_governance_payload.c — gov_payload_decode for every kind (the first byte is
  * the kind, the rest the payload), and gov_council_decode on the same rest.
  * On success the re-encoding must give back exactly the input (canonical encoding). */
+#include "tests/fuzz/fuzz.h"
 #include "governance/governance.h"
 
 #include <stdlib.h>
-
-#define CHECK(c)                          \
-	do {                              \
-		if (!(c))                 \
-			__builtin_trap(); \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static bool decode_error(int err)
 {

@@ -2,17 +2,10 @@
  * On success the re-encoding must give back exactly the input (canonical encoding), and the
  * view, status, execute check, an approval attempt and cancel must run without crashing and
  * keep the record encodable. */
+#include "tests/fuzz/fuzz.h"
 #include "governance/governance.h"
 
 #include <stdlib.h>
-
-#define CHECK(c)                          \
-	do {                              \
-		if (!(c))                 \
-			__builtin_trap(); \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -5,19 +5,12 @@
  * seals its seed frames with — under each suite (ChaCha20-Poly1305, and AES-256-GCM when
  * the CPU runs it); a frame that opens must re-seal to the same bytes under that suite,
  * and its message (if of a known type) must round-trip through the registry. */
+#include "tests/fuzz/fuzz.h"
 #include "net/net_int.h"
 
 #include <stdlib.h>
 
-#define CHECK(c)                          \
-	do {                              \
-		if (!(c))                 \
-			__builtin_trap(); \
-	} while (0)
-
 #define FUZZ_FRAME_MAX (1u << 20)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Opens body (a copy of the frame's) under suite; checks what an opened frame must give. */
 static void open_as(enum net__suite suite, const uint8_t *data, size_t size, uint32_t n)

@@ -3,17 +3,10 @@
  * Each decoded value must re-encode to exactly the input (canonical encodings), and the key
  * derivation and signature check must run on a decoded hello without crashing; the suite
  * the keys get must be the one the hellos' ciphers bytes choose. */
+#include "tests/fuzz/fuzz.h"
 #include "net/net_int.h"
 
 #include <stdlib.h>
-
-#define CHECK(c)                          \
-	do {                              \
-		if (!(c))                 \
-			__builtin_trap(); \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

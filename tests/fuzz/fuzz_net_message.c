@@ -1,17 +1,10 @@
 /* tests/fuzz/fuzz_net_message.c — the message registry's decoders on arbitrary bytes.
  * Input: u16 le type | payload (what a frame carries once opened). A payload that decodes
  * must re-encode to exactly the same bytes, within its type's maximum. */
+#include "tests/fuzz/fuzz.h"
 #include "net/net.h"
 
 #include <stdlib.h>
-
-#define CHECK(c)                          \
-	do {                              \
-		if (!(c))                 \
-			__builtin_trap(); \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -2,17 +2,10 @@
  * ban list (net__bans_decode; decode→encode gives the same bytes) and peer addresses
  * (net_addr_parse on the input as a string; a parsed address formats and parses back to
  * itself). */
+#include "tests/fuzz/fuzz.h"
 #include "net/net_int.h"
 
 #include <stdlib.h>
-
-#define CHECK(c)                          \
-	do {                              \
-		if (!(c))                 \
-			__builtin_trap(); \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -4,19 +4,12 @@
  *  3. the input up to its first NUL as a command-line override (node_config_set).
  * None may crash; every error must say why (and a file error where: "FILE:LINE: "), and
  * whatever was accepted must be within the documented bounds. */
+#include "tests/fuzz/fuzz.h"
 #include "node/config_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
-
-#define CHECK(c)                          \
-	do {                              \
-		if (!(c))                 \
-			__builtin_trap(); \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_bounds(const struct node_config *c)
 {

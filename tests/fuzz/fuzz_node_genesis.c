@@ -1,19 +1,12 @@
 /* tests/fuzz/fuzz_node_genesis.c — node_genesis_parse on arbitrary bytes. A refusal must say
  * why; an accepted genesis must be within its bounds, and node_genesis_write to a file and
  * node_genesis_load again must give the same genesis. */
+#include "tests/fuzz/fuzz.h"
 #include "node/home_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
-
-#define CHECK(c)                          \
-	do {                              \
-		if (!(c))                 \
-			__builtin_trap(); \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static bool same(const struct node_genesis *a, const struct node_genesis *b)
 {

@@ -2,17 +2,10 @@
  * (node_gov_propose_decode, node_gov_approve_decode, node_gov_execute_decode) on arbitrary
  * payloads: the first byte picks the type (3 PROPOSE, 4 APPROVE, 5 EXECUTE), the rest is the
  * payload. On success the matching encoder gives back exactly the payload. */
+#include "tests/fuzz/fuzz.h"
 #include "node/node.h"
 
 #include <stdlib.h>
-
-#define CHECK(c)                          \
-	do {                              \
-		if (!(c))                 \
-			__builtin_trap(); \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -2,17 +2,10 @@
  * (cli_http_response_read: http_parser over what a node, or anything listening on its port,
  * sends back). It must never crash; a response it accepts has a status code and a
  * NUL-terminated body no longer than the input. */
+#include "tests/fuzz/fuzz.h"
 #include "node/cli_rpc_int.h"
 
 #include <stdlib.h>
-
-#define CHECK(c)                          \
-	do {                              \
-		if (!(c))                 \
-			__builtin_trap(); \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,14 +1,7 @@
 /* tests/fuzz/fuzz_storage_account.c — store_account_decode on arbitrary bytes.
  * On success the re-encoding must give back exactly the input. */
+#include "tests/fuzz/fuzz.h"
 #include "storage/storage.h"
-
-#define CHECK(c)                          \
-	do {                              \
-		if (!(c))                 \
-			__builtin_trap(); \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -2,17 +2,10 @@
  * On success, the re-encoded header followed by the transactions that store_block_next_tx
  * yields (each as u32 length | bytes) must reproduce the input exactly, and each
  * transaction must be within bounds and safe to decode. */
+#include "tests/fuzz/fuzz.h"
 #include "storage/storage.h"
 
 #include <stdlib.h>
-
-#define CHECK(c)                          \
-	do {                              \
-		if (!(c))                 \
-			__builtin_trap(); \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,17 +1,10 @@
 /* tests/fuzz/fuzz_storage_tx.c — store_tx_decode on arbitrary bytes.
  * On success the re-encoding must give back exactly the input (canonical encoding), and the
  * sighash, id and signature check must run on it without crashing. */
+#include "tests/fuzz/fuzz.h"
 #include "storage/storage.h"
 
 #include <stdlib.h>
-
-#define CHECK(c)                          \
-	do {                              \
-		if (!(c))                 \
-			__builtin_trap(); \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
