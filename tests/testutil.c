@@ -112,26 +112,42 @@ void tu_pk(uint64_t i, uint8_t pk[SN_PUBKEY_LEN])
 	sn_wipe(sk, sizeof(sk));
 }
 
-size_t tu_tx(uint8_t *out, uint8_t type, uint64_t signer_index, uint64_t nonce, uint64_t fee,
-             const uint8_t to[SN_PUBKEY_LEN], uint64_t amount)
+size_t tu_tx_signed(uint8_t *out, struct store_tx *tx, uint64_t signer_index)
 {
-	struct store_tx tx;
 	uint8_t sk[SN_SECKEY_LEN];
 	size_t len;
 
-	memset(&tx, 0, sizeof(tx));
-	tx.version = STORE_TX_V1;
-	tx.type = type;
-	tx.chain_id = TU_CHAIN;
-	tu_key(signer_index, sk, tx.signer);
-	tx.nonce = nonce;
-	tx.fee = fee;
-	memcpy(tx.to, to, SN_PUBKEY_LEN);
-	tx.amount = amount;
-	assert_int_equal(store_tx_sign(&tx, sk), SN_OK);
+	tu_key(signer_index, sk, tx->signer);
+	assert_int_equal(store_tx_sign(tx, sk), SN_OK);
 	sn_wipe(sk, sizeof(sk));
-	assert_int_equal(store_tx_encode(out, STORE_TX_MAX, &len, &tx), SN_OK);
+	assert_int_equal(store_tx_encode(out, STORE_TX_MAX, &len, tx), SN_OK);
 	return len;
+}
+
+size_t tu_tx(uint8_t *out, uint8_t type, uint64_t signer_index, uint64_t nonce, uint64_t fee,
+             const uint8_t to[SN_PUBKEY_LEN], uint64_t amount)
+{
+	struct store_tx tx = { .version = STORE_TX_V1, .type = type, .chain_id = TU_CHAIN, .nonce = nonce,
+		               .fee = fee, .amount = amount };
+
+	memcpy(tx.to, to, SN_PUBKEY_LEN);
+	return tu_tx_signed(out, &tx, signer_index);
+}
+
+int tu_setup_crypto(void **state)
+{
+	(void)state;
+	return sn_crypto_init() == SN_OK ? 0 : -1;
+}
+
+uint8_t *tu_unhex(const char *hex, size_t *len)
+{
+	size_t cap = strlen(hex) / 2 + 1;
+	uint8_t *buf = malloc(cap);
+
+	assert_non_null(buf);
+	assert_int_equal(sn_hex_decode_var(buf, cap, len, hex), SN_OK);
+	return buf;
 }
 
 struct store *tu_store_new(char **dir, uint64_t root_balance, uint64_t min_fee, bool no_sync)

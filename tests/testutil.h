@@ -38,6 +38,13 @@ void tu_pk(uint64_t i, uint8_t pk[SN_PUBKEY_LEN]);
 /* Encodes a signed transaction into out[STORE_TX_MAX]; returns its length. Asserts on error. */
 size_t tu_tx(uint8_t *out, uint8_t type, uint64_t signer_index, uint64_t nonce, uint64_t fee,
              const uint8_t to[SN_PUBKEY_LEN], uint64_t amount);
+/* Signs tx (its other fields set by the caller) with key signer_index, which becomes its
+ * signer, and encodes it into out (STORE_TX_MAX). Asserts on error. */
+size_t tu_tx_signed(uint8_t *out, struct store_tx *tx, uint64_t signer_index);
+/* A cmocka group setup that initialises the crypto libraries. */
+int tu_setup_crypto(void **state);
+/* Decodes a hex literal into a fresh buffer (caller frees). Asserts on error. */
+uint8_t *tu_unhex(const char *hex, size_t *len);
 /* Opens a fresh store in a new temp dir (*dir owned by caller) with genesis: root = key 0
  * with root_balance, min_fee, max_block_txs 10000. Asserts on error. */
 struct store *tu_store_new(char **dir, uint64_t root_balance, uint64_t min_fee, bool no_sync);

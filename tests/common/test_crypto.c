@@ -7,12 +7,6 @@
 #define BIP340_CSV SN_SOURCE_DIR "/tests/data/bip340-test-vectors.csv"
 #define BIP340_ROWS 15
 
-static int setup_crypto(void **state)
-{
-	(void)state;
-	return sn_crypto_init() == SN_OK ? 0 : -1;
-}
-
 static void hex32(uint8_t out[32], const char *hex)
 {
 	assert_int_equal(sn_hex_decode(out, 32, hex), SN_OK);
@@ -420,5 +414,5 @@ int main(void)
 		cmocka_unit_test(test_time_monotonic),
 	};
 
-	return cmocka_run_group_tests(tests, setup_crypto, NULL);
+	return cmocka_run_group_tests(tests, tu_setup_crypto, NULL);
 }

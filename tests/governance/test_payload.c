@@ -7,22 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int setup_crypto(void **state)
-{
-	(void)state;
-	return sn_crypto_init() == SN_OK ? 0 : -1;
-}
-
-static uint8_t *unhex(const char *hex, size_t *len)
-{
-	size_t cap = strlen(hex) / 2 + 1;
-	uint8_t *buf = malloc(cap);
-
-	assert_non_null(buf);
-	assert_int_equal(sn_hex_decode_var(buf, cap, len, hex), SN_OK);
-	return buf;
-}
-
 static void key_fill(uint8_t key[32], unsigned i)
 {
 	memset(key, 0x5a, 32);
@@ -45,7 +29,7 @@ static void check_encoding(const char *hex)
 {
 	uint8_t enc[GOV_PAYLOAD_MAX + 1], enc2[GOV_PAYLOAD_MAX];
 	size_t len, len2, want_len;
-	uint8_t *want = unhex(hex, &want_len);
+	uint8_t *want = tu_unhex(hex, &want_len);
 
 	assert_int_equal(gov_payload_encode(enc, sizeof(enc), &len, &P), SN_OK);
 	if (len != want_len || memcmp(enc, want, len) != 0) {
@@ -244,7 +228,7 @@ static void bad_payloads(void **state)
 	for (size_t i = 0; i < SN_ARRAY_LEN(bad_cases); i++) {
 		const struct bad_case *c = &bad_cases[i];
 		size_t len;
-		uint8_t *in = unhex(c->hex, &len);
+		uint8_t *in = tu_unhex(c->hex, &len);
 		int err = gov_payload_decode(&Q, c->kind, in, len);
 
 		if (err != c->err) {
@@ -430,7 +414,7 @@ static void council_codec(void **state)
 	assert_int_equal(gov_council_check(&C), SN_OK);
 	assert_int_equal(gov_track_members_total(&C.track[GOV_TRACK_DEV]), 3);
 	assert_int_equal(gov_council_encode(enc, sizeof(enc), &len, &C), SN_OK);
-	want = unhex(want_hex, &want_len);
+	want = tu_unhex(want_hex, &want_len);
 	assert_int_equal(len, want_len);
 	assert_memory_equal(enc, want, len);
 	free(want);
@@ -555,5 +539,5 @@ int main(void)
 		cmocka_unit_test(names),
 	};
 
-	return cmocka_run_group_tests(tests, setup_crypto, NULL);
+	return cmocka_run_group_tests(tests, tu_setup_crypto, NULL);
 }

@@ -10,22 +10,6 @@
 
 #define CHAIN 7
 
-static int setup_crypto(void **state)
-{
-	(void)state;
-	return sn_crypto_init() == SN_OK ? 0 : -1;
-}
-
-static uint8_t *unhex(const char *hex, size_t *len)
-{
-	size_t cap = strlen(hex) / 2 + 1;
-	uint8_t *buf = malloc(cap);
-
-	assert_non_null(buf);
-	assert_int_equal(sn_hex_decode_var(buf, cap, len, hex), SN_OK);
-	return buf;
-}
-
 /* ------------------------------------------------------------------ fixtures */
 
 static struct gov_council council; /* about 18 KiB */
@@ -718,7 +702,7 @@ static void record_kat(void **state)
 	size_t want_len, len;
 
 	(void)state;
-	want = unhex(record_hex, &want_len);
+	want = tu_unhex(record_hex, &want_len);
 	p = small_record();
 	got = encode(p, &len);
 	assert_int_equal(len, want_len);
@@ -974,5 +958,5 @@ int main(void)
 		cmocka_unit_test(random_lifecycle),
 	};
 
-	return cmocka_run_group_tests(tests, setup_crypto, NULL);
+	return cmocka_run_group_tests(tests, tu_setup_crypto, NULL);
 }

@@ -153,22 +153,10 @@ static uint64_t balance_of(struct fixture *f, uint64_t i)
 static size_t gov_tx(uint8_t out[STORE_TX_MAX], uint8_t type, uint64_t signer, uint64_t nonce, uint64_t fee,
                      uint32_t chain, const uint8_t *payload, size_t plen)
 {
-	struct store_tx tx;
-	uint8_t sk[SN_SECKEY_LEN];
-	size_t len;
+	struct store_tx tx = { .version = STORE_TX_V1, .type = type, .chain_id = chain, .nonce = nonce,
+		               .fee = fee, .payload = payload, .payload_len = (uint16_t)plen };
 
-	memset(&tx, 0, sizeof(tx));
-	tx.version = STORE_TX_V1;
-	tx.type = type;
-	tx.chain_id = chain;
-	tu_key(signer, sk, tx.signer);
-	tx.nonce = nonce;
-	tx.fee = fee;
-	tx.payload = payload;
-	tx.payload_len = (uint16_t)plen;
-	assert_int_equal(store_tx_sign(&tx, sk), SN_OK);
-	assert_int_equal(store_tx_encode(out, STORE_TX_MAX, &len, &tx), SN_OK);
-	return len;
+	return tu_tx_signed(out, &tx, signer);
 }
 
 /* Submits a governance transaction from the root (key 0) in its own block. */

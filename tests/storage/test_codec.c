@@ -8,23 +8,6 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-static int setup_crypto(void **state)
-{
-	(void)state;
-	return sn_crypto_init() == SN_OK ? 0 : -1;
-}
-
-/* Decodes a hex literal into a fresh buffer (caller frees). */
-static uint8_t *unhex(const char *hex, size_t *len)
-{
-	size_t cap = strlen(hex) / 2 + 1;
-	uint8_t *buf = malloc(cap);
-
-	assert_non_null(buf);
-	assert_int_equal(sn_hex_decode_var(buf, cap, len, hex), SN_OK);
-	return buf;
-}
-
 static void fixed_tx(struct store_tx *tx)
 {
 	memset(tx, 0, sizeof(*tx));
@@ -178,7 +161,7 @@ static void test_tx_known_answer(void **state)
 	struct store_tx tx, back;
 	uint8_t enc[STORE_TX_MAX];
 	size_t len, want_len;
-	uint8_t *want = unhex(fixed_tx_hex, &want_len);
+	uint8_t *want = tu_unhex(fixed_tx_hex, &want_len);
 
 	(void)state;
 	assert_int_equal(want_len, STORE_TX_V1_LEN);
@@ -689,8 +672,8 @@ static void test_block_known_answer(void **state)
 	struct store_block b;
 	uint8_t enc[STORE_BLOCK_HEADER_LEN], hash[32], want_hash[32];
 	size_t hlen, blen, tlen, pos = 0, len;
-	uint8_t *want_hdr = unhex(fixed_header_hex, &hlen);
-	uint8_t *tx = unhex(fixed_tx_hex, &tlen);
+	uint8_t *want_hdr = tu_unhex(fixed_header_hex, &hlen);
+	uint8_t *tx = tu_unhex(fixed_tx_hex, &tlen);
 	uint8_t *block;
 	const uint8_t *p;
 	char *block_hex = malloc(strlen(fixed_header_hex) + strlen(fixed_block_body_prefix_hex) +
@@ -709,7 +692,7 @@ static void test_block_known_answer(void **state)
 	strcpy(block_hex, fixed_header_hex);
 	strcat(block_hex, fixed_block_body_prefix_hex);
 	strcat(block_hex, fixed_tx_hex);
-	block = unhex(block_hex, &blen);
+	block = tu_unhex(block_hex, &blen);
 	assert_int_equal(blen, STORE_BLOCK_HEADER_LEN + 4 + STORE_TX_V1_LEN);
 	assert_int_equal(store_block_decode(&b, block, blen), SN_OK);
 	assert_header_equal(&b.hdr, &h);
@@ -982,7 +965,7 @@ static void test_account_known_answer(void **state)
 	struct store_account a, back;
 	uint8_t enc[STORE_ACCOUNT_LEN];
 	size_t want_len;
-	uint8_t *want = unhex(fixed_account_hex, &want_len);
+	uint8_t *want = tu_unhex(fixed_account_hex, &want_len);
 
 	(void)state;
 	assert_int_equal(want_len, STORE_ACCOUNT_LEN);
@@ -1153,5 +1136,5 @@ int main(void)
 		cmocka_unit_test(test_corpus_valid_seeds),
 	};
 
-	return cmocka_run_group_tests(tests, setup_crypto, NULL);
+	return cmocka_run_group_tests(tests, tu_setup_crypto, NULL);
 }
