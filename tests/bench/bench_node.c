@@ -234,6 +234,8 @@ static void run_phase(struct worker *w, size_t clients, struct conn *ctl, const 
 	while (status_u64(ctl, "mempool") > 0)
 		usleep(2000);
 	t_committed = sn_time_mono_ns();
+	if (getenv("SN_BENCH_DEBUG"))
+		fprintf(stderr, "# %s: CLOCK_MONOTONIC %.6f to %.6f s\n", name, (double)t0 / 1e9, (double)t_committed / 1e9);
 	fprintf(stderr, "# %s: %zu transfers over %zu connections: %zu accepted, %zu rejected, %llu blocks\n", name,
 	        total, clients, ok, rejected, (unsigned long long)(status_u64(ctl, "height") - h0));
 	/* CPU per transaction (2 cores: 2 s of CPU per second at most). */

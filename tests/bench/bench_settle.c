@@ -132,6 +132,9 @@ static uint64_t apply_all(const char *name, struct node_engine *eng, uint8_t **b
 	}
 	dt = sn_time_mono_ns() - t0;
 	cpu = cpu_seconds() - c0;
+	if (getenv("SN_BENCH_DEBUG"))
+		fprintf(stderr, "# %s: CLOCK_MONOTONIC %.6f to %.6f s\n", name, (double)t0 / 1e9,
+		        (double)(t0 + dt) / 1e9);
 	fprintf(stderr, "# %s: %.2f s wall, %.2f s CPU (%.2f cores busy), %.1f us CPU per transaction\n", name,
 	        (double)dt / 1e9, cpu, cpu / ((double)dt / 1e9), cpu * 1e6 / (double)txs);
 	return dt;
