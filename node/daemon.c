@@ -37,8 +37,6 @@ int node_daemon_admit(struct node_daemon *d, const uint8_t *raw, size_t len, con
 
 	if (!d->ready)
 		return SN_E_BUSY;
-	if (d->producing)
-		return SN_E_BUSY;
 	rc = node_mempool_add(d->mp, raw, len, tx, id);
 	if (rc == SN_OK)
 		node_p2p_gossip(d, raw, len); /* admitted: every peer hears of it once */
@@ -80,7 +78,13 @@ static void produce_done(uv_work_t *w, int status)
 	(void)status;
 	d->jobs--;
 	d->producing = false;
-	if (j->err) {
+	if (j->err == SN_E_MAPFULL) {
+		/* The commit could not grow the map while the mempool's view held it. */
+		node_mempool_suspend(d->mp);
+		err = store_grow_map(d->st);
+		SN_LOG(err ? SN_LOG_ERROR : SN_LOG_INFO, "producer", "block not produced: storage map full; %s",
+		       err ? sn_strerror(err) : "map grown, the next block follows");
+	} else if (j->err) {
 		SN_LOG(SN_LOG_ERROR, "producer", "block not produced: %s", sn_strerror(j->err));
 	} else {
 		struct store_info info;
@@ -109,16 +113,6 @@ static void produce_done(uv_work_t *w, int status)
 	sn_free(j->block);
 	sn_free(j);
 	d->last_block_mono_ms = now_ms_mono();
-	/* Admissions that arrived while the block was built. */
-	while (d->deferred) {
-		struct submit_job *s = d->deferred;
-
-		d->deferred = s->next;
-		if (!d->deferred)
-			d->deferred_tail = NULL;
-		node_rpc_submit_finish(s);
-	}
-	node_p2p_after_block(d);
 	daemon_maybe_finish(d);
 }
 
@@ -153,8 +147,9 @@ static void produce_start(struct node_daemon *d)
 	}
 	j->t0 = sn_time_mono_ns();
 	j->work.data = j;
-	/* The mempool's snapshot must end before the commit; entries stay put meanwhile. */
-	node_mempool_suspend(d->mp);
+	/* Admission goes on meanwhile (the view keeps its snapshot across the commit); the
+	 * block's entries stay put until node_mempool_resume in produce_done. */
+	node_mempool_hold(d->mp);
 	d->producing = true;
 	d->jobs++;
 	if (uv_queue_work(d->loop, &j->work, produce_work, produce_done) != 0) {

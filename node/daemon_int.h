@@ -43,7 +43,6 @@ struct node_daemon {
 	bool http_stopped;
 	unsigned jobs;     /* work items in flight (signature checks, block production) */
 	uint64_t last_block_mono_ms;
-	struct submit_job *deferred, *deferred_tail; /* admissions waiting for a block to finish */
 	struct submit_job *verify_q, *verify_q_tail; /* signature checks queued in this loop turn */
 	uv_check_t verify_check;                     /* hands them to the pool after the turn's I/O */
 	unsigned verify_inflight;                    /* signature-check work items on the pool */
@@ -74,7 +73,6 @@ void node_p2p_free(struct node_daemon *d);
 /* Gossips a transaction the node admitted (once: later calls for it do nothing). */
 void node_p2p_gossip(struct node_daemon *d, const uint8_t *raw, size_t len);
 /* After a block: admits gossiped transactions that waited for it. */
-void node_p2p_after_block(struct node_daemon *d);
 /* RPC net_info's result (NULL: out of memory). */
 json_t *node_p2p_info(struct node_daemon *d);
 
@@ -98,7 +96,7 @@ struct submit_job {
 	bool batch; /* reply with an array */
 	size_t n;
 	struct submit_entry *e; /* n entries (sn_calloc'd), or &one for a single request */
-	struct submit_job *next; /* in the check queue, its round, or the deferred list */
+	struct submit_job *next; /* in the check queue or its round */
 	struct submit_entry one;
 	uint8_t one_raw[]; /* a single request's transaction (allocated with the job) */
 };

@@ -7,6 +7,7 @@
 struct node_mempool {
 	struct store *st;
 	struct store_wtxn *view; /* tip + pending transactions; NULL while suspended */
+	bool held;               /* a block is being built from the entries: append only */
 	struct node_mempool_entry *ent;
 	size_t n, cap, bytes;
 	size_t max_txs, max_bytes;
@@ -136,10 +137,11 @@ int node_mempool_add(struct node_mempool *mp, const uint8_t *raw, size_t len, co
 	tip = store_wtxn_info(mp->view);
 	if ((err = node_tx_apply(mp->view, tx, tip->height + 1))) {
 		if (err == SN_E_NOMEM) {
-			/* A governance transaction may have changed the view partly: rebuild it. */
+			/* A governance transaction may have changed the view partly: rebuild it (after
+			 * the block, when one is being built from the entries). */
 			store_wtxn_abort(mp->view);
 			mp->view = NULL;
-			if (node_mempool_resume(mp, NULL, 0, NULL) != SN_OK)
+			if (!mp->held && node_mempool_resume(mp, NULL, 0, NULL) != SN_OK)
 				SN_LOG(SN_LOG_ERROR, "mempool", "cannot rebuild the view after running out of memory");
 			return err;
 		}
@@ -153,10 +155,11 @@ int node_mempool_add(struct node_mempool *mp, const uint8_t *raw, size_t len, co
 	e = &mp->ent[mp->n];
 	e->raw = sn_malloc(len);
 	if (!e->raw) {
-		/* The view already holds the transaction: rebuild it without. */
+		/* The view already holds the transaction: rebuild it without (after the block,
+		 * when one is being built from the entries). */
 		store_wtxn_abort(mp->view);
 		mp->view = NULL;
-		if ((err = node_mempool_resume(mp, NULL, 0, NULL)))
+		if (!mp->held && (err = node_mempool_resume(mp, NULL, 0, NULL)))
 			return err;
 		return SN_E_NOMEM;
 	}
@@ -179,6 +182,11 @@ void node_mempool_suspend(struct node_mempool *mp)
 	mp->view = NULL;
 }
 
+void node_mempool_hold(struct node_mempool *mp)
+{
+	mp->held = true;
+}
+
 int node_mempool_resume(struct node_mempool *mp, const uint8_t (*ids)[SN_HASH_LEN], size_t n, size_t *dropped)
 {
 	const struct store_info *tip;
@@ -187,6 +195,7 @@ int node_mempool_resume(struct node_mempool *mp, const uint8_t (*ids)[SN_HASH_LE
 
 	if (dropped)
 		*dropped = 0;
+	mp->held = false;
 	store_wtxn_abort(mp->view);
 	mp->view = NULL;
 	if ((err = store_wtxn_begin_speculative(mp->st, &mp->view)))

@@ -35,9 +35,14 @@ const struct node_mempool_entry *node_mempool_at(const struct node_mempool *mp, 
 /* A pending transaction by id, or NULL. */
 const struct node_mempool_entry *node_mempool_find(const struct node_mempool *mp, const uint8_t id[SN_HASH_LEN]);
 
-/* Before a block is committed: releases the mempool's view of the store (the commit waits
- * for it). Admission returns SN_E_BUSY until node_mempool_resume. */
+/* Releases the mempool's view of the store (before the map is resized, store_grow_map).
+ * Admission returns SN_E_BUSY until node_mempool_resume. */
 void node_mempool_suspend(struct node_mempool *mp);
+/* While a block is built from the first node_mempool_count() entries on another thread:
+ * admission goes on (against the view, which still shows the tip before the block plus
+ * every pending transaction, the block's among them) but only appends; no entry is freed or
+ * moved until node_mempool_resume. */
+void node_mempool_hold(struct node_mempool *mp);
 /* After a block: drops the transactions the block committed (ids, in any order) and
  * re-checks the rest against the new tip in order, dropping those no longer valid. Returns
  * how many were dropped as invalid through *dropped (may be NULL). SN_E_NOMEM: the ones not

@@ -23,14 +23,12 @@ struct gossip_job {
 	struct store_tx tx;
 	uint8_t id[SN_HASH_LEN];
 	int err;
-	struct gossip_job *next;
 };
 
 struct node_p2p {
 	struct net_peers *pm; /* NULL once closing */
 	char bans_path[PATH_MAX + 64];
 	unsigned inflight;
-	struct gossip_job *deferred, *deferred_tail; /* waiting for a block to finish */
 	bool closed;
 };
 
@@ -109,21 +107,12 @@ static void gossip_verdict(struct node_daemon *d, struct gossip_job *j, int rc)
 		SN_LOG(SN_LOG_DEBUG, "p2p", "gossiped tx not admitted: %s", sn_strerror(rc));
 }
 
-/* Admits a checked job, or defers it while a block is being built. Frees it unless deferred. */
+/* Admits a checked job and frees it. */
 static void gossip_admit(struct node_daemon *d, struct gossip_job *j)
 {
 	struct node_p2p *p = d->p2p;
 	int rc;
 
-	if (d->producing && !d->stopping) {
-		j->next = NULL;
-		if (p->deferred_tail)
-			p->deferred_tail->next = j;
-		else
-			p->deferred = j;
-		p->deferred_tail = j;
-		return;
-	}
 	rc = d->stopping ? SN_E_BUSY : node_daemon_admit(d, j->raw, j->len, &j->tx, j->id);
 	gossip_verdict(d, j, rc);
 	p->inflight--;
@@ -181,20 +170,6 @@ static void on_peer_tx(struct net_peers *pm, uint64_t peer, const uint8_t *tx, s
 	}
 	d->jobs++;
 	d->p2p->inflight++;
-}
-
-void node_p2p_after_block(struct node_daemon *d)
-{
-	struct node_p2p *p = d->p2p;
-
-	while (p && p->deferred && !d->producing) {
-		struct gossip_job *j = p->deferred;
-
-		p->deferred = j->next;
-		if (!p->deferred)
-			p->deferred_tail = NULL;
-		gossip_admit(d, j);
-	}
 }
 
 void node_p2p_gossip(struct node_daemon *d, const uint8_t *raw, size_t len)
@@ -333,12 +308,6 @@ void node_p2p_free(struct node_daemon *d)
 
 	if (!p)
 		return;
-	while (p->deferred) {
-		struct gossip_job *j = p->deferred;
-
-		p->deferred = j->next;
-		sn_free(j);
-	}
 	sn_free(p);
 	d->p2p = NULL;
 }

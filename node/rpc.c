@@ -788,15 +788,6 @@ void node_rpc_submit_finish(struct submit_job *j)
 	struct reply_text t = { 0 };
 	size_t shown = 0;
 
-	if (d->producing && !d->stopping) { /* a block is being built: admit right after it */
-		j->next = NULL;
-		if (d->deferred_tail)
-			d->deferred_tail->next = j;
-		else
-			d->deferred = j;
-		d->deferred_tail = j;
-		return;
-	}
 	if (j->batch)
 		reply_put(&t, "[", 1);
 	for (size_t i = 0; i < j->n; i++) {
@@ -975,7 +966,7 @@ static void jobs_finish(struct submit_job *j)
 	while (j) {
 		struct submit_job *next = j->next;
 
-		node_rpc_submit_finish(j); /* may reuse j->next (deferred) or free j */
+		node_rpc_submit_finish(j); /* frees j */
 		j = next;
 	}
 }

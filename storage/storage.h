@@ -237,6 +237,12 @@ SN_MUST_CHECK int store_genesis_init(struct store *st, const struct store_genesi
 /* SN_OK, or the error a failed commit latched (SN_E_FATAL): the store then refuses writes. */
 int store_status(struct store *st);
 
+/* Doubles the map now. A commit grows a full map by itself, but it cannot while a
+ * speculative wtxn (a mempool's view) lives: it then fails with SN_E_MAPFULL, and the
+ * owner of the view ends it, calls this and begins a new one. SN_E_BUSY if readers kept the
+ * map for longer than a moment. */
+SN_MUST_CHECK int store_grow_map(struct store *st);
+
 /* A consistent copy of the tip's summary. */
 void store_info_get(struct store *st, struct store_info *out);
 
@@ -284,9 +290,10 @@ SN_MUST_CHECK int store_account_foreach(struct store *st, store_account_fn *fn, 
  * waits for the previous one to end. SN_E_FATAL once a commit has failed. */
 SN_MUST_CHECK int store_wtxn_begin(struct store *st, struct store_wtxn **out);
 /* A speculative wtxn (the mempool's view of the tip plus pending transactions): it does not
- * wait for or block the writer and can never be committed, but it holds a read snapshot, so
- * it must be aborted before another thread's store_wtxn_commit of the same store (which
- * waits for it). */
+ * wait for or block the writer and can never be committed. It keeps reading the snapshot it
+ * began on while other threads commit blocks (LMDB keeps that snapshot), so the view may
+ * live across a commit. The one thing it holds up is a resize of a full map: a commit that
+ * needs one meanwhile fails with SN_E_MAPFULL (see store_grow_map). */
 SN_MUST_CHECK int store_wtxn_begin_speculative(struct store *st, struct store_wtxn **out);
 void store_wtxn_abort(struct store_wtxn *w); /* accepts NULL; discards every change */
 const struct store_info *store_wtxn_info(const struct store_wtxn *w); /* the tip it builds on */

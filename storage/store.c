@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <time.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -290,18 +292,50 @@ int store__indexes_reload(struct store *st)
 	return err;
 }
 
+/* How long a resize waits for the readers of the map before giving up: short reads end in
+ * microseconds; a view that stays longer is a caller's (store_grow_map's contract). */
+#define GROW_WAIT_MS 200
+
+unsigned store__test_swap_delay_us;
+
 int store__grow_map(struct store *st)
 {
 	MDB_envinfo ei;
+	struct timespec until;
 	int rc;
 
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += GROW_WAIT_MS * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	if (pthread_rwlock_timedwrlock(&st->lock, &until) != 0) {
+		SN_LOG(SN_LOG_WARN, "store", "the map is full and readers keep it: not grown yet");
+		return SN_E_BUSY;
+	}
 	mdb_env_info(st->env, &ei);
-	if ((rc = mdb_env_set_mapsize(st->env, ei.me_mapsize * 2)))
-		return store__mdb_err(rc, "growing the map");
+	rc = mdb_env_set_mapsize(st->env, ei.me_mapsize * 2);
 	mdb_env_info(st->env, &ei);
+	pthread_rwlock_wrlock(&st->idx_lock);
 	st->info.map_size = ei.me_mapsize;
+	pthread_rwlock_unlock(&st->idx_lock);
+	pthread_rwlock_unlock(&st->lock);
+	if (rc)
+		return store__mdb_err(rc, "growing the map");
 	SN_LOG(SN_LOG_INFO, "store", "map grown to %llu MiB", (unsigned long long)(ei.me_mapsize >> 20));
 	return SN_OK;
+}
+
+int store_grow_map(struct store *st)
+{
+	return store__grow_map(st);
+}
+
+uint64_t store__last_txnid(struct store *st)
+{
+	MDB_envinfo ei;
+
+	mdb_env_info(st->env, &ei);
+	return (uint64_t)ei.me_last_txnid;
 }
 
 int store_open(struct store **out, const char *path, const struct store_opts *opts)
@@ -326,6 +360,7 @@ int store_open(struct store **out, const char *path, const struct store_opts *op
 		return SN_E_NOMEM;
 	st->lock_fd = -1;
 	pthread_rwlock_init(&st->lock, NULL);
+	pthread_rwlock_init(&st->idx_lock, NULL);
 	/* One process per store: its in-memory indexes assume it is the only writer. */
 	{
 		char lp[4096];
@@ -399,6 +434,7 @@ int store_open(struct store **out, const char *path, const struct store_opts *op
 		err = store__mdb_err(rc, "committing open transaction");
 		goto fail;
 	}
+	st->idx_txnid = store__last_txnid(st);
 	*out = st;
 	return SN_OK;
 fail:
@@ -420,6 +456,7 @@ void store_close(struct store *st)
 	store__merkle_free(&st->merkle);
 	sn_free(st->direct);
 	pthread_rwlock_destroy(&st->lock);
+	pthread_rwlock_destroy(&st->idx_lock);
 	pthread_mutex_destroy(&st->writer);
 	sn_free(st);
 }
@@ -431,8 +468,41 @@ int store_status(struct store *st)
 
 void store_info_get(struct store *st, struct store_info *out)
 {
-	pthread_rwlock_rdlock(&st->lock);
+	pthread_rwlock_rdlock(&st->idx_lock);
 	*out = st->info;
+	pthread_rwlock_unlock(&st->idx_lock);
+}
+
+int store__snapshot_begin(struct store *st, MDB_txn **txn)
+{
+	for (;;) {
+		int rc;
+
+		pthread_rwlock_rdlock(&st->lock);
+		if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn))) {
+			pthread_rwlock_unlock(&st->lock);
+			*txn = NULL;
+			return store__mdb_err(rc, "beginning snapshot");
+		}
+		pthread_rwlock_rdlock(&st->idx_lock);
+		if ((uint64_t)mdb_txn_id(*txn) == st->idx_txnid)
+			return SN_OK;
+		/* A commit landed in LMDB and is bringing the in-memory state along: a moment. */
+		pthread_rwlock_unlock(&st->idx_lock);
+		mdb_txn_abort(*txn);
+		pthread_rwlock_unlock(&st->lock);
+		sched_yield();
+	}
+}
+
+void store__snapshot_idx_done(struct store *st)
+{
+	pthread_rwlock_unlock(&st->idx_lock);
+}
+
+void store__snapshot_end(struct store *st, MDB_txn *txn)
+{
+	mdb_txn_abort(txn);
 	pthread_rwlock_unlock(&st->lock);
 }
 
@@ -494,10 +564,8 @@ int store_team_get(struct store *st, const uint8_t key[SN_PUBKEY_LEN], struct st
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	if ((err = read_begin(st, &txn)))
+	if ((err = store__snapshot_begin(st, &txn)))
 		return err;
-	/* The rwlock is held: the index matches the snapshot (commits update it under the
-	 * write lock after LMDB commits, and this read txn began after the last of them). */
 	err = store__account_read(st, txn, key, &a);
 	if (!err && a.seq >= store_deepsum_count(st->deepsum))
 		err = SN_E_CORRUPT;
@@ -505,7 +573,8 @@ int store_team_get(struct store *st, const uint8_t key[SN_PUBKEY_LEN], struct st
 		err = store_deepsum_team(st->deepsum, (uint32_t)a.seq, &out->size, &out->volume);
 	out->depth = a.depth;
 	out->direct = err ? 0 : st->direct[a.seq];
-	read_end(st, txn);
+	store__snapshot_idx_done(st);
+	store__snapshot_end(st, txn);
 	return err;
 }
 

@@ -73,9 +73,19 @@ struct store {
 	int lock_fd; /* flock held on <path>/store.lock: one process per store */
 	MDB_dbi db_meta, db_accounts, db_blocks, db_block_hash, db_txs, db_commits, db_referrals, db_gov;
 	bool no_sync;
-	/* Held for reading by every LMDB read transaction and in-memory read; for writing while
-	 * the map is resized and while a commit updates the in-memory indexes. */
+	/* Two locks, always taken in this order:
+	 * - lock (the map): held for reading by every LMDB read transaction for as long as it
+	 *   lives (a mempool's speculative view holds it between blocks), for writing only to
+	 *   resize the map (LMDB requires that no transaction be active then);
+	 * - idx_lock: guards the in-memory state below that readers see (info, gov_root, deep
+	 *   sums, direct counts), held for reading briefly, for writing while a commit brings it
+	 *   to the new tip, after LMDB committed. A commit never holds either across its fsync,
+	 *   so reads and mempool admissions go on while a block is written.
+	 * idx_txnid is the LMDB transaction the in-memory state matches: a reader that needs
+	 * both (store__snapshot_begin) retries until its snapshot's id equals it. */
 	pthread_rwlock_t lock;
+	pthread_rwlock_t idx_lock;
+	uint64_t idx_txnid;
 	pthread_mutex_t writer; /* one wtxn at a time */
 	atomic_int fatal;       /* latched error after a failed commit */
 	struct store_info info;
@@ -88,9 +98,22 @@ struct store {
 
 /* Maps an LMDB return code to an sn error (logging where it happened). */
 int store__mdb_err(int rc, const char *what);
+/* Doubles the map: takes the map lock for writing, waiting at most a moment for readers
+ * (SN_E_BUSY if a long-lived view keeps it), and idx_lock for the new size. */
 SN_MUST_CHECK int store__grow_map(struct store *st);
+uint64_t store__last_txnid(struct store *st); /* the last committed LMDB transaction */
+/* Tests only: a pause between LMDB's commit and the in-memory update, which widens the
+ * window that store__snapshot_begin must handle. 0 in a node. */
+extern unsigned store__test_swap_delay_us;
+/* An LMDB read transaction whose snapshot the in-memory state matches: on success the
+ * caller holds the map lock and idx_lock for reading; store__snapshot_idx_done releases
+ * idx_lock (the snapshot lives on), store__snapshot_end the rest. */
+SN_MUST_CHECK int store__snapshot_begin(struct store *st, MDB_txn **txn);
+void store__snapshot_idx_done(struct store *st);
+void store__snapshot_end(struct store *st, MDB_txn *txn);
 /* Rebuilds the deep sums, direct counts and Merkle tree from the committed accounts (after a
- * failed commit group left st->merkle ahead of the disk). Caller holds the write lock. */
+ * failed commit group left st->merkle ahead of the disk). Caller holds the map lock for
+ * reading and idx_lock for writing. */
 SN_MUST_CHECK int store__indexes_reload(struct store *st);
 /* Reads and decodes one account in txn. SN_E_NOTFOUND if absent. */
 SN_MUST_CHECK int store__account_read(struct store *st, MDB_txn *txn, const uint8_t key[SN_PUBKEY_LEN],

@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 struct ov_entry {
 	struct store_account a;
@@ -232,7 +233,7 @@ static void gacc_put(struct store_group *g, const struct store_account *a)
 static int wtxn_begin(struct store *st, struct store_group *g, struct store_wtxn **out, bool speculative)
 {
 	struct store_wtxn *w;
-	int rc;
+	int err;
 
 	*out = NULL;
 	pthread_once(&ov_hash_once, ov_hash_init);
@@ -270,15 +271,14 @@ static int wtxn_begin(struct store *st, struct store_group *g, struct store_wtxn
 		memcpy(w->base_gov_root, g->gov_root, SN_HASH_LEN);
 		w->rtxn = g->txn;
 	} else {
-		pthread_rwlock_rdlock(&st->lock);
-		w->base = st->info;
-		memcpy(w->base_gov_root, st->gov_root, SN_HASH_LEN);
-		if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &w->rtxn))) {
-			pthread_rwlock_unlock(&st->lock);
+		if ((err = store__snapshot_begin(st, &w->rtxn))) {
 			w->rtxn = NULL;
 			store_wtxn_abort(w);
-			return store__mdb_err(rc, "beginning snapshot");
+			return err;
 		}
+		w->base = st->info;
+		memcpy(w->base_gov_root, st->gov_root, SN_HASH_LEN);
+		store__snapshot_idx_done(st);
 	}
 	w->params = w->base.params;
 	w->treasury = w->base.treasury;
@@ -309,9 +309,8 @@ static void wtxn_end_snapshot(struct store_wtxn *w)
 	if (w->group) {
 		w->rtxn = NULL; /* the group's transaction: it lives on */
 	} else if (w->rtxn) {
-		mdb_txn_abort(w->rtxn);
+		store__snapshot_end(w->st, w->rtxn);
 		w->rtxn = NULL;
-		pthread_rwlock_unlock(&w->st->lock);
 	}
 }
 
@@ -870,11 +869,11 @@ int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr
 		goto out;
 	}
 	/* Reservations first, so that the in-memory update after the commit cannot fail. */
-	pthread_rwlock_wrlock(&st->lock);
+	pthread_rwlock_wrlock(&st->idx_lock);
 	err = reserve_indexes(st, tip.accounts);
 	if (!err)
 		err = store__merkle_reserve(&st->merkle, &w->mu);
-	pthread_rwlock_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->idx_lock);
 	if (err)
 		goto out;
 
@@ -888,23 +887,27 @@ int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr
 		rc = wtxn_write(w, txn, dirty, n_dirty, true, hdr, hash, block, block_len, commit, commit_len, &tip);
 		t1 = sn_time_mono_ns();
 		if (rc == 0) {
-			pthread_rwlock_wrlock(&st->lock);
+			/* No lock across the fsync: readers go on with the previous snapshot and
+			 * in-memory state until both move to the new tip together (idx_txnid). */
 			rc = mdb_txn_commit(txn);
 			txn = NULL;
 			SN_LOG(SN_LOG_DEBUG, "store", "block %llu: %u accounts written in %.1f ms, LMDB commit %.1f ms",
 			       (unsigned long long)hdr->height, n_dirty, (double)(t1 - t0) / 1e6,
 			       (double)(sn_time_mono_ns() - t1) / 1e6);
 			if (rc == 0) {
+				if (store__test_swap_delay_us)
+					usleep(store__test_swap_delay_us);
+				pthread_rwlock_wrlock(&st->idx_lock);
 				tip.map_size = st->info.map_size;
 				if ((err = wtxn_apply_memory(w, &tip))) {
 					SN_LOG(SN_LOG_ERROR, "store",
 					       "in-memory index update failed after commit: restart to rebuild");
 					st->fatal = SN_E_FATAL;
 				}
-				pthread_rwlock_unlock(&st->lock);
+				st->idx_txnid = store__last_txnid(st);
+				pthread_rwlock_unlock(&st->idx_lock);
 				goto out;
 			}
-			pthread_rwlock_unlock(&st->lock);
 		} else {
 			mdb_txn_abort(txn);
 			txn = NULL;
@@ -917,11 +920,11 @@ int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr
 			}
 			goto out;
 		}
-		pthread_rwlock_wrlock(&st->lock);
-		err = store__grow_map(st);
-		pthread_rwlock_unlock(&st->lock);
-		if (err)
+		if ((err = store__grow_map(st))) {
+			if (err == SN_E_BUSY)
+				err = SN_E_MAPFULL; /* a view holds the map: its owner grows it (store_grow_map) */
 			goto out;
+		}
 	}
 out:
 	sn_free(dirty);
@@ -950,10 +953,10 @@ int store_group_begin(struct store *st, struct store_group **out)
 		return store__mdb_err(rc, "beginning write");
 	}
 	g->st = st;
-	pthread_rwlock_rdlock(&st->lock);
+	pthread_rwlock_rdlock(&st->idx_lock);
 	g->tip = st->info;
 	memcpy(g->gov_root, st->gov_root, SN_HASH_LEN);
-	pthread_rwlock_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->idx_lock);
 	*out = g;
 	return SN_OK;
 }
@@ -1032,9 +1035,11 @@ static int group_finish(struct store_group *g, bool commit)
 			g->failed = err;
 			goto abandon;
 		}
-		pthread_rwlock_wrlock(&st->lock);
-		if (!(err = reserve_indexes(st, g->tip.accounts))) {
-			rc = mdb_txn_commit(g->txn);
+		pthread_rwlock_wrlock(&st->idx_lock);
+		err = reserve_indexes(st, g->tip.accounts);
+		pthread_rwlock_unlock(&st->idx_lock);
+		if (!err) {
+			rc = mdb_txn_commit(g->txn); /* no lock across the fsync, as in store_wtxn_commit */
 			g->txn = NULL;
 			if (rc) {
 				err = store__mdb_err(rc, "committing blocks");
@@ -1043,15 +1048,17 @@ static int group_finish(struct store_group *g, bool commit)
 					st->fatal = SN_E_FATAL;
 				}
 			} else {
+				pthread_rwlock_wrlock(&st->idx_lock);
 				g->merkle_ahead = false;
 				if (group_apply_memory(g)) {
 					SN_LOG(SN_LOG_ERROR, "store",
 					       "in-memory index update failed after commit: restart to rebuild");
 					st->fatal = SN_E_FATAL;
 				}
+				st->idx_txnid = store__last_txnid(st);
+				pthread_rwlock_unlock(&st->idx_lock);
 			}
 		}
-		pthread_rwlock_unlock(&st->lock);
 		SN_LOG(SN_LOG_DEBUG, "store", "commit group of %u blocks, %llu txs: LMDB commit %.1f ms (%s)",
 		       g->blocks, (unsigned long long)g->txs, (double)(sn_time_mono_ns() - t0) / 1e6,
 		       sn_errname(err));
@@ -1060,14 +1067,25 @@ abandon:
 	if (g->txn)
 		mdb_txn_abort(g->txn);
 	g->txn = NULL;
-	pthread_rwlock_wrlock(&st->lock);
-	if (g->merkle_ahead && !st->fatal && store__indexes_reload(st)) {
-		SN_LOG(SN_LOG_ERROR, "store", "cannot rebuild the in-memory indexes: the store stops accepting writes");
-		st->fatal = SN_E_FATAL;
+	if (g->merkle_ahead && !st->fatal) {
+		pthread_rwlock_rdlock(&st->lock);
+		pthread_rwlock_wrlock(&st->idx_lock);
+		if (store__indexes_reload(st)) {
+			SN_LOG(SN_LOG_ERROR, "store",
+			       "cannot rebuild the in-memory indexes: the store stops accepting writes");
+			st->fatal = SN_E_FATAL;
+		}
+		pthread_rwlock_unlock(&st->idx_lock);
+		pthread_rwlock_unlock(&st->lock);
 	}
-	if (err == SN_E_MAPFULL && !st->fatal && store__grow_map(st))
-		st->fatal = SN_E_FATAL;
-	pthread_rwlock_unlock(&st->lock);
+	if (err == SN_E_MAPFULL && !st->fatal) {
+		int gerr = store__grow_map(st);
+
+		if (gerr == SN_E_BUSY)
+			err = gerr; /* not grown: the caller must not retry as if it were */
+		else if (gerr)
+			st->fatal = SN_E_FATAL;
+	}
 	sn_free(g->news);
 	sn_free(g->vols);
 	sn_free(g->acc);

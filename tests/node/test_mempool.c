@@ -16,11 +16,16 @@ struct fx {
 	struct node_mempool *mp;
 };
 
-static void fx_open(struct fx *f, size_t max_txs, size_t max_bytes)
+static void fx_open_map(struct fx *f, size_t max_txs, size_t max_bytes, uint64_t map_size)
 {
-	f->st = tu_store_new(&f->dir, 1000000, FEE, true);
+	f->st = tu_store_new_map(&f->dir, 1000000, FEE, true, map_size);
 	assert_int_equal(node_engine_new(&f->eng, f->st, NULL), SN_OK);
 	assert_int_equal(node_mempool_new(&f->mp, f->st, max_txs, max_bytes), SN_OK);
+}
+
+static void fx_open(struct fx *f, size_t max_txs, size_t max_bytes)
+{
+	fx_open_map(f, max_txs, max_bytes, 0);
 }
 
 static void fx_close(struct fx *f)
@@ -56,7 +61,7 @@ static size_t commit_pending(struct fx *f, size_t *dropped)
 		txs[i] = node_mempool_at(f->mp, i)->raw;
 		lens[i] = node_mempool_at(f->mp, i)->len;
 	}
-	node_mempool_suspend(f->mp);
+	node_mempool_hold(f->mp); /* the view lives on across the commit, as in the daemon */
 	assert_int_equal(node_engine_propose(f->eng, txs, lens, n, &o, errs, &blk, &blen, &inc), SN_OK);
 	sn_free(blk);
 	for (size_t i = 0; i < n; i++)
@@ -304,6 +309,101 @@ static void test_resume_out_of_memory(void **state)
 	assert_true(midway);
 }
 
+/* While a block is built from the pending entries and committed, admission goes on: the
+ * view keeps the snapshot it began on (the tip before the block, plus every pending
+ * transaction) across the commit, new entries are only appended, and the resume after the
+ * block keeps them, re-checked against the new tip. (Before, the commit waited for the
+ * view's read lock: in one thread this test hung.) */
+static void test_admission_during_block(void **state)
+{
+	struct fx f;
+	uint8_t raw[4][STORE_TX_MAX], a[32], ids[4][SN_HASH_LEN], *blk;
+	size_t lens[4], inc, blen, dropped = 9;
+	const uint8_t *txs[2];
+	int errs[2];
+	struct node_propose_opts o = { .time_ms = 1700000009000ull, .preverified = true };
+	struct store_account acc;
+
+	(void)state;
+	fx_open(&f, 100, 1 << 20);
+	tu_pk(1, a);
+	lens[0] = tu_tx(raw[0], STORE_TX_REGISTER, 0, 0, FEE, a, 1000);
+	lens[1] = tu_tx(raw[1], STORE_TX_TRANSFER, 0, 1, FEE, a, 10);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(admit(&f, raw[i], lens[i]), SN_OK);
+		txs[i] = node_mempool_at(f.mp, i)->raw;
+		memcpy(ids[i], node_mempool_at(f.mp, i)->id, SN_HASH_LEN);
+	}
+	node_mempool_hold(f.mp);
+	/* before the commit: builds on the pending two (root nonce 2) */
+	lens[2] = tu_tx(raw[2], STORE_TX_TRANSFER, 0, 2, FEE, a, 20);
+	assert_int_equal(admit(&f, raw[2], lens[2]), SN_OK);
+	assert_ptr_equal(node_mempool_at(f.mp, 0)->raw, txs[0]); /* nothing moved */
+	assert_int_equal(node_engine_propose(f.eng, txs, lens, 2, &o, errs, &blk, &blen, &inc), SN_OK);
+	sn_free(blk);
+	assert_int_equal(inc, 2);
+	assert_int_equal(store_account_get(f.st, a, &acc), SN_OK); /* readers see the block */
+	assert_int_equal(acc.balance, 1010);
+	/* after the commit, before the resume: still the view of before the block + pending */
+	tu_pk(0, ids[3]);
+	lens[3] = tu_tx(raw[3], STORE_TX_TRANSFER, 1, 0, FEE, ids[3], 100);
+	assert_int_equal(admit(&f, raw[3], lens[3]), SN_OK);
+	assert_int_equal(admit(&f, raw[1], lens[1]), SN_E_DUPTX); /* the block's are still pending */
+	assert_int_equal(node_mempool_count(f.mp), 4);
+	assert_int_equal(node_mempool_resume(f.mp, (const uint8_t(*)[SN_HASH_LEN])ids, 2, &dropped), SN_OK);
+	assert_int_equal(dropped, 0);
+	assert_int_equal(node_mempool_count(f.mp), 2);
+	assert_int_equal(node_mempool_at(f.mp, 0)->tx.nonce, 2);
+	assert_int_equal(node_mempool_at(f.mp, 1)->tx.nonce, 0);
+	assert_int_equal(commit_pending(&f, &dropped), 2);
+	assert_int_equal(dropped, 0);
+	assert_int_equal(store_account_get(f.st, a, &acc), SN_OK);
+	assert_int_equal(acc.balance, 1010 + 20 - 100 - FEE);
+	fx_close(&f);
+}
+
+/* A commit that fills the map while the mempool's view holds it cannot resize (LMDB needs
+ * every transaction of the process closed): it fails with map_full instead of waiting for
+ * the view, and after suspend + store_grow_map + resume the same block commits. */
+static void test_map_full_with_view(void **state)
+{
+	struct fx f;
+	uint8_t raw[STORE_TX_MAX], key[32], *blk;
+	size_t len, inc, blen;
+	struct node_propose_opts o = { .time_ms = 1700000009000ull, .preverified = true };
+	bool filled = false;
+
+	(void)state;
+	fx_open_map(&f, 100, 1 << 20, 1 << 20);
+	for (uint64_t i = 0; i < 20000 && !filled; i++) {
+		const uint8_t *txs[1] = { raw };
+		int errs[1], err;
+
+		tu_pk(100 + i, key);
+		len = tu_tx(raw, STORE_TX_REGISTER, 0, i, FEE, key, 1);
+		assert_int_equal(admit(&f, raw, len), SN_OK);
+		node_mempool_hold(f.mp);
+		err = node_engine_propose(f.eng, txs, &len, 1, &o, errs, &blk, &blen, &inc);
+		if (err == SN_E_MAPFULL) {
+			filled = true;
+			node_mempool_suspend(f.mp);
+			assert_int_equal(store_grow_map(f.st), SN_OK);
+			assert_int_equal(node_mempool_resume(f.mp, NULL, 0, NULL), SN_OK);
+			assert_int_equal(node_mempool_count(f.mp), 1); /* still pending */
+			node_mempool_hold(f.mp);
+			err = node_engine_propose(f.eng, txs, &len, 1, &o, errs, &blk, &blen, &inc);
+		}
+		assert_int_equal(err, SN_OK);
+		sn_free(blk);
+		assert_int_equal(inc, 1);
+		assert_int_equal(node_mempool_resume(f.mp, (const uint8_t(*)[SN_HASH_LEN])node_mempool_at(f.mp, 0)->id, 1, NULL),
+		                 SN_OK);
+		assert_int_equal(node_mempool_count(f.mp), 0);
+	}
+	assert_true(filled);
+	fx_close(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -312,6 +412,8 @@ int main(void)
 		cmocka_unit_test(test_recheck_after_block),
 		cmocka_unit_test(test_resume_ids_any_order),
 		cmocka_unit_test(test_resume_out_of_memory),
+		cmocka_unit_test(test_admission_during_block),
+		cmocka_unit_test(test_map_full_with_view),
 	};
 
 	assert_int_equal(sn_crypto_init(), SN_OK);
