@@ -190,7 +190,7 @@ int store_tx_verify(const struct store_tx *tx)
 
 	if ((err = store_tx_sighash(msg, tx)))
 		return err;
-	return sn_schnorr_verify(tx->sig, msg, sizeof(msg), tx->signer);
+	return sn_schnorr_verify_cached(tx->sig, msg, sizeof(msg), tx->signer);
 }
 
 /* header v1: u8 version | u32 chain_id | u64 height | [32] prev_hash | u64 time_ms |

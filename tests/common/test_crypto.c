@@ -1,8 +1,11 @@
 /* tests/common/test_crypto.c — tagged BLAKE2b hashing and BIP340 Schnorr signatures. */
 #include "testutil.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "common/crypto_int.h"
 
 #define BIP340_CSV SN_SOURCE_DIR "/tests/data/bip340-test-vectors.csv"
 #define BIP340_ROWS 15
@@ -81,6 +84,10 @@ static void check_row(const struct bip340_row *row)
 		assert_memory_equal(sig, row->sig, 64);
 	}
 	got = sn_schnorr_verify(row->sig, row->msg, row->msglen, row->pubkey);
+	/* The cached path agrees, on a miss and on the hit after it (or, for a key that does
+	 * not parse, on a second miss). */
+	assert_int_equal(sn_schnorr_verify_cached(row->sig, row->msg, row->msglen, row->pubkey), got);
+	assert_int_equal(sn_schnorr_verify_cached(row->sig, row->msg, row->msglen, row->pubkey), got);
 	if (row->expect_ok) {
 		assert_int_equal(got, SN_OK);
 		assert_int_equal(sn_schnorr_pubkey_check(row->pubkey), SN_OK);
@@ -247,6 +254,353 @@ static void test_invalid_secret_keys(void **state)
 	assert_int_equal(sn_schnorr_verify(sig, "m", 1, pk), SN_OK);
 }
 
+/* ------------------------------------------------------- cached key parsing */
+
+/* Asserts that the calling thread's cache counters moved by exactly (dh, dm) since *h, *m,
+ * and advances them. */
+static void expect_cache(uint64_t *h, uint64_t *m, uint64_t dh, uint64_t dm)
+{
+	uint64_t h2, m2;
+
+	sn__xonly_cache_stats(&h2, &m2);
+	assert_int_equal(h2 - *h, dh);
+	assert_int_equal(m2 - *m, dm);
+	*h = h2;
+	*m = m2;
+}
+
+/* A signature whose r is not below p: libsecp256k1 rejects it before any curve arithmetic,
+ * so checking it costs little more than parsing the key. */
+static const uint8_t sig_r_ge_p[64] = {
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+};
+
+/* Both paths on one key, signature and message: the same result. */
+static int both(const uint8_t sig[64], const void *msg, size_t msglen, const uint8_t pk[32])
+{
+	int want = sn_schnorr_verify(sig, msg, msglen, pk);
+
+	assert_int_equal(sn_schnorr_verify_cached(sig, msg, msglen, pk), want);
+	return want;
+}
+
+static void test_cached_agrees_and_hits(void **state)
+{
+	uint8_t sk[32], pk[32], sig[64], msg[32];
+	uint64_t h, m;
+
+	(void)state;
+	tu_key(1, sk, pk);
+	sn_random_bytes(msg, sizeof(msg));
+	assert_int_equal(sn_schnorr_sign(sig, sk, msg, sizeof(msg), NULL), SN_OK);
+	sn__xonly_cache_stats(&h, &m);
+	/* First check a miss, then hits; a bad signature, message or length is still rejected
+	 * on a hit. */
+	assert_int_equal(both(sig, msg, 32, pk), SN_OK);
+	expect_cache(&h, &m, 0, 1);
+	assert_int_equal(both(sig, msg, 32, pk), SN_OK);
+	expect_cache(&h, &m, 1, 0);
+	sig[5] ^= 0x10;
+	assert_int_equal(both(sig, msg, 32, pk), SN_E_BADSIG);
+	sig[5] ^= 0x10;
+	msg[31] ^= 0x01;
+	assert_int_equal(both(sig, msg, 32, pk), SN_E_BADSIG);
+	msg[31] ^= 0x01;
+	assert_int_equal(both(sig, msg, 31, pk), SN_E_BADSIG);
+	assert_int_equal(both(sig, msg, 0, pk), SN_E_BADSIG);
+	assert_int_equal(both(sig_r_ge_p, msg, 32, pk), SN_E_BADSIG);
+	expect_cache(&h, &m, 5, 0);
+	/* Another signer's signature under this key. */
+	{
+		uint8_t sk2[32], pk2[32], sig2[64];
+
+		tu_key(2, sk2, pk2);
+		assert_int_equal(sn_schnorr_sign(sig2, sk2, msg, sizeof(msg), NULL), SN_OK);
+		assert_int_equal(both(sig2, msg, 32, pk), SN_E_BADSIG);
+		expect_cache(&h, &m, 1, 0);
+		sn_wipe(sk2, sizeof(sk2));
+	}
+	assert_int_equal(both(sig, msg, 32, pk), SN_OK);
+	expect_cache(&h, &m, 1, 0);
+	sn_wipe(sk, sizeof(sk));
+}
+
+/* Keys that do not parse: never cached (each check is a miss), never evicting a good key. */
+static void test_cached_bad_keys(void **state)
+{
+	static const char *const bad[] = {
+		"0000000000000000000000000000000000000000000000000000000000000000",
+		"FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F", /* p */
+		"FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
+		"EEFDEA4CDB677750A420FEE807EACF21EB9898AE79B9768766E4FAA04A2D4A34", /* no curve point */
+	};
+	uint8_t sk[32], pk[32], sig[64], msg[32] = { 7 };
+	uint64_t h, m;
+	uint64_t seed = tu_seed("test_cached_bad_keys");
+	struct tu_rng rng = { seed };
+	int found = 0;
+
+	(void)state;
+	tu_key(3, sk, pk);
+	assert_int_equal(sn_schnorr_sign(sig, sk, msg, sizeof(msg), NULL), SN_OK);
+	sn__xonly_cache_stats(&h, &m);
+	for (size_t i = 0; i < SN_ARRAY_LEN(bad); i++) {
+		uint8_t x[32];
+
+		hex32(x, bad[i]);
+		assert_int_equal(both(sig, msg, 32, x), SN_E_BADKEY);
+		assert_int_equal(both(sig, msg, 32, x), SN_E_BADKEY);
+		expect_cache(&h, &m, 0, 2);
+	}
+	/* Cache pk, then check keys that do not parse but map to pk's slot: pk stays a hit. */
+	assert_int_equal(both(sig, msg, 32, pk), SN_OK);
+	assert_int_equal(both(sig, msg, 32, pk), SN_OK);
+	expect_cache(&h, &m, 1, 1);
+	while (found < 3) {
+		uint8_t x[32];
+
+		for (size_t i = 0; i < sizeof(x); i++)
+			x[i] = (uint8_t)tu_rand(&rng);
+		if (sn__xonly_cache_set(x) != sn__xonly_cache_set(pk) ||
+		    sn_schnorr_pubkey_check(x) == SN_OK)
+			continue;
+		assert_int_equal(both(sig, msg, 32, x), SN_E_BADKEY);
+		expect_cache(&h, &m, 0, 1);
+		assert_int_equal(both(sig, msg, 32, pk), SN_OK);
+		expect_cache(&h, &m, 1, 0);
+		found++;
+	}
+	sn_wipe(sk, sizeof(sk));
+}
+
+/* Keys that share a set: WAYS of them live side by side (all hits once cached); one more,
+ * checked in turn with them, evicts the oldest each time (round robin: every check a miss).
+ * Every result stays right either way. */
+static void test_cached_set_collision(void **state)
+{
+	enum { N = SN__XONLY_CACHE_WAYS + 1, MAX_KEYS = 200000 };
+	static uint32_t set_count[SN__XONLY_CACHE_SETS];
+	static uint32_t set_keys[SN__XONLY_CACHE_SETS][N]; /* key indexes, in order found */
+	uint8_t sk[N][32], pk[N][32], sig[N][64], msg[N][32];
+	uint64_t h, m;
+	size_t full = SIZE_MAX;
+
+	(void)state;
+	memset(set_count, 0, sizeof(set_count));
+	/* Search over tu_key(5000...) until N keys share a set (a few thousand keys). */
+	for (uint32_t i = 0; i < MAX_KEYS && full == SIZE_MAX; i++) {
+		size_t set;
+
+		tu_pk(5000 + i, pk[0]);
+		set = sn__xonly_cache_set(pk[0]);
+		set_keys[set][set_count[set]++] = i;
+		if (set_count[set] == N)
+			full = set;
+	}
+	assert_true(full != SIZE_MAX);
+	for (int k = 0; k < N; k++) {
+		tu_key(5000 + set_keys[full][k], sk[k], pk[k]);
+		assert_int_equal(sn__xonly_cache_set(pk[k]), full);
+		memset(msg[k], k + 1, 32);
+		assert_int_equal(sn_schnorr_sign(sig[k], sk[k], msg[k], 32, NULL), SN_OK);
+	}
+	sn__xonly_cache_stats(&h, &m);
+	/* WAYS keys: a miss each the first time round, then hits only. */
+	for (int round = 0; round < 3; round++)
+		for (int k = 0; k < SN__XONLY_CACHE_WAYS; k++) {
+			assert_int_equal(both(sig[k], msg[k], 32, pk[k]), SN_OK);
+			expect_cache(&h, &m, round > 0, round == 0);
+			assert_int_equal(both(sig[(k + 1) % N], msg[k], 32, pk[k]), SN_E_BADSIG);
+			expect_cache(&h, &m, 1, 0);
+		}
+	/* One more in turn: each check finds its key evicted by the one before. */
+	for (int round = 0; round < 3 * N; round++) {
+		int k = (SN__XONLY_CACHE_WAYS + round) % N;
+
+		assert_int_equal(both(sig[k], msg[k], 32, pk[k]), SN_OK);
+		expect_cache(&h, &m, 0, 1);
+		assert_int_equal(both(sig[k], msg[(k + 1) % N], 32, pk[k]), SN_E_BADSIG);
+		expect_cache(&h, &m, 1, 0);
+	}
+	sn_wipe(sk, sizeof(sk));
+}
+
+/* More distinct keys than slots: the first keys are mostly evicted, and checking them again
+ * gives the same results. */
+static void test_cached_more_keys_than_slots(void **state)
+{
+	enum { FIRST = 64, MORE = SN__XONLY_CACHE_SLOTS + SN__XONLY_CACHE_SLOTS / 8 };
+	static uint8_t pk[FIRST][32], sig[FIRST][64];
+	uint8_t msg[32] = { 9 };
+	uint64_t seed = tu_seed("test_cached_more_keys_than_slots");
+	struct tu_rng rng = { seed };
+	uint64_t h, m, h0, m0;
+	int cached = 0, not_parsed = 0;
+
+	(void)state;
+	for (int i = 0; i < FIRST; i++) {
+		uint8_t sk[32];
+
+		tu_key(2000 + (uint64_t)i, sk, pk[i]);
+		assert_int_equal(sn_schnorr_sign(sig[i], sk, msg, 32, NULL), SN_OK);
+		sn_wipe(sk, sizeof(sk));
+		assert_int_equal(sn_schnorr_verify_cached(sig[i], msg, 32, pk[i]), SN_OK);
+	}
+	/* Random x: about half are curve points (cached), the rest do not parse. */
+	while (cached < MORE) {
+		uint8_t x[32];
+		int got;
+
+		for (size_t i = 0; i < sizeof(x); i++)
+			x[i] = (uint8_t)tu_rand(&rng);
+		got = sn_schnorr_verify_cached(sig_r_ge_p, msg, 32, x);
+		assert_true(got == SN_E_BADSIG || got == SN_E_BADKEY);
+		cached += got == SN_E_BADSIG;
+		not_parsed += got == SN_E_BADKEY;
+	}
+	assert_true(not_parsed > 0);
+	sn__xonly_cache_stats(&h0, &m0);
+	for (int i = 0; i < FIRST; i++) {
+		assert_int_equal(both(sig[i], msg, 32, pk[i]), SN_OK);
+		assert_int_equal(both(sig[(i + 1) % FIRST], msg, 32, pk[i]), SN_E_BADSIG);
+	}
+	sn__xonly_cache_stats(&h, &m);
+	assert_int_equal((h - h0) + (m - m0), 2 * FIRST);
+	/* ~e^-1.1 of them survive, so some were evicted: P(none) ~ 0.33^64. */
+	assert_true(m - m0 > 0);
+	/* Each first check of an evicted key is a miss; the second, a hit. */
+	assert_true(h - h0 >= FIRST);
+}
+
+/* Several threads at once, each with its own signers, results and table. */
+enum { THREADS = 4, THREAD_KEYS = 24, THREAD_ROUNDS = 6 };
+
+struct cache_thread {
+	unsigned idx;
+	pthread_barrier_t *start;
+	uint8_t pk[THREAD_KEYS][32], sig[THREAD_KEYS][64], msg[THREAD_KEYS][32];
+	unsigned wrong;           /* results that differed from the expected one */
+	uint64_t hits0, misses0; /* the thread's counters before its first check */
+	uint64_t hits, misses, checks;
+};
+
+static void *cache_thread_main(void *arg)
+{
+	struct cache_thread *t = arg;
+
+	sn__xonly_cache_stats(&t->hits0, &t->misses0);
+	pthread_barrier_wait(t->start);
+	for (int round = 0; round < THREAD_ROUNDS; round++)
+		for (unsigned k = 0; k < THREAD_KEYS; k++) {
+			unsigned other = (k + 1 + t->idx) % THREAD_KEYS;
+
+			t->wrong += sn_schnorr_verify_cached(t->sig[k], t->msg[k], 32, t->pk[k]) != SN_OK;
+			t->wrong += sn_schnorr_verify_cached(t->sig[other], t->msg[other], 32, t->pk[k]) !=
+			            SN_E_BADSIG;
+			t->wrong += sn_schnorr_verify_cached(t->sig[k], t->msg[k], 31, t->pk[k]) !=
+			            SN_E_BADSIG;
+			t->checks += 3;
+		}
+	sn__xonly_cache_stats(&t->hits, &t->misses);
+	return NULL;
+}
+
+static void test_cached_threads(void **state)
+{
+	static struct cache_thread t[THREADS];
+	pthread_t tid[THREADS];
+	pthread_barrier_t start;
+	uint64_t h0, m0, h, m;
+
+	(void)state;
+	assert_int_equal(pthread_barrier_init(&start, NULL, THREADS), 0);
+	for (unsigned i = 0; i < THREADS; i++) {
+		memset(&t[i], 0, sizeof(t[i]));
+		t[i].idx = i;
+		t[i].start = &start;
+		for (unsigned k = 0; k < THREAD_KEYS; k++) {
+			uint8_t sk[32];
+
+			tu_key(3000 + i * THREAD_KEYS + k, sk, t[i].pk[k]);
+			sn_random_bytes(t[i].msg[k], 32);
+			assert_int_equal(sn_schnorr_sign(t[i].sig[k], sk, t[i].msg[k], 32, NULL), SN_OK);
+			sn_wipe(sk, sizeof(sk));
+		}
+	}
+	sn__xonly_cache_stats(&h0, &m0);
+	for (unsigned i = 0; i < THREADS; i++)
+		assert_int_equal(pthread_create(&tid[i], NULL, cache_thread_main, &t[i]), 0);
+	for (unsigned i = 0; i < THREADS; i++)
+		assert_int_equal(pthread_join(tid[i], NULL), 0);
+	pthread_barrier_destroy(&start);
+	for (unsigned i = 0; i < THREADS; i++) {
+		assert_int_equal(t[i].wrong, 0);
+		/* A new thread starts with no table of its own... */
+		assert_int_equal(t[i].hits0, 0);
+		assert_int_equal(t[i].misses0, 0);
+		/* ...and counts only its own checks: every key parsed at least once, and nearly all
+		 * later checks hits (two of 24 keys may share a slot). */
+		assert_int_equal(t[i].hits + t[i].misses, t[i].checks);
+		assert_true(t[i].misses >= THREAD_KEYS);
+		assert_true(t[i].hits >= t[i].checks / 2);
+	}
+	/* The threads did not touch this thread's table. */
+	sn__xonly_cache_stats(&h, &m);
+	assert_int_equal(h, h0);
+	assert_int_equal(m, m0);
+}
+
+/* If a thread's table cannot be allocated, its checks run uncached and stay right. */
+struct alloc_fail_thread {
+	const uint8_t *pk, *sig, *msg;
+	int ok, badsig, badkey;
+	uint64_t hits, misses;
+};
+
+static void *alloc_fail_thread_main(void *arg)
+{
+	struct alloc_fail_thread *a = arg;
+	uint8_t not_x[32];
+
+	memset(not_x, 0xff, sizeof(not_x));
+	a->ok = sn_schnorr_verify_cached(a->sig, a->msg, 32, a->pk);
+	a->ok |= sn_schnorr_verify_cached(a->sig, a->msg, 32, a->pk);
+	a->badsig = sn_schnorr_verify_cached(a->sig, a->msg, 31, a->pk);
+	a->badkey = sn_schnorr_verify_cached(a->sig, a->msg, 32, not_x);
+	sn__xonly_cache_stats(&a->hits, &a->misses);
+	return NULL;
+}
+
+static void test_cached_alloc_failure(void **state)
+{
+	uint8_t sk[32], pk[32], sig[64], msg[32] = { 4 };
+	struct alloc_fail_thread a = { .pk = pk, .sig = sig, .msg = msg, .hits = 1, .misses = 1 };
+	pthread_t tid;
+
+	(void)state;
+	tu_key(4, sk, pk);
+	assert_int_equal(sn_schnorr_sign(sig, sk, msg, 32, NULL), SN_OK);
+	sn_wipe(sk, sizeof(sk));
+	sn_alloc_fail_after(1);
+	assert_int_equal(pthread_create(&tid, NULL, alloc_fail_thread_main, &a), 0);
+	assert_int_equal(pthread_join(tid, NULL), 0);
+	sn_alloc_fail_after(0);
+	assert_int_equal(a.ok, SN_OK);
+	assert_int_equal(a.badsig, SN_E_BADSIG);
+	assert_int_equal(a.badkey, SN_E_BADKEY);
+	assert_int_equal(a.hits, 0); /* no table */
+	assert_int_equal(a.misses, 0);
+	/* With allocation back, a new thread gets its table. */
+	assert_int_equal(pthread_create(&tid, NULL, alloc_fail_thread_main, &a), 0);
+	assert_int_equal(pthread_join(tid, NULL), 0);
+	assert_int_equal(a.ok, SN_OK);
+	assert_int_equal(a.badsig, SN_E_BADSIG);
+	assert_int_equal(a.badkey, SN_E_BADKEY);
+	assert_int_equal(a.hits, 2);
+	assert_int_equal(a.misses, 2);
+}
+
 /* ------------------------------------------------------------- tagged hashes */
 
 struct hash_kat {
@@ -406,6 +760,12 @@ int main(void)
 		cmocka_unit_test(test_bit_flips_fail),
 		cmocka_unit_test(test_keygen_sign_verify_round_trip),
 		cmocka_unit_test(test_invalid_secret_keys),
+		cmocka_unit_test(test_cached_agrees_and_hits),
+		cmocka_unit_test(test_cached_bad_keys),
+		cmocka_unit_test(test_cached_set_collision),
+		cmocka_unit_test(test_cached_more_keys_than_slots),
+		cmocka_unit_test(test_cached_threads),
+		cmocka_unit_test(test_cached_alloc_failure),
 		cmocka_unit_test(test_tagged_hash_known_answers),
 		cmocka_unit_test(test_streaming_equals_one_shot),
 		cmocka_unit_test(test_different_tags_differ),
