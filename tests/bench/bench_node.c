@@ -2,7 +2,8 @@
  *
  *   bench rpc.submit          signed transfers accepted per second through submit_tx, one per
  *                             request, from SN_BENCH_CLIENTS (default 8) concurrent keep-alive
- *                             connections
+ *                             connections, one request in flight on each (a single-threaded
+ *                             epoll client, as wrk is)
  *   bench node.commit         the same transfers per second end to end: from the first submit
  *                             to the block that commits the last one
  *   bench rpc.submit_batch    the same with JSON-RPC batches of SN_BENCH_BATCH (default 100)
@@ -24,7 +25,9 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
 #include <sodium.h>
 #include <signal.h>
 #include <stdio.h>
@@ -118,12 +121,19 @@ static const char *conn_call(struct conn *c, const char *json)
 	}
 }
 
+/* One client connection of the load generator: its requests, in order (each sender's
+ * transactions go over one connection, in nonce order), one in flight at a time. */
 struct worker {
-	pthread_t th;
 	char **reqs;   /* request bodies: one submit_tx, or a batch of them */
 	size_t *count; /* transactions in each */
 	size_t n, ok, rejected;
 	char first_err[256];
+	/* while the phase runs */
+	char **http;      /* the whole HTTP request for each body (prepare_workers) */
+	size_t *http_len;
+	struct conn c;
+	size_t out_off; /* bytes of the request in flight sent so far */
+	size_t next;    /* index of the request in flight */
 };
 
 /* Counts the "result" and "error" members of a reply (one object or a batch array). */
@@ -135,28 +145,146 @@ static void count_replies(const char *body, size_t *ok, size_t *bad)
 		(*bad)++;
 }
 
-static void *worker_run(void *arg)
+/* The HTTP request for body. */
+static char *http_request(const char *json, size_t *len)
 {
-	struct worker *w = arg;
-	struct conn *c = malloc(sizeof(*c));
+	size_t jl = strlen(json);
+	char *req = malloc(jl + 1024);
+	int hn = snprintf(req, 1024,
+	                  "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic %s\r\n"
+	                  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+	                  auth_b64, jl);
 
-	conn_open(c);
-	for (size_t i = 0; i < w->n; i++) {
-		const char *body = conn_call(c, w->reqs[i]);
-		size_t ok = 0, bad = 0;
+	memcpy(req + hn, json, jl);
+	*len = (size_t)hn + jl;
+	return req;
+}
 
-		if (body)
-			count_replies(body, &ok, &bad);
-		if (!body || ok != w->count[i])
-			bad = w->count[i] - ok;
+/* Every request of every worker, built before the phase starts, so that the phase measures
+ * sending and receiving, not formatting. */
+static void prepare_workers(struct worker *w, size_t clients)
+{
+	for (size_t c = 0; c < clients; c++) {
+		w[c].http = calloc(w[c].n + 1, sizeof(*w[c].http));
+		w[c].http_len = calloc(w[c].n + 1, sizeof(*w[c].http_len));
+		for (size_t i = 0; i < w[c].n; i++)
+			w[c].http[i] = http_request(w[c].reqs[i], &w[c].http_len[i]);
+	}
+}
+
+/* Sends what is left of w's request in flight; false when the connection failed. */
+static bool worker_send(struct worker *w)
+{
+	const char *out = w->http[w->next];
+	size_t len = w->http_len[w->next];
+
+	while (w->out_off < len) {
+		ssize_t n = send(w->c.fd, out + w->out_off, len - w->out_off, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EAGAIN)
+			return true; /* the rest when the socket is writable: EPOLLOUT */
+		if (n <= 0)
+			return false;
+		w->out_off += (size_t)n;
+	}
+	return true;
+}
+
+/* Starts w's next request, if any. */
+static bool worker_start(struct worker *w)
+{
+	if (w->next == w->n)
+		return true;
+	w->out_off = 0;
+	w->c.have = 0;
+	return worker_send(w);
+}
+
+/* Reads what the socket has; when the reply to the request in flight is whole, tallies it and
+ * starts the next. False when the connection failed. */
+static bool worker_read(struct worker *w)
+{
+	for (;;) {
+		ssize_t n = recv(w->c.fd, w->c.buf + w->c.have, sizeof(w->c.buf) - 1 - w->c.have, 0);
+		const char *sep, *cl, *body;
+		size_t need, ok = 0, bad = 0;
+
+		if (n < 0 && errno == EAGAIN)
+			return true;
+		if (n <= 0)
+			return false;
+		w->c.have += (size_t)n;
+		w->c.buf[w->c.have] = '\0';
+		if (!(sep = strstr(w->c.buf, "\r\n\r\n")) || !(cl = strstr(w->c.buf, "Content-Length: ")))
+			continue;
+		need = (size_t)(sep + 4 - w->c.buf) + strtoul(cl + 16, NULL, 10);
+		if (w->c.have < need)
+			continue;
+		body = sep + 4;
+		count_replies(body, &ok, &bad);
+		if (ok != w->count[w->next])
+			bad = w->count[w->next] - ok;
 		w->ok += ok;
 		w->rejected += bad;
 		if (bad && !w->first_err[0])
-			snprintf(w->first_err, sizeof(w->first_err), "%s", body ? body : "(connection lost)");
+			snprintf(w->first_err, sizeof(w->first_err), "%s", body);
+		w->next++;
+		return worker_start(w);
 	}
-	close(c->fd);
-	free(c);
-	return NULL;
+}
+
+/* Runs every worker's requests over its own connection, all from this thread with epoll,
+ * as a load generator like wrk does: no thread per connection, no blocking per request. */
+static void run_workers(struct worker *w, size_t clients)
+{
+	int ep = epoll_create1(0);
+	size_t open = 0;
+
+	if (ep < 0) {
+		perror("bench_node: epoll_create1");
+		exit(1);
+	}
+	for (size_t c = 0; c < clients; c++) {
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = &w[c] };
+
+		conn_open(&w[c].c);
+		fcntl(w[c].c.fd, F_SETFL, fcntl(w[c].c.fd, F_GETFL) | O_NONBLOCK);
+		epoll_ctl(ep, EPOLL_CTL_ADD, w[c].c.fd, &ev);
+		if (!worker_start(&w[c])) {
+			fprintf(stderr, "bench_node: client %zu: connection lost\n", c);
+			exit(1);
+		}
+		open += w[c].next < w[c].n;
+	}
+	while (open) {
+		struct epoll_event evs[64];
+		int k = epoll_wait(ep, evs, 64, 10000);
+
+		if (k <= 0) {
+			fprintf(stderr, "bench_node: no reply for 10 s\n");
+			exit(1);
+		}
+		for (int i = 0; i < k; i++) {
+			struct worker *x = evs[i].data.ptr;
+			bool was_open = x->next < x->n;
+
+			if (!was_open)
+				continue;
+			if (((evs[i].events & EPOLLOUT) && !worker_send(x)) || !worker_read(x)) {
+				fprintf(stderr, "bench_node: a client's connection was lost\n");
+				exit(1);
+			}
+			open -= x->next == x->n;
+		}
+	}
+	for (size_t c = 0; c < clients; c++) {
+		close(w[c].c.fd);
+		for (size_t i = 0; i < w[c].n; i++)
+			free(w[c].http[i]);
+		free(w[c].http);
+		free(w[c].http_len);
+	}
+	close(ep);
 }
 
 static uint64_t status_u64(struct conn *c, const char *field)
@@ -217,14 +345,13 @@ static void run_phase(struct worker *w, size_t clients, struct conn *ctl, const 
 	size_t ok = 0, rejected = 0;
 	double node0, self0;
 
+	prepare_workers(w, clients);
 	h0 = status_u64(ctl, "height");
 	node0 = node_cpu_us();
 	self0 = self_cpu_us();
 	t0 = sn_time_mono_ns();
-	for (size_t c = 0; c < clients; c++)
-		pthread_create(&w[c].th, NULL, worker_run, &w[c]);
+	run_workers(w, clients);
 	for (size_t c = 0; c < clients; c++) {
-		pthread_join(w[c].th, NULL);
 		ok += w[c].ok;
 		rejected += w[c].rejected;
 		if (w[c].first_err[0])
