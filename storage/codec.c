@@ -1,7 +1,7 @@
 /* storage/codec.c — transaction, block and account encodings (docs/protocol.md).
  * Explicit little-endian, a version byte first, every length checked against a named
  * maximum, canonical: exactly one encoding per value. */
-#include "storage/storage.h"
+#include "storage/store_int.h"
 
 #define TAG_TX_SIG "settled/tx/sig"
 #define TAG_TX_ID "settled/tx/id"
@@ -306,6 +306,67 @@ void store_account_encode(uint8_t out[STORE_ACCOUNT_LEN], const struct store_acc
 	sn_write_le64(&w, a->personal_volume);
 	sn_write_le64(&w, a->reg_height);
 	sn_write_le64(&w, a->depth);
+}
+
+/* The two halves of an account as the store keeps them (docs/storage.md): what a transfer
+ * changes (balance, nonce, personal volume) apart from what registration fixed. */
+void store__account_cold_encode(uint8_t out[STORE_COLD_LEN], const struct store_account *a)
+{
+	struct sn_writer w = sn_writer_init(out, STORE_COLD_LEN);
+
+	sn_write_u8(&w, STORE_COLD_V1);
+	sn_write_le64(&w, a->seq);
+	sn_write_bytes(&w, a->sponsor, SN_PUBKEY_LEN);
+	sn_write_le64(&w, a->sponsor_seq);
+	sn_write_le64(&w, a->reg_height);
+	sn_write_le64(&w, a->depth);
+}
+
+int store__account_cold_decode(struct store_account *a, const uint8_t *in, size_t len)
+{
+	struct sn_reader r = sn_reader_init(in, len);
+	uint8_t version;
+
+	a->seq = a->sponsor_seq = a->reg_height = a->depth = 0;
+	memset(a->sponsor, 0, SN_PUBKEY_LEN);
+	version = sn_read_u8(&r);
+	if (sn_reader_failed(&r))
+		return SN_E_TRUNCATED;
+	if (version != STORE_COLD_V1)
+		return SN_E_VERSION;
+	a->seq = sn_read_le64(&r);
+	sn_read_bytes(&r, a->sponsor, SN_PUBKEY_LEN);
+	a->sponsor_seq = sn_read_le64(&r);
+	a->reg_height = sn_read_le64(&r);
+	a->depth = sn_read_le64(&r);
+	return sn_reader_finish(&r);
+}
+
+void store__account_hot_encode(uint8_t out[STORE_HOT_LEN], const struct store_account *a)
+{
+	struct sn_writer w = sn_writer_init(out, STORE_HOT_LEN);
+
+	sn_write_u8(&w, STORE_HOT_V1);
+	sn_write_le64(&w, a->balance);
+	sn_write_le64(&w, a->nonce);
+	sn_write_le64(&w, a->personal_volume);
+}
+
+int store__account_hot_decode(struct store_account *a, const uint8_t *in, size_t len)
+{
+	struct sn_reader r = sn_reader_init(in, len);
+	uint8_t version;
+
+	a->balance = a->nonce = a->personal_volume = 0;
+	version = sn_read_u8(&r);
+	if (sn_reader_failed(&r))
+		return SN_E_TRUNCATED;
+	if (version != STORE_HOT_V1)
+		return SN_E_VERSION;
+	a->balance = sn_read_le64(&r);
+	a->nonce = sn_read_le64(&r);
+	a->personal_volume = sn_read_le64(&r);
+	return sn_reader_finish(&r);
 }
 
 int store_account_decode(struct store_account *a, const uint8_t *in, size_t len)

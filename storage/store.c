@@ -48,6 +48,79 @@ static MDB_val mval(const void *p, size_t n)
 	return v;
 }
 
+static void state_key(uint8_t out[8], uint64_t seq)
+{
+	sn_put_be64(out, seq); /* big-endian: LMDB orders the table by seq */
+}
+
+/* Schema 1 kept each account whole (record v1) under its key; schema 2 splits it into the
+ * registration fields (still under the key) and the changing ones (under its seq in
+ * account_state). Rewrites every account in the open transaction: all or nothing. */
+static int migrate_schema1(struct store *st, MDB_txn *txn)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	struct store_account *all = NULL;
+	size_t n = 0, cap = 0;
+	int rc, err = SN_OK;
+
+	if ((rc = mdb_cursor_open(txn, st->db_accounts, &cur)))
+		return store__mdb_err(rc, "opening accounts cursor");
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (n == cap) {
+			struct store_account *na = sn_realloc(all, (cap = cap ? 2 * cap : 1024) * sizeof(*all));
+
+			if (!na) {
+				err = SN_E_NOMEM;
+				goto out;
+			}
+			all = na;
+		}
+		if (k.mv_size != SN_PUBKEY_LEN || store_account_decode(&all[n], v.mv_data, v.mv_size)) {
+			SN_LOG(SN_LOG_ERROR, "store", "schema 1 account record %zu is corrupt", n);
+			err = SN_E_CORRUPT;
+			goto out;
+		}
+		memcpy(all[n++].key, k.mv_data, SN_PUBKEY_LEN);
+	}
+	if (rc != MDB_NOTFOUND) {
+		err = store__mdb_err(rc, "reading accounts");
+		goto out;
+	}
+	mdb_cursor_close(cur);
+	cur = NULL;
+	for (size_t i = 0; i < n && !err; i++) {
+		uint8_t cold[STORE_COLD_LEN], hot[STORE_HOT_LEN], sk[8];
+		MDB_val ck = mval(all[i].key, SN_PUBKEY_LEN), cv = mval(cold, sizeof(cold));
+		MDB_val hk = mval(sk, sizeof(sk)), hv = mval(hot, sizeof(hot));
+
+		store__account_cold_encode(cold, &all[i]);
+		store__account_hot_encode(hot, &all[i]);
+		state_key(sk, all[i].seq);
+		if ((rc = mdb_put(txn, st->db_accounts, &ck, &cv, 0)) || (rc = mdb_put(txn, st->db_state, &hk, &hv, 0)))
+			err = store__mdb_err(rc, "migrating accounts");
+	}
+	if (!err)
+		SN_LOG(SN_LOG_INFO, "store", "migrated the store from schema 1 to %u (%zu accounts)", STORE_SCHEMA, n);
+out:
+	mdb_cursor_close(cur);
+	sn_free(all);
+	return err;
+}
+
+static int write_format(struct store *st, MDB_txn *txn, uint32_t chain_id)
+{
+	MDB_val k = mval(KEY_FORMAT, strlen(KEY_FORMAT)), v;
+	uint8_t buf[STORE_MAGIC_LEN + 8];
+	struct sn_writer w = sn_writer_init(buf, sizeof(buf));
+
+	sn_write_bytes(&w, STORE_MAGIC, STORE_MAGIC_LEN);
+	sn_write_le32(&w, STORE_SCHEMA);
+	sn_write_le32(&w, chain_id);
+	v = mval(buf, w.len);
+	return store__mdb_err(mdb_put(txn, st->db_meta, &k, &v, 0), "writing format");
+}
+
 /* format: [8] magic | u32 schema | u32 chain_id */
 static int store_check_format(struct store *st, MDB_txn *txn, uint32_t chain_id)
 {
@@ -57,16 +130,8 @@ static int store_check_format(struct store *st, MDB_txn *txn, uint32_t chain_id)
 	uint32_t schema, stored_chain;
 	int rc = mdb_get(txn, st->db_meta, &k, &v);
 
-	if (rc == MDB_NOTFOUND) {
-		uint8_t buf[STORE_MAGIC_LEN + 8];
-		struct sn_writer w = sn_writer_init(buf, sizeof(buf));
-
-		sn_write_bytes(&w, STORE_MAGIC, STORE_MAGIC_LEN);
-		sn_write_le32(&w, STORE_SCHEMA);
-		sn_write_le32(&w, chain_id);
-		v = mval(buf, w.len);
-		return store__mdb_err(mdb_put(txn, st->db_meta, &k, &v, 0), "writing format");
-	}
+	if (rc == MDB_NOTFOUND)
+		return write_format(st, txn, chain_id);
 	if (rc)
 		return store__mdb_err(rc, "reading format");
 	r = sn_reader_init(v.mv_data, v.mv_size);
@@ -83,14 +148,18 @@ static int store_check_format(struct store *st, MDB_txn *txn, uint32_t chain_id)
 		       schema, STORE_SCHEMA);
 		return SN_E_VERSION;
 	}
-	if (schema < STORE_SCHEMA) {
-		SN_LOG(SN_LOG_ERROR, "store", "store schema %u is older than %u and has no migration",
-		       schema, STORE_SCHEMA);
+	if (schema < 1) {
+		SN_LOG(SN_LOG_ERROR, "store", "store schema %u is unknown", schema);
 		return SN_E_VERSION;
 	}
 	if (stored_chain != chain_id) {
 		SN_LOG(SN_LOG_ERROR, "store", "store belongs to chain id %u, not %u", stored_chain, chain_id);
 		return SN_E_CHAIN;
+	}
+	if (schema == 1) {
+		int err = migrate_schema1(st, txn);
+
+		return err ? err : write_format(st, txn, chain_id);
 	}
 	return SN_OK;
 }
@@ -193,7 +262,7 @@ static int store_rebuild(struct store *st, MDB_txn *txn)
 {
 	uint64_t n = st->info.accounts;
 	uint32_t *parent = NULL;
-	uint64_t *pvol = NULL;
+	uint64_t *pvol = NULL, (*state)[2] = NULL; /* by seq: balance, nonce (pvol apart) */
 	uint8_t *seen = NULL;
 	uint8_t(*leaves)[SN_HASH_LEN] = NULL;
 	uint8_t acct_root[SN_HASH_LEN], root[SN_HASH_LEN];
@@ -207,11 +276,46 @@ static int store_rebuild(struct store *st, MDB_txn *txn)
 	parent = sn_calloc(n ? n : 1, sizeof(*parent));
 	pvol = sn_calloc(n ? n : 1, sizeof(*pvol));
 	seen = sn_calloc(n ? n : 1, 1);
+	state = sn_malloc((n ? n : 1) * sizeof(*state));
 	leaves = sn_malloc((n ? n : 1) * SN_HASH_LEN);
-	if (!parent || !pvol || !seen || !leaves) {
+	if (!parent || !pvol || !seen || !state || !leaves) {
 		err = SN_E_NOMEM;
 		goto out;
 	}
+	/* The changing halves first, in seq order (one sequential pass), then the records by
+	 * key, each joined with its half through its seq. */
+	if ((rc = mdb_cursor_open(txn, st->db_state, &cur))) {
+		err = store__mdb_err(rc, "opening account state cursor");
+		goto out;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct store_account a;
+		uint64_t seq = k.mv_size == 8 ? sn_get_be64(k.mv_data) : UINT64_MAX;
+
+		if (seq >= n || seen[seq] || store__account_hot_decode(&a, v.mv_data, v.mv_size)) {
+			SN_LOG(SN_LOG_ERROR, "store", "account state record %llu is corrupt", (unsigned long long)count);
+			err = SN_E_CORRUPT;
+			goto out;
+		}
+		seen[seq] = 1;
+		state[seq][0] = a.balance;
+		state[seq][1] = a.nonce;
+		pvol[seq] = a.personal_volume;
+		count++;
+	}
+	if (rc != MDB_NOTFOUND) {
+		err = store__mdb_err(rc, "reading account state");
+		goto out;
+	}
+	if (count != n) {
+		SN_LOG(SN_LOG_ERROR, "store", "%llu account state records, tip says %llu", (unsigned long long)count,
+		       (unsigned long long)n);
+		err = SN_E_CORRUPT;
+		goto out;
+	}
+	mdb_cursor_close(cur);
+	cur = NULL;
+	count = 0;
 	if ((rc = mdb_cursor_open(txn, st->db_accounts, &cur))) {
 		err = store__mdb_err(rc, "opening accounts cursor");
 		goto out;
@@ -220,17 +324,19 @@ static int store_rebuild(struct store *st, MDB_txn *txn)
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		struct store_account a;
 
-		if (k.mv_size != SN_PUBKEY_LEN || store_account_decode(&a, v.mv_data, v.mv_size) ||
-		    a.seq >= n || seen[a.seq] || (a.seq && a.sponsor_seq >= a.seq)) {
+		if (k.mv_size != SN_PUBKEY_LEN || store__account_cold_decode(&a, v.mv_data, v.mv_size) ||
+		    a.seq >= n || seen[a.seq] != 1 || (a.seq && a.sponsor_seq >= a.seq)) {
 			SN_LOG(SN_LOG_ERROR, "store", "account record %llu is corrupt",
 			       (unsigned long long)count);
 			err = SN_E_CORRUPT;
 			goto out;
 		}
 		memcpy(a.key, k.mv_data, SN_PUBKEY_LEN);
-		seen[a.seq] = 1;
+		seen[a.seq] = 2;
+		a.balance = state[a.seq][0];
+		a.nonce = state[a.seq][1];
+		a.personal_volume = pvol[a.seq];
 		parent[a.seq] = (uint32_t)a.sponsor_seq;
-		pvol[a.seq] = a.personal_volume;
 		store__account_leaf(leaves[a.seq], &a);
 		count++;
 	}
@@ -269,6 +375,7 @@ out:
 	mdb_cursor_close(cur);
 	sn_free(parent);
 	sn_free(pvol);
+	sn_free(state);
 	sn_free(seen);
 	sn_free(leaves);
 	return err;
@@ -386,7 +493,7 @@ int store_open(struct store **out, const char *path, const struct store_opts *op
 		st->env = NULL;
 		goto fail;
 	}
-	mdb_env_set_maxdbs(st->env, 8);
+	mdb_env_set_maxdbs(st->env, 10);
 	mdb_env_set_maxreaders(st->env, 256);
 	mdb_env_set_mapsize(st->env, opts->map_size ? opts->map_size : STORE_DEFAULT_MAP);
 	rc = mdb_env_open(st->env, path, MDB_NOTLS | (opts->no_sync ? MDB_NOSYNC : 0), 0600);
@@ -403,6 +510,7 @@ int store_open(struct store **out, const char *path, const struct store_opts *op
 	}
 	if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->db_meta)) ||
 	    (rc = mdb_dbi_open(txn, "accounts", MDB_CREATE, &st->db_accounts)) ||
+	    (rc = mdb_dbi_open(txn, "account_state", MDB_CREATE, &st->db_state)) ||
 	    (rc = mdb_dbi_open(txn, "blocks", MDB_CREATE, &st->db_blocks)) ||
 	    (rc = mdb_dbi_open(txn, "block_hash", MDB_CREATE, &st->db_block_hash)) ||
 	    (rc = mdb_dbi_open(txn, "txs", MDB_CREATE, &st->db_txs)) ||
@@ -527,6 +635,23 @@ static void read_end(struct store *st, MDB_txn *txn)
 	pthread_rwlock_unlock(&st->lock);
 }
 
+/* The changing half of the account whose other half is in a (a->seq) into a. */
+static int account_state_read(struct store *st, MDB_txn *txn, struct store_account *a)
+{
+	uint8_t sk[8];
+	MDB_val k = mval(sk, sizeof(sk)), v;
+	int rc;
+
+	state_key(sk, a->seq);
+	if ((rc = mdb_get(txn, st->db_state, &k, &v)))
+		return rc == MDB_NOTFOUND ? SN_E_CORRUPT : store__mdb_err(rc, "reading account state");
+	if (store__account_hot_decode(a, v.mv_data, v.mv_size)) {
+		SN_LOG(SN_LOG_ERROR, "store", "account state record is corrupt");
+		return SN_E_CORRUPT;
+	}
+	return SN_OK;
+}
+
 int store__account_read(struct store *st, MDB_txn *txn, const uint8_t key[SN_PUBKEY_LEN],
                         struct store_account *out)
 {
@@ -537,11 +662,11 @@ int store__account_read(struct store *st, MDB_txn *txn, const uint8_t key[SN_PUB
 	if (rc)
 		return store__mdb_err(rc, "reading account");
 	memcpy(out->key, key, SN_PUBKEY_LEN);
-	if (store_account_decode(out, v.mv_data, v.mv_size)) {
+	if (store__account_cold_decode(out, v.mv_data, v.mv_size)) {
 		SN_LOG(SN_LOG_ERROR, "store", "account record is corrupt");
 		return SN_E_CORRUPT;
 	}
-	return SN_OK;
+	return account_state_read(st, txn, out);
 }
 
 int store_account_get(struct store *st, const uint8_t key[SN_PUBKEY_LEN], struct store_account *out)
@@ -681,7 +806,7 @@ int store_tx_locate(struct store *st, const uint8_t id[SN_HASH_LEN], uint64_t *h
  * 0: from the first record) for as long as keys begin with start's first plen bytes, all in
  * one read transaction. Stops at fn's first non-zero return and returns it; else SN_OK or the
  * LMDB error. */
-typedef int scan_fn(void *ud, const MDB_val *k, const MDB_val *v);
+typedef int scan_fn(void *ud, MDB_txn *txn, const MDB_val *k, const MDB_val *v);
 
 static int scan(struct store *st, MDB_dbi dbi, const void *start, size_t slen, size_t plen, scan_fn *fn, void *ud,
                 const char *what)
@@ -701,7 +826,7 @@ static int scan(struct store *st, MDB_dbi dbi, const void *start, size_t slen, s
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (plen && (k.mv_size < plen || memcmp(k.mv_data, start, plen) != 0))
 			break;
-		err = fn(ud, &k, &v);
+		err = fn(ud, txn, &k, &v);
 	}
 	if (!err && rc != 0 && rc != MDB_NOTFOUND)
 		err = store__mdb_err(rc, what);
@@ -715,10 +840,11 @@ struct gov_scan {
 	void *ud;
 };
 
-static int gov_scan_one(void *ud, const MDB_val *k, const MDB_val *v)
+static int gov_scan_one(void *ud, MDB_txn *txn, const MDB_val *k, const MDB_val *v)
 {
 	struct gov_scan *g = ud;
 
+	(void)txn;
 	return g->fn(g->ud, k->mv_data, k->mv_size, v->mv_data, v->mv_size);
 }
 
@@ -735,11 +861,12 @@ struct referral_scan {
 	size_t max, *n;
 };
 
-static int referral_one(void *ud, const MDB_val *k, const MDB_val *v)
+static int referral_one(void *ud, MDB_txn *txn, const MDB_val *k, const MDB_val *v)
 {
 	struct referral_scan *r = ud;
 	const uint8_t *child = (const uint8_t *)k->mv_data + SN_PUBKEY_LEN;
 
+	(void)txn;
 	(void)v;
 	if (*r->n == r->max)
 		return 1; /* enough */
@@ -768,24 +895,29 @@ int store_referrals_list(struct store *st, const uint8_t key[SN_PUBKEY_LEN], con
 }
 
 struct account_scan {
+	struct store *st;
 	store_account_fn *fn;
 	void *ud;
 };
 
-static int account_one(void *ud, const MDB_val *k, const MDB_val *v)
+static int account_one(void *ud, MDB_txn *txn, const MDB_val *k, const MDB_val *v)
 {
 	struct account_scan *s = ud;
 	struct store_account a;
+	int err;
 
-	if (k->mv_size != SN_PUBKEY_LEN || store_account_decode(&a, v->mv_data, v->mv_size))
+	memset(&a, 0, sizeof(a));
+	if (k->mv_size != SN_PUBKEY_LEN || store__account_cold_decode(&a, v->mv_data, v->mv_size))
 		return SN_E_CORRUPT;
 	memcpy(a.key, k->mv_data, SN_PUBKEY_LEN);
+	if ((err = account_state_read(s->st, txn, &a)))
+		return err;
 	return s->fn(s->ud, &a);
 }
 
 int store_account_foreach(struct store *st, store_account_fn *fn, void *ud)
 {
-	struct account_scan s = { fn, ud };
+	struct account_scan s = { st, fn, ud };
 
 	return scan(st, st->db_accounts, NULL, 0, 0, account_one, &s, "iterating accounts");
 }

@@ -71,7 +71,7 @@ SN_MUST_CHECK int store__gov_root(struct store *st, MDB_txn *txn, const struct g
 struct store {
 	MDB_env *env;
 	int lock_fd; /* flock held on <path>/store.lock: one process per store */
-	MDB_dbi db_meta, db_accounts, db_blocks, db_block_hash, db_txs, db_commits, db_referrals, db_gov;
+	MDB_dbi db_meta, db_accounts, db_state, db_blocks, db_block_hash, db_txs, db_commits, db_referrals, db_gov;
 	bool no_sync;
 	/* Two locks, always taken in this order:
 	 * - lock (the map): held for reading by every LMDB read transaction for as long as it
@@ -95,6 +95,19 @@ struct store {
 	uint32_t *direct;     /* direct referrals per account, by seq */
 	uint32_t direct_cap;
 };
+
+/* An account as the store keeps it (schema 2, docs/storage.md): the fields registration
+ * fixes under its key in `accounts`, and the ones transactions change under its seq in
+ * `account_state`, so that a transfer rewrites 25 bytes rather than the whole record.
+ * Decoders: SN_E_TRUNCATED, SN_E_VERSION, SN_E_TRAILING; each sets only its own fields. */
+#define STORE_COLD_V1 1
+#define STORE_COLD_LEN (1 + 8 + SN_PUBKEY_LEN + 8 + 8 + 8)
+#define STORE_HOT_V1 1
+#define STORE_HOT_LEN (1 + 8 + 8 + 8)
+void store__account_cold_encode(uint8_t out[STORE_COLD_LEN], const struct store_account *a);
+SN_MUST_CHECK int store__account_cold_decode(struct store_account *a, const uint8_t *in, size_t len);
+void store__account_hot_encode(uint8_t out[STORE_HOT_LEN], const struct store_account *a);
+SN_MUST_CHECK int store__account_hot_decode(struct store_account *a, const uint8_t *in, size_t len);
 
 /* Maps an LMDB return code to an sn error (logging where it happened). */
 int store__mdb_err(int rc, const char *what);

@@ -140,6 +140,7 @@ struct store_group {
 	struct store *st;
 	MDB_txn *txn;
 	struct store_info tip;          /* after the group's last block */
+	uint64_t first_new_seq;         /* accounts from this seq on were created in the group */
 	uint8_t gov_root[SN_HASH_LEN];  /* likewise */
 	uint32_t blocks;
 	uint64_t txs;
@@ -572,16 +573,9 @@ static int cmp_by_seq(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
-static int cmp_by_key(const void *x, const void *y)
-{
-	return memcmp(sort_ctx->ent[*(const uint32_t *)x].a.key, sort_ctx->ent[*(const uint32_t *)y].a.key,
-	              SN_PUBKEY_LEN);
-}
-
-/* Indexes of the dirty entries, sorted by cmp. The caller frees *out. sort_ctx is guarded by
+/* Indexes of the dirty entries, in seq order. The caller frees *out. sort_ctx is guarded by
  * the writer mutex (one wtxn at a time). */
-static int dirty_sorted(struct store_wtxn *w, int (*cmp)(const void *, const void *), uint32_t **out,
-                        uint32_t *cnt)
+static int dirty_sorted(struct store_wtxn *w, uint32_t **out, uint32_t *cnt)
 {
 	uint32_t *d = sn_malloc((size_t)(w->n_ent ? w->n_ent : 1) * sizeof(*d)), n = 0;
 
@@ -593,7 +587,7 @@ static int dirty_sorted(struct store_wtxn *w, int (*cmp)(const void *, const voi
 		if (w->ent[e].dirty)
 			d[n++] = e;
 	sort_ctx = w;
-	qsort(d, n, sizeof(*d), cmp);
+	qsort(d, n, sizeof(*d), cmp_by_seq);
 	sort_ctx = NULL;
 	*out = d;
 	*cnt = n;
@@ -613,7 +607,7 @@ int store_wtxn_state_root(struct store_wtxn *w, uint8_t out[SN_HASH_LEN])
 		memcpy(out, w->root, SN_HASH_LEN);
 		return SN_OK;
 	}
-	if ((err = dirty_sorted(w, cmp_by_seq, &d, &n)))
+	if ((err = dirty_sorted(w, &d, &n)))
 		return err;
 	idx = sn_malloc((size_t)(n ? n : 1) * sizeof(*idx));
 	leaves = sn_malloc((size_t)(n ? n : 1) * SN_HASH_LEN);
@@ -652,12 +646,23 @@ static int put(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kn, const void *
 	return mdb_put(txn, dbi, &mk, &mv, 0);
 }
 
-static int account_put(struct store *st, MDB_txn *txn, const struct store_account *a)
+/* An account's changing half under its seq; with created, also the half its registration
+ * fixed, under its key (docs/storage.md: a transfer rewrites 25 bytes, not the record). */
+static int account_put(struct store *st, MDB_txn *txn, const struct store_account *a, bool created)
 {
-	uint8_t rec[STORE_ACCOUNT_LEN];
+	uint8_t hot[STORE_HOT_LEN], sk[8];
+	int rc;
 
-	store_account_encode(rec, a);
-	return put(txn, st->db_accounts, a->key, SN_PUBKEY_LEN, rec, sizeof(rec));
+	if (created) {
+		uint8_t cold[STORE_COLD_LEN];
+
+		store__account_cold_encode(cold, a);
+		if ((rc = put(txn, st->db_accounts, a->key, SN_PUBKEY_LEN, cold, sizeof(cold))))
+			return rc;
+	}
+	store__account_hot_encode(hot, a);
+	sn_put_be64(sk, a->seq);
+	return put(txn, st->db_state, sk, sizeof(sk), hot, sizeof(hot));
 }
 
 /* Every LMDB write of the block; the accounts only with accounts (a commit group writes
@@ -676,7 +681,7 @@ static int wtxn_write(struct store_wtxn *w, MDB_txn *txn, const uint32_t *dirty,
 		const struct store_account *a = &w->ent[dirty[i]].a;
 		uint8_t ref[2 * SN_PUBKEY_LEN];
 
-		if (accounts && (rc = account_put(st, txn, a)))
+		if (accounts && (rc = account_put(st, txn, a, w->ent[dirty[i]].is_new)))
 			return rc;
 		if (!w->ent[dirty[i]].is_new || a->seq == 0)
 			continue;
@@ -850,7 +855,7 @@ int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr
 		err = hdr->tx_count != w->n_tx ? SN_E_INVAL : SN_E_STATEROOT;
 		goto out;
 	}
-	if ((err = dirty_sorted(w, cmp_by_key, &dirty, &n_dirty)))
+	if ((err = dirty_sorted(w, &dirty, &n_dirty)))
 		goto out;
 	store_block_hash(hash, hdr);
 	tip = w->base;
@@ -955,6 +960,7 @@ int store_group_begin(struct store *st, struct store_group **out)
 	g->st = st;
 	pthread_rwlock_rdlock(&st->idx_lock);
 	g->tip = st->info;
+	g->first_new_seq = g->tip.accounts;
 	memcpy(g->gov_root, st->gov_root, SN_HASH_LEN);
 	pthread_rwlock_unlock(&st->idx_lock);
 	*out = g;
@@ -994,12 +1000,15 @@ static int group_apply_memory(struct store_group *g)
 	return err;
 }
 
-static int cmp_account_key(const void *x, const void *y)
+static int cmp_account_seq(const void *x, const void *y)
 {
-	return memcmp(((const struct store_account *)x)->key, ((const struct store_account *)y)->key, SN_PUBKEY_LEN);
+	uint64_t a = ((const struct store_account *)x)->seq, b = ((const struct store_account *)y)->seq;
+
+	return a < b ? -1 : a > b;
 }
 
-/* The group's accounts into its transaction, in key order (sequential puts). */
+/* The group's accounts into its transaction, in seq order (sequential puts of the changing
+ * halves; the accounts the group created also get their fixed half). */
 static int group_write_accounts(struct store_group *g)
 {
 	uint64_t t0 = sn_time_mono_ns();
@@ -1009,9 +1018,9 @@ static int group_write_accounts(struct store_group *g)
 	g->acc_slots = NULL;
 	g->n_acc_slots = 0;
 	if (g->n_acc) /* qsort's pointer must not be NULL, even for none */
-		qsort(g->acc, g->n_acc, sizeof(*g->acc), cmp_account_key);
+		qsort(g->acc, g->n_acc, sizeof(*g->acc), cmp_account_seq);
 	for (uint32_t i = 0; i < g->n_acc; i++)
-		if ((rc = account_put(g->st, g->txn, &g->acc[i])))
+		if ((rc = account_put(g->st, g->txn, &g->acc[i], g->acc[i].seq >= g->first_new_seq)))
 			return store__mdb_err(rc, "writing accounts");
 	SN_LOG(SN_LOG_DEBUG, "store", "commit group: %u accounts written in %.1f ms", g->n_acc,
 	       (double)(sn_time_mono_ns() - t0) / 1e6);

@@ -181,6 +181,12 @@ def main():
         "bad-version": account(5, 1000, 3, pk2, 2, 7, 9, 1, version=2),
         "version-only": b"\x01",
         "empty": b"",
+        # the store's two halves of an account (schema 2, docs/storage.md)
+        "cold": struct.pack("<BQ", 1, 5) + pk2 + struct.pack("<QQQ", 2, 9, 1),
+        "cold-truncated": (struct.pack("<BQ", 1, 5) + pk2 + struct.pack("<QQQ", 2, 9, 1))[:64],
+        "hot": struct.pack("<BQQQ", 1, 1000, 3, 0x0102030405060708),
+        "hot-trailing-byte": struct.pack("<BQQQ", 1, 1000, 3, 7) + b"\x00",
+        "hot-bad-version": struct.pack("<BQQQ", 2, 1000, 3, 7),
     }
     write("fuzz_storage_account", accounts)
 

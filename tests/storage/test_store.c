@@ -204,37 +204,139 @@ static void test_wrong_chain_and_newer_schema(void **state)
 	free(dir);
 }
 
-/* An account record changed behind the store's back no longer matches the state root. */
+/* Opens the store in dir with raw LMDB, for a test to edit behind its back. */
+static MDB_env *raw_open(const char *dir, MDB_txn **txn)
+{
+	MDB_env *env;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 10);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, txn), 0);
+	return env;
+}
+
+static void raw_close(MDB_env *env, MDB_txn *txn)
+{
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* Flips one bit of the value at key in table name (copied: LMDB's pages are read-only). */
+static void raw_flip(const char *dir, const char *name, const void *key, size_t klen, size_t byte)
+{
+	MDB_txn *txn;
+	MDB_env *env = raw_open(dir, &txn);
+	MDB_dbi dbi;
+	MDB_val k = { klen, (void *)key }, v;
+	uint8_t rec[256];
+
+	assert_int_equal(mdb_dbi_open(txn, name, 0, &dbi), 0);
+	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+	assert_true(v.mv_size <= sizeof(rec) && byte < v.mv_size);
+	memcpy(rec, v.mv_data, v.mv_size);
+	rec[byte] ^= 1;
+	v.mv_data = rec;
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	raw_close(env, txn);
+}
+
+/* Either half of an account changed behind the store's back no longer matches the state
+ * root; a missing half is caught by the count. */
 static void test_corruption_detected_on_open(void **state)
+{
+	struct store_opts o = { .chain_id = TU_CHAIN };
+	uint8_t pk[SN_PUBKEY_LEN], seq_key[8];
+
+	(void)state;
+	tu_pk(2, pk);
+	sn_put_be64(seq_key, 2); /* keys 1..3 get seqs 1..3 */
+	for (int round = 0; round < 3; round++) {
+		char *dir;
+		struct store *st = tu_store_new(&dir, 1000, 0, true);
+
+		assert_int_equal(commit_register_block(st, 0, 1, 3), SN_OK);
+		store_close(st);
+		if (round == 0) {
+			raw_flip(dir, "account_state", seq_key, sizeof(seq_key), 1); /* balance */
+		} else if (round == 1) {
+			raw_flip(dir, "accounts", pk, sizeof(pk), STORE_COLD_LEN - 1); /* depth */
+		} else {
+			MDB_txn *txn;
+			MDB_env *env = raw_open(dir, &txn);
+			MDB_dbi dbi;
+			MDB_val k = { sizeof(seq_key), seq_key };
+
+			assert_int_equal(mdb_dbi_open(txn, "account_state", 0, &dbi), 0);
+			assert_int_equal(mdb_del(txn, dbi, &k, NULL), 0);
+			raw_close(env, txn);
+		}
+		assert_int_equal(store_open(&st, dir, &o), SN_E_CORRUPT);
+		tu_rmtree(dir);
+		free(dir);
+	}
+}
+
+/* A store of schema 1 (each account whole, record v1, under its key) is migrated at open
+ * to schema 2 in one transaction: the state root still matches and every account reads the
+ * same. The schema 1 store is made from a schema 2 one by undoing the split with raw LMDB. */
+static void test_schema1_migrated(void **state)
 {
 	char *dir;
 	struct store *st = tu_store_new(&dir, 1000, 0, true);
 	struct store_opts o = { .chain_id = TU_CHAIN };
-	MDB_env *env;
+	struct store_account before[5], after;
+	struct store_info info_before, info_after;
 	MDB_txn *txn;
-	MDB_dbi dbi;
+	MDB_env *env;
+	MDB_dbi acc, sta, meta;
 	MDB_val k, v;
-	uint8_t pk[SN_PUBKEY_LEN], rec[STORE_ACCOUNT_LEN];
+	uint8_t fmt[16];
 
 	(void)state;
-	assert_int_equal(commit_register_block(st, 0, 1, 3), SN_OK);
+	assert_int_equal(commit_register_block(st, 0, 1, 4), SN_OK);
+	for (uint64_t i = 0; i < 5; i++) {
+		uint8_t pk[SN_PUBKEY_LEN];
+
+		tu_pk(i, pk);
+		assert_int_equal(store_account_get(st, pk, &before[i]), SN_OK);
+	}
+	store_info_get(st, &info_before);
 	store_close(st);
-	tu_pk(2, pk);
-	assert_int_equal(mdb_env_create(&env), 0);
-	mdb_env_set_maxdbs(env, 8);
-	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
-	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	assert_int_equal(mdb_dbi_open(txn, "accounts", 0, &dbi), 0);
-	k.mv_data = pk;
-	k.mv_size = SN_PUBKEY_LEN;
-	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
-	memcpy(rec, v.mv_data, sizeof(rec));
-	rec[9] ^= 1; /* balance */
-	v.mv_data = rec;
-	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
-	assert_int_equal(store_open(&st, dir, &o), SN_E_CORRUPT);
+	env = raw_open(dir, &txn);
+	assert_int_equal(mdb_dbi_open(txn, "accounts", 0, &acc), 0);
+	assert_int_equal(mdb_dbi_open(txn, "account_state", 0, &sta), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	for (int i = 0; i < 5; i++) {
+		uint8_t rec[STORE_ACCOUNT_LEN];
+
+		store_account_encode(rec, &before[i]);
+		k = (MDB_val){ SN_PUBKEY_LEN, before[i].key };
+		v = (MDB_val){ sizeof(rec), rec };
+		assert_int_equal(mdb_put(txn, acc, &k, &v, 0), 0);
+	}
+	assert_int_equal(mdb_drop(txn, sta, 0), 0); /* emptied */
+	k = (MDB_val){ 6, "format" };
+	assert_int_equal(mdb_get(txn, meta, &k, &v), 0);
+	assert_int_equal(v.mv_size, sizeof(fmt));
+	memcpy(fmt, v.mv_data, sizeof(fmt));
+	assert_int_equal(fmt[8] | fmt[9] << 8 | fmt[10] << 16 | (uint32_t)fmt[11] << 24, STORE_SCHEMA);
+	memcpy(fmt + 8, "\1\0\0\0", 4); /* u32 LE schema 1 */
+	v = (MDB_val){ sizeof(fmt), fmt };
+	assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+	raw_close(env, txn);
+
+	assert_int_equal(store_open(&st, dir, &o), SN_OK);
+	store_info_get(st, &info_after);
+	assert_memory_equal(info_after.state_root, info_before.state_root, SN_HASH_LEN);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(store_account_get(st, before[i].key, &after), SN_OK);
+		assert_memory_equal(&after, &before[i], sizeof(after));
+	}
+	assert_int_equal(commit_register_block(st, 1, 10, 2), SN_OK); /* and it goes on */
+	store_close(st);
+	assert_int_equal(store_open(&st, dir, &o), SN_OK); /* schema 2 now: no second migration */
+	store_close(st);
 	tu_rmtree(dir);
 	free(dir);
 }
@@ -613,6 +715,7 @@ int main(void)
 		cmocka_unit_test(test_second_open_refused),
 		cmocka_unit_test(test_wrong_chain_and_newer_schema),
 		cmocka_unit_test(test_corruption_detected_on_open),
+		cmocka_unit_test(test_schema1_migrated),
 		cmocka_unit_test(test_map_grows),
 		cmocka_unit_test(test_abort_changes_nothing),
 		cmocka_unit_test(test_kill9_mid_commit),
