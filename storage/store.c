@@ -91,12 +91,15 @@ static int migrate_schema1(struct store *st, MDB_txn *txn)
 	cur = NULL;
 	for (size_t i = 0; i < n && !err; i++) {
 		uint8_t cold[STORE_COLD_LEN], hot[STORE_HOT_LEN], sk[8];
-		MDB_val ck = mval(all[i].key, SN_PUBKEY_LEN), cv = mval(cold, sizeof(cold));
-		MDB_val hk = mval(sk, sizeof(sk)), hv = mval(hot, sizeof(hot));
+		MDB_val ck, cv, hk, hv;
 
 		store__account_cold_encode(cold, &all[i]);
 		store__account_hot_encode(hot, &all[i]);
 		state_key(sk, all[i].seq);
+		ck = mval(all[i].key, SN_PUBKEY_LEN);
+		cv = mval(cold, sizeof(cold));
+		hk = mval(sk, sizeof(sk));
+		hv = mval(hot, sizeof(hot));
 		if ((rc = mdb_put(txn, st->db_accounts, &ck, &cv, 0)) || (rc = mdb_put(txn, st->db_state, &hk, &hv, 0)))
 			err = store__mdb_err(rc, "migrating accounts");
 	}
@@ -639,10 +642,11 @@ static void read_end(struct store *st, MDB_txn *txn)
 static int account_state_read(struct store *st, MDB_txn *txn, struct store_account *a)
 {
 	uint8_t sk[8];
-	MDB_val k = mval(sk, sizeof(sk)), v;
+	MDB_val k, v;
 	int rc;
 
 	state_key(sk, a->seq);
+	k = mval(sk, sizeof(sk));
 	if ((rc = mdb_get(txn, st->db_state, &k, &v)))
 		return rc == MDB_NOTFOUND ? SN_E_CORRUPT : store__mdb_err(rc, "reading account state");
 	if (store__account_hot_decode(a, v.mv_data, v.mv_size)) {

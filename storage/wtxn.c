@@ -37,6 +37,8 @@ struct store_wtxn {
 	bool speculative;
 	bool root_valid;
 	uint8_t root[SN_HASH_LEN];
+	uint32_t *sorted; /* with root_valid: the dirty entries in seq order (the root's leaves) */
+	uint32_t n_sorted;
 };
 
 static unsigned char ov_hash_key[crypto_shorthash_KEYBYTES];
@@ -331,6 +333,7 @@ void store_wtxn_abort(struct store_wtxn *w)
 	sn_free(w->gov);
 	sn_free(w->ent);
 	sn_free(w->slots);
+	sn_free(w->sorted);
 	sn_free(w->new_ent);
 	sn_free(w->tx_ids);
 	sn_free(w);
@@ -564,39 +567,45 @@ int store_wtxn_tx_add(struct store_wtxn *w, const uint8_t id[SN_HASH_LEN])
 	return SN_OK;
 }
 
-static const struct store_wtxn *sort_ctx;
-
-static int cmp_by_seq(const void *x, const void *y)
+static int cmp_u64(const void *x, const void *y)
 {
-	uint64_t a = sort_ctx->ent[*(const uint32_t *)x].a.seq, b = sort_ctx->ent[*(const uint32_t *)y].a.seq;
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
 
 	return a < b ? -1 : a > b;
 }
 
-/* Indexes of the dirty entries, in seq order. The caller frees *out. sort_ctx is guarded by
- * the writer mutex (one wtxn at a time). */
-static int dirty_sorted(struct store_wtxn *w, uint32_t **out, uint32_t *cnt)
+/* The dirty entries' indexes, in seq order, into w->sorted (seq < 2^32: the deep sums'
+ * bound; each sorted as seq << 32 | index, compared directly). */
+static int dirty_sorted(struct store_wtxn *w)
 {
-	uint32_t *d = sn_malloc((size_t)(w->n_ent ? w->n_ent : 1) * sizeof(*d)), n = 0;
+	size_t cap = w->n_ent ? w->n_ent : 1;
+	uint64_t *k = sn_malloc(cap * sizeof(*k));
+	uint32_t n = 0;
 
-	*out = NULL;
-	*cnt = 0;
-	if (!d)
+	sn_free(w->sorted);
+	w->n_sorted = 0;
+	w->sorted = sn_malloc(cap * sizeof(*w->sorted));
+	if (!k || !w->sorted) {
+		sn_free(k);
+		sn_free(w->sorted);
+		w->sorted = NULL;
 		return SN_E_NOMEM;
+	}
 	for (uint32_t e = 0; e < w->n_ent; e++)
 		if (w->ent[e].dirty)
-			d[n++] = e;
-	sort_ctx = w;
-	qsort(d, n, sizeof(*d), cmp_by_seq);
-	sort_ctx = NULL;
-	*out = d;
-	*cnt = n;
+			k[n++] = w->ent[e].a.seq << 32 | e;
+	if (n)
+		qsort(k, n, sizeof(*k), cmp_u64);
+	for (uint32_t i = 0; i < n; i++)
+		w->sorted[i] = (uint32_t)k[i];
+	w->n_sorted = n;
+	sn_free(k);
 	return SN_OK;
 }
 
 int store_wtxn_state_root(struct store_wtxn *w, uint8_t out[SN_HASH_LEN])
 {
-	uint32_t *d = NULL, n = 0, *idx = NULL;
+	uint32_t *d, n, *idx = NULL;
 	uint8_t(*leaves)[SN_HASH_LEN] = NULL;
 	int err;
 
@@ -607,8 +616,10 @@ int store_wtxn_state_root(struct store_wtxn *w, uint8_t out[SN_HASH_LEN])
 		memcpy(out, w->root, SN_HASH_LEN);
 		return SN_OK;
 	}
-	if ((err = dirty_sorted(w, &d, &n)))
+	if ((err = dirty_sorted(w)))
 		return err;
+	d = w->sorted;
+	n = w->n_sorted;
 	idx = sn_malloc((size_t)(n ? n : 1) * sizeof(*idx));
 	leaves = sn_malloc((size_t)(n ? n : 1) * SN_HASH_LEN);
 	if (!idx || !leaves) {
@@ -633,7 +644,6 @@ int store_wtxn_state_root(struct store_wtxn *w, uint8_t out[SN_HASH_LEN])
 	w->root_valid = true;
 	memcpy(out, w->root, SN_HASH_LEN);
 out:
-	sn_free(d);
 	sn_free(idx);
 	sn_free(leaves);
 	return err;
@@ -833,7 +843,8 @@ int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr
 	struct store *st = w->st;
 	struct store_info tip;
 	uint8_t root[SN_HASH_LEN], hash[SN_HASH_LEN];
-	uint32_t *dirty = NULL, n_dirty = 0;
+	const uint32_t *dirty;
+	uint32_t n_dirty;
 	MDB_txn *txn = NULL;
 	int err, rc;
 
@@ -855,8 +866,8 @@ int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr
 		err = hdr->tx_count != w->n_tx ? SN_E_INVAL : SN_E_STATEROOT;
 		goto out;
 	}
-	if ((err = dirty_sorted(w, &dirty, &n_dirty)))
-		goto out;
+	dirty = w->sorted; /* the state root's leaves, valid with it */
+	n_dirty = w->n_sorted;
 	store_block_hash(hash, hdr);
 	tip = w->base;
 	tip.has_genesis = true;
@@ -932,7 +943,6 @@ int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr
 		}
 	}
 out:
-	sn_free(dirty);
 	store_wtxn_abort(w);
 	return err;
 }
