@@ -260,8 +260,7 @@ static void open_work(uv_work_t *w)
 		SN_LOG(SN_LOG_INFO, "node", "wrote the genesis state of chain %u", d->gen.chain_id);
 		store_info_get(d->st, &info);
 	}
-	if ((err = node_engine_new(&d->eng, d->st, &eo)) ||
-	    (err = node_mempool_new(&d->mp, d->st, d->cfg.mempool_max_txs, d->cfg.mempool_max_bytes))) {
+	if ((err = node_engine_new(&d->eng, d->st, &eo))) {
 		SN_LOG(SN_LOG_ERROR, "node", "cannot start the engine: %s", sn_strerror(err));
 		d->open_err = err;
 		return;
@@ -274,9 +273,19 @@ static void open_work(uv_work_t *w)
 static void open_done(uv_work_t *w, int status)
 {
 	struct node_daemon *d = w->data;
+	int err;
 
 	(void)status;
 	d->jobs--;
+	/* The mempool's view holds the store's map lock for reading until the loop thread ends
+	 * it (node_mempool_resume), so it begins on the loop thread: a rwlock is released by the
+	 * thread that took it (POSIX; ThreadSanitizer also keeps it held by the pool thread
+	 * otherwise and reports a false lock-order cycle when that thread next produces). */
+	if (!d->open_err &&
+	    (err = node_mempool_new(&d->mp, d->st, d->cfg.mempool_max_txs, d->cfg.mempool_max_bytes))) {
+		SN_LOG(SN_LOG_ERROR, "node", "cannot start the mempool: %s", sn_strerror(err));
+		d->open_err = err;
+	}
 	if (d->open_err) {
 		d->exit_code = 1;
 		d->stopping = true;

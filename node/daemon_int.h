@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <uv.h>
 
 #include "node/config_int.h"
@@ -36,7 +37,7 @@ struct node_daemon {
 	uv_timer_t block_timer;
 	uv_signal_t sig_int, sig_term;
 	uv_work_t open_work;
-	int open_err;
+	atomic_int open_err; /* written by open_work on a pool thread, read by on_health meanwhile */
 	bool ready;        /* store open, serving */
 	bool producing;    /* a block is being built on the thread pool */
 	bool stopping;

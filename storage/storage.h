@@ -240,7 +240,8 @@ int store_status(struct store *st);
 /* Doubles the map now. A commit grows a full map by itself, but it cannot while a
  * speculative wtxn (a mempool's view) lives: it then fails with SN_E_MAPFULL, and the
  * owner of the view ends it, calls this and begins a new one. SN_E_BUSY if readers kept the
- * map for longer than a moment. */
+ * map for longer than a moment. Waits for a wtxn or commit group in progress to end (so
+ * never call it from inside one). */
 SN_MUST_CHECK int store_grow_map(struct store *st);
 
 /* A consistent copy of the tip's summary. */

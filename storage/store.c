@@ -414,11 +414,11 @@ int store__grow_map(struct store *st)
 	struct timespec until;
 	int rc;
 
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_nsec += GROW_WAIT_MS * 1000000L;
 	until.tv_sec += until.tv_nsec / 1000000000L;
 	until.tv_nsec %= 1000000000L;
-	if (pthread_rwlock_timedwrlock(&st->lock, &until) != 0) {
+	if (pthread_rwlock_clockwrlock(&st->lock, CLOCK_MONOTONIC, &until) != 0) {
 		SN_LOG(SN_LOG_WARN, "store", "the map is full and readers keep it: not grown yet");
 		return SN_E_BUSY;
 	}
@@ -435,9 +435,17 @@ int store__grow_map(struct store *st)
 	return SN_OK;
 }
 
+/* Holds the writer: LMDB must not remap under a write transaction (a commit's, or a commit
+ * group's, which lives over several blocks), and mdb_env_set_mapsize's own check of that
+ * reads env->me_txn unlocked. */
 int store_grow_map(struct store *st)
 {
-	return store__grow_map(st);
+	int err;
+
+	pthread_mutex_lock(&st->writer);
+	err = store__grow_map(st);
+	pthread_mutex_unlock(&st->writer);
+	return err;
 }
 
 uint64_t store__last_txnid(struct store *st)
@@ -470,7 +478,16 @@ int store_open(struct store **out, const char *path, const struct store_opts *op
 		return SN_E_NOMEM;
 	st->lock_fd = -1;
 	pthread_rwlock_init(&st->lock, NULL);
-	pthread_rwlock_init(&st->idx_lock, NULL);
+	{
+		/* Writer first: readers hold it for moments, and a commit's in-memory update must not
+		 * wait behind a stream of team queries (some of which retry until it is done). */
+		pthread_rwlockattr_t a;
+
+		pthread_rwlockattr_init(&a);
+		pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&st->idx_lock, &a);
+		pthread_rwlockattr_destroy(&a);
+	}
 	/* One process per store: its in-memory indexes assume it is the only writer. */
 	{
 		char lp[4096];

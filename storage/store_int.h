@@ -112,7 +112,8 @@ SN_MUST_CHECK int store__account_hot_decode(struct store_account *a, const uint8
 /* Maps an LMDB return code to an sn error (logging where it happened). */
 int store__mdb_err(int rc, const char *what);
 /* Doubles the map: takes the map lock for writing, waiting at most a moment for readers
- * (SN_E_BUSY if a long-lived view keeps it), and idx_lock for the new size. */
+ * (SN_E_BUSY if a long-lived view keeps it), and idx_lock for the new size. Caller holds
+ * st->writer with no write transaction open (store_grow_map takes it). */
 SN_MUST_CHECK int store__grow_map(struct store *st);
 uint64_t store__last_txnid(struct store *st); /* the last committed LMDB transaction */
 /* Tests only: a pause between LMDB's commit and the in-memory update, which widens the

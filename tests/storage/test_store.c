@@ -707,6 +707,60 @@ static void test_reads_during_commits(void **state)
 	free(dir);
 }
 
+/* store_grow_map from one thread while another holds a commit group (an LMDB write
+ * transaction that lives over several blocks): it waits for the group instead of remapping
+ * under it (LMDB refused with EINVAL, or, racing a single commit, the writer took SIGBUS). */
+struct grow_group {
+	struct store *st;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool open;
+};
+
+static void *grow_group_holder(void *arg)
+{
+	struct grow_group *gg = arg;
+	struct store_group *g;
+
+	if (store_group_begin(gg->st, &g) != SN_OK)
+		return (void *)1;
+	pthread_mutex_lock(&gg->mu);
+	gg->open = true;
+	pthread_cond_broadcast(&gg->cv);
+	pthread_mutex_unlock(&gg->mu);
+	usleep(100 * 1000);
+	if (commit_register_block_in(gg->st, g, 0, 1000, 1) != SN_OK)
+		return (void *)1;
+	return store_group_end(g) == SN_OK ? NULL : (void *)1;
+}
+
+static void test_grow_map_waits_for_writer(void **state)
+{
+	char *dir;
+	struct grow_group gg = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+	struct store_info before, after;
+	pthread_t th;
+	void *ret;
+
+	(void)state;
+	gg.st = tu_store_new(&dir, 1000000, 0, true);
+	store_info_get(gg.st, &before);
+	assert_int_equal(pthread_create(&th, NULL, grow_group_holder, &gg), 0);
+	pthread_mutex_lock(&gg.mu);
+	while (!gg.open)
+		pthread_cond_wait(&gg.cv, &gg.mu);
+	pthread_mutex_unlock(&gg.mu);
+	assert_int_equal(store_grow_map(gg.st), SN_OK);
+	assert_int_equal(pthread_join(th, &ret), 0);
+	assert_null(ret);
+	store_info_get(gg.st, &after);
+	assert_int_equal(after.height, before.height + 1); /* the group's block is in */
+	assert_int_equal(after.map_size, 2 * before.map_size);
+	store_close(gg.st);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -724,6 +778,7 @@ int main(void)
 		cmocka_unit_test(test_group_map_full),
 		cmocka_unit_test(test_kill9_mid_group),
 		cmocka_unit_test(test_reads_during_commits),
+		cmocka_unit_test(test_grow_map_waits_for_writer),
 	};
 
 	assert_int_equal(sn_crypto_init(), SN_OK);
