@@ -477,6 +477,9 @@ int store_open(struct store **out, const char *path, const struct store_opts *op
 	if (!st)
 		return SN_E_NOMEM;
 	st->lock_fd = -1;
+	/* The map lock keeps glibc's default, readers first: a thread that holds a view may take
+	 * it again for a short read (the mempool looks a transaction up while its view lives),
+	 * which must not queue behind a resize waiting for that very view. */
 	pthread_rwlock_init(&st->lock, NULL);
 	{
 		/* Writer first: readers hold it for moments, and a commit's in-memory update must not
