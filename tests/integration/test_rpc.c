@@ -583,6 +583,96 @@ static void test_client_leaves_mid_reply(void **state)
 	assert_healthy();
 }
 
+static json_t *status_of(uint16_t p, const char *h)
+{
+	json_t *st = tu_rpc_result(p, h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}");
+
+	assert_non_null(st);
+	return st;
+}
+
+/* A node whose LMDB map fills while it produces: the commit cannot resize the map while the
+ * mempool's view holds it, so the block fails with map_full; the daemon then ends the view,
+ * grows the map and produces again. Nothing is lost: every accepted registration ends up in
+ * a block. (The map starts at 1 MiB; 3,000 registrations need several.) */
+static void test_map_full_while_producing(void **state)
+{
+	enum { N = 3000, BATCH = 100 };
+	char *mdir = tu_tmpdir("sn-rpc-map"), mhome[4096], path[4200], *req, *body, *log;
+	const char *extra[] = { "--set", "node.map_size_mb=1", "--set", "node.block_interval_ms=200",
+		                "--set", "p2p.enabled=0", "--log-level", "info", NULL };
+	char *init[] = { (char *)tu_bin("settle"), "init", "--home", mhome, NULL };
+	uint16_t mport = tu_free_port();
+	uint8_t sk[32], pk[32];
+	pid_t mpid;
+	json_t *st;
+	size_t len;
+	FILE *f;
+	char hex[128] = { 0 };
+
+	(void)state;
+	snprintf(mhome, sizeof(mhome), "%s/node", mdir);
+	assert_int_equal(tu_run(init, NULL, 0), 0);
+	snprintf(path, sizeof(path), "%s/account.key", mhome);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(hex, sizeof(hex), f));
+	fclose(f);
+	hex[64] = '\0';
+	assert_int_equal(sn_hex_decode(sk, 32, hex), SN_OK);
+	assert_int_equal(sn_schnorr_pubkey(pk, sk), SN_OK);
+	mpid = tu_node_start(mhome, mport, extra);
+	req = malloc((size_t)BATCH * (2 * STORE_TX_MAX + 128) + 16);
+	for (uint64_t b = 0; b < N / BATCH; b++) {
+		size_t n = 0;
+
+		req[n++] = '[';
+		for (uint64_t i = b * BATCH; i < (b + 1) * BATCH; i++) {
+			struct store_tx tx = { .version = STORE_TX_V1, .type = STORE_TX_REGISTER, .chain_id = 1,
+				               .nonce = i, .fee = 1, .amount = 1 };
+			uint8_t raw[STORE_TX_MAX];
+			char txhex[2 * STORE_TX_MAX + 1];
+			size_t rl;
+
+			memcpy(tx.signer, pk, 32);
+			tu_pk(100000 + i, tx.to);
+			assert_int_equal(store_tx_sign(&tx, sk), SN_OK);
+			assert_int_equal(store_tx_encode(raw, sizeof(raw), &rl, &tx), SN_OK);
+			sn_hex_encode(txhex, raw, rl);
+			n += (size_t)sprintf(req + n, "%s{\"jsonrpc\":\"2.0\",\"id\":%llu,\"method\":\"submit_tx\",\"params\":[\"%s\"]}",
+			                     i > b * BATCH ? "," : "", (unsigned long long)i, txhex);
+		}
+		req[n++] = ']';
+		req[n] = '\0';
+		assert_int_equal(tu_rpc(mport, mhome, req, &body), 200);
+		assert_null(strstr(body, "\"error\"")); /* every one accepted */
+		free(body);
+	}
+	free(req);
+	/* Every accepted registration lands in a block (up to 60 s). */
+	for (int t = 0; t < 600; t++) {
+		st = status_of(mport, mhome);
+		if (tu_json_u64(st, "accounts") == N + 1) {
+			json_decref(st);
+			break;
+		}
+		json_decref(st);
+		tu_sleep_ms(100);
+	}
+	st = status_of(mport, mhome);
+	assert_int_equal(tu_json_u64(st, "accounts"), N + 1);
+	json_decref(st);
+	snprintf(path, sizeof(path), "%s/node.log", mhome);
+	log = (char *)tu_read_file(path, &len);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "block not produced: storage map full; map grown"));
+	assert_non_null(strstr(log, "map grown to"));
+	free(log);
+	assert_int_equal(tu_node_stop(mpid, SIGTERM), 0);
+	tu_rmtree(mdir);
+	free(mdir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -594,6 +684,7 @@ int main(void)
 		cmocka_unit_test(test_pipelined_and_half_closed),
 		cmocka_unit_test(test_slow_client_and_connection_limit),
 		cmocka_unit_test(test_client_leaves_mid_reply),
+		cmocka_unit_test(test_map_full_while_producing),
 	};
 
 	assert_int_equal(sn_crypto_init(), SN_OK);
