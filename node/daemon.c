@@ -38,8 +38,10 @@ int node_daemon_admit(struct node_daemon *d, const uint8_t *raw, size_t len, con
 	if (!d->ready)
 		return SN_E_BUSY;
 	rc = node_mempool_add(d->mp, raw, len, tx, id);
-	if (rc == SN_OK)
+	if (rc == SN_OK) {
 		node_p2p_gossip(d, raw, len); /* admitted: every peer hears of it once */
+		node_p2p_after_admit(d, tx->signer);
+	}
 	return rc;
 }
 

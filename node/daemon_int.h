@@ -73,6 +73,9 @@ void node_p2p_stop(struct node_daemon *d);
 void node_p2p_free(struct node_daemon *d);
 /* Gossips a transaction the node admitted (once: later calls for it do nothing). */
 void node_p2p_gossip(struct node_daemon *d, const uint8_t *raw, size_t len);
+/* After a transaction of signer was admitted: admits (and relays) the gossiped ones of the
+ * same signer that waited for it (a nonce gap, node/p2p.c). */
+void node_p2p_after_admit(struct node_daemon *d, const uint8_t signer[SN_PUBKEY_LEN]);
 /* After a block: admits gossiped transactions that waited for it. */
 /* RPC net_info's result (NULL: out of memory). */
 json_t *node_p2p_info(struct node_daemon *d);

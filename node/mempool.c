@@ -176,6 +176,20 @@ int node_mempool_add(struct node_mempool *mp, const uint8_t *raw, size_t len, co
 	return SN_OK;
 }
 
+int node_mempool_next_nonce(struct node_mempool *mp, const uint8_t signer[SN_PUBKEY_LEN], uint64_t *nonce)
+{
+	struct store_account a;
+	int err;
+
+	*nonce = 0;
+	if (!mp->view)
+		return SN_E_BUSY;
+	if ((err = store_wtxn_account_get(mp->view, signer, &a)))
+		return err;
+	*nonce = a.nonce;
+	return SN_OK;
+}
+
 void node_mempool_suspend(struct node_mempool *mp)
 {
 	store_wtxn_abort(mp->view);

@@ -35,6 +35,11 @@ const struct node_mempool_entry *node_mempool_at(const struct node_mempool *mp, 
 /* A pending transaction by id, or NULL. */
 const struct node_mempool_entry *node_mempool_find(const struct node_mempool *mp, const uint8_t id[SN_HASH_LEN]);
 
+/* The nonce the signer's next transaction must carry: its account's at the tip plus its
+ * pending transactions. SN_E_NOTFOUND for an unregistered signer, SN_E_BUSY while the view
+ * is suspended. */
+SN_MUST_CHECK int node_mempool_next_nonce(struct node_mempool *mp, const uint8_t signer[SN_PUBKEY_LEN],
+                                          uint64_t *nonce);
 /* Releases the mempool's view of the store (before the map is resized, store_grow_map).
  * Admission returns SN_E_BUSY until node_mempool_resume. */
 void node_mempool_suspend(struct node_mempool *mp);

@@ -25,11 +25,31 @@ struct gossip_job {
 	int err;
 };
 
+/* Gossip may bring a signer's nonce n+1 before its nonce n (they travel different paths).
+ * Refused, it would be lost here: marked seen, its later copies are ignored. So a gossiped
+ * transaction at most HOLD_GAP_MAX nonces ahead waits, up to HOLD_MS, for the gap to close,
+ * and is admitted (and relayed) when its signer's previous one is. At most HOLD_MAX wait;
+ * the oldest gives way. */
+#define HOLD_MAX 256
+#define HOLD_GAP_MAX 16
+#define HOLD_MS 30000
+
+struct held_tx {
+	uint8_t *raw;
+	size_t len;
+	struct store_tx tx; /* its payload points into raw */
+	uint8_t id[SN_HASH_LEN];
+	uint64_t peer, until_ms;
+};
+
 struct node_p2p {
 	struct net_peers *pm; /* NULL once closing */
 	char bans_path[PATH_MAX + 64];
 	unsigned inflight;
 	bool closed;
+	struct held_tx held[HOLD_MAX]; /* oldest first */
+	size_t n_held;
+	bool retrying; /* inside node_p2p_after_admit */
 };
 
 /* Splits a comma-separated address list into out[] (pointers into buf). */
@@ -97,24 +117,114 @@ int node_p2p_config_check(const struct node_config *c, char *err, size_t errlen)
 
 /* ------------------------------------------------------------------ gossip in */
 
-static void gossip_verdict(struct node_daemon *d, struct gossip_job *j, int rc)
+static void gossip_verdict(struct node_daemon *d, uint64_t peer, const uint8_t *raw, size_t len, int rc)
 {
 	enum net_tx_verdict v = rc == SN_OK ? NET_TX_ADMITTED : NET_TX_REJECTED;
 
 	if (d->p2p && d->p2p->pm)
-		net_peers_tx_verdict(d->p2p->pm, j->peer, j->raw, j->len, v);
+		net_peers_tx_verdict(d->p2p->pm, peer, raw, len, v);
 	if (rc && rc != SN_E_DUPTX)
 		SN_LOG(SN_LOG_DEBUG, "p2p", "gossiped tx not admitted: %s", sn_strerror(rc));
 }
 
-/* Admits a checked job and frees it. */
+static uint64_t mono_ms(void)
+{
+	return sn_time_mono_ns() / 1000000u;
+}
+
+/* Whether tx is ahead of its signer's next nonce by at most HOLD_GAP_MAX. */
+static bool nonce_gap(struct node_daemon *d, const struct store_tx *tx)
+{
+	uint64_t next;
+
+	return node_mempool_next_nonce(d->mp, tx->signer, &next) == SN_OK && tx->nonce > next &&
+	       tx->nonce - next <= HOLD_GAP_MAX;
+}
+
+static void held_drop(struct node_p2p *p, size_t i)
+{
+	sn_free(p->held[i].raw);
+	memmove(&p->held[i], &p->held[i + 1], (p->n_held - i - 1) * sizeof(p->held[0]));
+	p->n_held--;
+}
+
+static void held_expire(struct node_p2p *p, uint64_t now)
+{
+	while (p->n_held && p->held[0].until_ms <= now) /* oldest first: they expire in order */
+		held_drop(p, 0);
+}
+
+/* Keeps j's transaction until its signer's nonce gap closes; false if it cannot wait. */
+static bool hold(struct node_daemon *d, const struct gossip_job *j)
+{
+	struct node_p2p *p = d->p2p;
+	struct held_tx *h;
+	uint64_t now = mono_ms();
+
+	if (!nonce_gap(d, &j->tx))
+		return false;
+	held_expire(p, now);
+	for (size_t i = 0; i < p->n_held; i++)
+		if (memcmp(p->held[i].id, j->id, SN_HASH_LEN) == 0)
+			return true; /* already waiting */
+	if (p->n_held == HOLD_MAX)
+		held_drop(p, 0);
+	h = &p->held[p->n_held];
+	if (!(h->raw = sn_malloc(j->len)))
+		return false;
+	memcpy(h->raw, j->raw, j->len);
+	h->len = j->len;
+	h->tx = j->tx;
+	h->tx.payload = j->tx.payload_len ? h->raw + STORE_TX_HEADER_LEN : NULL;
+	memcpy(h->id, j->id, SN_HASH_LEN);
+	h->peer = j->peer;
+	h->until_ms = now + HOLD_MS;
+	p->n_held++;
+	SN_LOG(SN_LOG_DEBUG, "p2p", "gossiped tx waits for its signer's nonce %llu", (unsigned long long)j->tx.nonce);
+	return true;
+}
+
+void node_p2p_after_admit(struct node_daemon *d, const uint8_t signer[SN_PUBKEY_LEN])
+{
+	struct node_p2p *p = d->p2p;
+	bool progress = true;
+
+	if (!p || !p->n_held || p->retrying)
+		return;
+	p->retrying = true; /* the admissions below call back here */
+	held_expire(p, mono_ms());
+	while (progress) {
+		progress = false;
+		for (size_t i = 0; i < p->n_held;) {
+			struct held_tx *h = &p->held[i];
+			int rc;
+
+			if (memcmp(h->tx.signer, signer, SN_PUBKEY_LEN) != 0) {
+				i++;
+				continue;
+			}
+			rc = node_daemon_admit(d, h->raw, h->len, &h->tx, h->id);
+			if (rc == SN_E_NONCE && nonce_gap(d, &h->tx)) {
+				i++;
+				continue;
+			}
+			gossip_verdict(d, h->peer, h->raw, h->len, rc); /* admitted: relayed now */
+			progress |= rc == SN_OK;
+			held_drop(p, i);
+		}
+	}
+	p->retrying = false;
+}
+
+/* Admits a checked job (or keeps it for a nonce gap) and frees it. */
 static void gossip_admit(struct node_daemon *d, struct gossip_job *j)
 {
 	struct node_p2p *p = d->p2p;
 	int rc;
 
 	rc = d->stopping ? SN_E_BUSY : node_daemon_admit(d, j->raw, j->len, &j->tx, j->id);
-	gossip_verdict(d, j, rc);
+	if (!(rc == SN_E_NONCE && hold(d, j)))
+		gossip_verdict(d, j->peer, j->raw, j->len, rc);
 	p->inflight--;
 	sn_free(j);
 }
@@ -308,6 +418,8 @@ void node_p2p_free(struct node_daemon *d)
 
 	if (!p)
 		return;
+	while (p->n_held)
+		held_drop(p, p->n_held - 1);
 	sn_free(p);
 	d->p2p = NULL;
 }
@@ -344,13 +456,14 @@ json_t *node_p2p_info(struct node_daemon *d)
 	n = net_peers_list(pm, peers, n);
 	nd = net_peers_drops(pm, drops, NET_DROPS_MAX);
 	nb = net_peers_bans(pm, bans, NET_BANS_MAX);
-	res = json_pack("{s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I}}", "enabled", true, "node_key",
+	res = json_pack("{s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "enabled", true, "node_key",
 	                node_json_hex(d->node_pk, NODE_ED25519_PK_LEN), "listen_port", (json_int_t)s.listen_port,
 	                "inbound", (json_int_t)s.inbound, "outbound", (json_int_t)s.outbound, "connecting",
 	                (json_int_t)s.connecting, "known_addresses", (json_int_t)s.known_addrs, "seen_txs",
 	                (json_int_t)s.seen, "txs", "received", (json_int_t)s.txs_received, "duplicate",
 	                (json_int_t)s.txs_duplicate, "invalid", (json_int_t)s.txs_invalid, "relayed",
-	                (json_int_t)s.txs_relayed, "over_budget", (json_int_t)s.txs_over_budget);
+	                (json_int_t)s.txs_relayed, "over_budget", (json_int_t)s.txs_over_budget, "waiting",
+	                (json_int_t)d->p2p->n_held);
 	arr = json_array();
 	for (size_t i = 0; i < n; i++) {
 		const struct net_peer_info *p = &peers[i];

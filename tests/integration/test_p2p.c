@@ -424,6 +424,59 @@ static void raw_send_msg(struct raw *r, uint16_t type, const void *p, size_t len
 }
 
 /* The newest drop on node n from source address src: its score, error name and banned flag. */
+/* Gossiped transactions n holds back for a nonce gap (net_info txs.waiting). */
+static json_int_t waiting(const struct tu_pnode *n)
+{
+	json_t *r = rpc(n, "net_info", NULL);
+	json_int_t w = jint(json_object_get(r, "txs"), "waiting");
+
+	json_decref(r);
+	return w;
+}
+
+/* The root's nonce 3, gossiped to n1 by a peer of ours before its nonce 2 exists anywhere,
+ * waits there instead of being lost (refused as not the next nonce and then, having been
+ * seen, ignored in every later copy); once nonce 2 is admitted, nonce 3 is too, and both
+ * reach every node. */
+static void test_gossip_ahead_of_nonce_waits(void **state)
+{
+	char hex[2 * STORE_TX_MAX + 1], id2[65], id3[65], params[2 * STORE_TX_MAX + 16];
+	uint8_t raw3[STORE_TX_MAX];
+	size_t len3;
+	struct raw r;
+	json_t *res;
+	int s;
+
+	(void)state;
+	root_register(hex, id3, 3, 3); /* test_tx_reaches_every_node used nonces 0 and 1 */
+	len3 = strlen(hex) / 2;
+	assert_int_equal(sn_hex_decode(raw3, len3, hex), SN_OK);
+	raw_key(&r, 0x66);
+	raw_connect(&r, "127.0.0.90", nodes[1].p2p);
+	raw_handshake(&r, NULL, true);
+	raw_send_msg(&r, NET_MSG_TX, raw3, len3);
+	for (s = 0; s < 100 && waiting(&nodes[1]) != 1; s++)
+		tu_sleep_ms(50);
+	assert_int_equal(waiting(&nodes[1]), 1);
+	assert_false(tx_known(&nodes[1], id3));
+
+	root_register(hex, id2, 2, 2);
+	snprintf(params, sizeof(params), "[\"%s\"]", hex);
+	res = rpc(&nodes[1], "submit_tx", params);
+	json_decref(res);
+	for (int i = 0; i < NODES; i++)
+		for (int t = 0; t < 2; t++) {
+			const char *id = t ? id3 : id2;
+
+			for (s = 0; s < 200 && !tx_known(&nodes[i], id); s++)
+				tu_sleep_ms(50);
+			if (s == 200)
+				fail_msg("nonce %d never reached n%d", 2 + t, i);
+		}
+	assert_int_equal(waiting(&nodes[1]), 0);
+	raw_close(&r);
+}
+
 static bool find_drop(const struct tu_pnode *n, const char *src, int *score, char *err, size_t cap, bool *banned)
 {
 	json_t *r = rpc(n, "net_info", NULL), *d;
@@ -676,6 +729,7 @@ int main(void)
 		cmocka_unit_test(test_mesh_from_one_seed),
 		cmocka_unit_test(test_only_the_validator_produces),
 		cmocka_unit_test(test_tx_reaches_every_node),
+		cmocka_unit_test(test_gossip_ahead_of_nonce_waits),
 		cmocka_unit_test(test_hostile_wrong_chain),
 		cmocka_unit_test(test_hostile_unproven_key),
 		cmocka_unit_test(test_hostile_garbage),
