@@ -223,10 +223,8 @@ static void test_tx_reaches_every_node(void **state)
 
 	(void)state;
 	/* Two transactions of the root (nonces 0 and 1), each submitted to a different
-	 * non-validator once the one before has reached every node: a node that hears nonce 1
-	 * before nonce 0 refuses it (not its next nonce) and, having seen it, ignores the later
-	 * copies, so submitting both at once made this test depend on the relay order (it failed
-	 * under ThreadSanitizer's slowdown). */
+	 * non-validator once the one before has reached every node. (Out of order, nonce 1 would
+	 * wait for nonce 0 on the nodes it reaches first: test_gossip_ahead_of_nonce_waits.) */
 	for (int t = 0; t < 2; t++) {
 		json_t *r;
 
