@@ -566,10 +566,15 @@ void tu_pnode_run(struct tu_pnode *n, uint16_t seed, const char *more)
 
 void tu_pnode_root_key(const struct tu_pnode *n, uint8_t sk[32], uint8_t pk[32])
 {
+	tu_home_root_key(n->home, sk, pk);
+}
+
+void tu_home_root_key(const char *home, uint8_t sk[32], uint8_t pk[32])
+{
 	char path[4200], hex[128] = { 0 };
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/account.key", n->home);
+	snprintf(path, sizeof(path), "%s/account.key", home);
 	f = fopen(path, "r");
 	assert_non_null(f);
 	assert_non_null(fgets(hex, sizeof(hex), f));

@@ -110,5 +110,7 @@ void tu_pnode_init(struct tu_pnode *n, const char *dir, const char *name, const 
 void tu_pnode_run(struct tu_pnode *n, uint16_t seed, const char *more);
 /* The genesis account's key of n's home (account.key). */
 void tu_pnode_root_key(const struct tu_pnode *n, uint8_t sk[32], uint8_t pk[32]);
+/* The same for a home directory. */
+void tu_home_root_key(const char *home, uint8_t sk[32], uint8_t pk[32]);
 
 #endif

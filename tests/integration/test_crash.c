@@ -32,25 +32,17 @@ static uint64_t root_nonce(uint16_t port, const char *home)
 
 static void test_kill9_restarts(void **state)
 {
-	char *dir = tu_tmpdir("sn-crash"), home[4096], path[4200], hex[128] = { 0 };
+	char *dir = tu_tmpdir("sn-crash"), home[4096], path[4200];
 	char *init[] = { (char *)tu_bin("settle"), "init", "--home", home, NULL };
 	const char *extra[] = { "--set", "node.block_interval_ms=100", "--log-level", "warn", NULL };
 	struct tu_rng rng = { tu_seed("kill9_restarts") };
 	uint8_t (*hashes)[32] = calloc(100000, 32);
 	uint64_t known_height = 0;
-	FILE *f;
 
 	(void)state;
 	snprintf(home, sizeof(home), "%s/node", dir);
 	assert_int_equal(tu_run(init, NULL, 0), 0);
-	snprintf(path, sizeof(path), "%s/account.key", home);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	assert_non_null(fgets(hex, sizeof(hex), f));
-	fclose(f);
-	hex[64] = '\0';
-	assert_int_equal(sn_hex_decode(root_sk, 32, hex), SN_OK);
-	assert_int_equal(sn_schnorr_pubkey(root_pk, root_sk), SN_OK);
+	tu_home_root_key(home, root_sk, root_pk);
 
 	for (int round = 0; round < 10; round++) {
 		uint16_t port = tu_free_port();

@@ -24,26 +24,17 @@ static uint8_t root_sk[32], root_pk[32];
 
 static int setup(void **state)
 {
-	char path[4200], hex[128] = { 0 };
 	const char *extra[] = { "--set", "rpc.idle_timeout_ms=700", "--set", "rpc.max_body_bytes=4096",
 		                "--set",  "rpc.max_connections=8",   "--set", "rpc.max_header_bytes=2048",
 		                "--set",  "node.block_interval_ms=200", "--set", "rpc.user=alice",
 		                "--set",  "rpc.password=s3cret", NULL };
 	char *init[] = { (char *)tu_bin("settle"), "init", "--home", home, NULL };
-	FILE *f;
 
 	(void)state;
 	dir = tu_tmpdir("sn-rpc");
 	snprintf(home, sizeof(home), "%s/node", dir);
 	assert_int_equal(tu_run(init, NULL, 0), 0);
-	snprintf(path, sizeof(path), "%s/account.key", home);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	assert_non_null(fgets(hex, sizeof(hex), f));
-	fclose(f);
-	hex[64] = '\0';
-	assert_int_equal(sn_hex_decode(root_sk, 32, hex), SN_OK);
-	assert_int_equal(sn_schnorr_pubkey(root_pk, root_sk), SN_OK);
+	tu_home_root_key(home, root_sk, root_pk);
 	port = tu_free_port();
 	pid = tu_node_start(home, port, extra);
 	return 0;
@@ -607,20 +598,11 @@ static void test_map_full_while_producing(void **state)
 	pid_t mpid;
 	json_t *st;
 	size_t len;
-	FILE *f;
-	char hex[128] = { 0 };
 
 	(void)state;
 	snprintf(mhome, sizeof(mhome), "%s/node", mdir);
 	assert_int_equal(tu_run(init, NULL, 0), 0);
-	snprintf(path, sizeof(path), "%s/account.key", mhome);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	assert_non_null(fgets(hex, sizeof(hex), f));
-	fclose(f);
-	hex[64] = '\0';
-	assert_int_equal(sn_hex_decode(sk, 32, hex), SN_OK);
-	assert_int_equal(sn_schnorr_pubkey(pk, sk), SN_OK);
+	tu_home_root_key(mhome, sk, pk);
 	mpid = tu_node_start(mhome, mport, extra);
 	req = malloc((size_t)BATCH * (2 * STORE_TX_MAX + 128) + 16);
 	for (uint64_t b = 0; b < N / BATCH; b++) {
