@@ -954,6 +954,13 @@ static void print_peers(const json_t *m)
 	printf("%s inbound, %s outbound, %s connecting, %s known addresses, %zu banned\n", JT(m, "inbound"),
 	       JT(m, "outbound"), JT(m, "connecting"), JT(m, "known_addresses"),
 	       json_array_size(json_object_get(m, "bans")));
+	{
+		const json_t *t = json_object_get(m, "txs");
+
+		printf("transactions: %s received, %s duplicate, %s invalid, %s relayed, %s over budget, %s waiting\n",
+		       JT(t, "received"), JT(t, "duplicate"), JT(t, "invalid"), JT(t, "relayed"), JT(t, "over_budget"),
+		       JT(t, "waiting"));
+	}
 	json_array_foreach(json_object_get(m, "peers"), i, e)
 		printf("  %-8s %-22s %.16s...  score %-4s in %-10s out %-10s rtt %s ms  %s\n", JT(e, "direction"),
 		       JT(e, "address"), JT(e, "node_key"), JT(e, "score"), JT(e, "bytes_in"), JT(e, "bytes_out"),

@@ -457,6 +457,14 @@ static void test_gossip_ahead_of_nonce_waits(void **state)
 		tu_sleep_ms(50);
 	assert_int_equal(waiting(&nodes[1]), 1);
 	assert_false(tx_known(&nodes[1], id3));
+	{ /* an operator sees it too */
+		char rpcaddr[64], out[8192], err[1024];
+
+		snprintf(rpcaddr, sizeof(rpcaddr), "127.0.0.1:%u", nodes[1].rpc);
+		assert_int_equal(tu_settle(rpcaddr, nodes[1].home, dir, out, sizeof(out), err, sizeof(err), "peers", NULL),
+		                 0);
+		assert_non_null(strstr(out, "over budget, 1 waiting"));
+	}
 
 	root_register(hex, id2, 2, 2);
 	snprintf(params, sizeof(params), "[\"%s\"]", hex);
