@@ -48,6 +48,7 @@ struct node_daemon {
 	uv_check_t verify_check;                     /* hands them to the pool after the turn's I/O */
 	unsigned verify_inflight;                    /* signature-check work items on the pool */
 	bool verify_flushing;                        /* inside verify_flush (no re-entry) */
+	struct verify_round *rounds, *rounds_tail;   /* handed to the pool, oldest first (node/rpc.c) */
 	int exit_code;
 	struct node_p2p *p2p; /* the peer network (node/p2p.c); NULL when p2p.enabled = 0 */
 };
@@ -76,7 +77,6 @@ void node_p2p_gossip(struct node_daemon *d, const uint8_t *raw, size_t len);
 /* After a transaction of signer was admitted: admits (and relays) the gossiped ones of the
  * same signer that waited for it (a nonce gap, node/p2p.c). */
 void node_p2p_after_admit(struct node_daemon *d, const uint8_t signer[SN_PUBKEY_LEN]);
-/* After a block: admits gossiped transactions that waited for it. */
 /* RPC net_info's result (NULL: out of memory). */
 json_t *node_p2p_info(struct node_daemon *d);
 

@@ -1,14 +1,17 @@
 /* node/http.c — HTTP/1.1 for JSON-RPC over libuv with http_parser (Debian libhttp-parser).
  *
- * One request per connection is in flight at a time: after a complete request the parser is
- * paused until the reply is written, which keeps pipelined requests in order. Reading goes on
- * meanwhile (a keep-alive client's next request usually comes only after the reply, so this
- * spares two epoll changes per request): what arrives is kept unparsed, and reading stops
- * while more than IN_MAX bytes wait (backpressure). A reply is written with one writev,
- * without a copy or a callback, when the socket takes it whole; otherwise libuv writes the
- * rest and nothing more is parsed until it has. Limits: head size, body size, connection
- * count and an idle timer that also bounds how long a slow client may take to send a
- * request. */
+ * Pipelining: a connection's requests are parsed and handed to the handler as they come, up to
+ * PIPE_MAX at once (a submit_tx is answered only after its signature check on the thread pool,
+ * so several of one client's requests are checked together); their replies go out in request
+ * order. A reply is not written when it is given: the connections with replies ready are
+ * flushed once per turn of the loop (a uv_prepare, before the loop waits), each with one
+ * writev of every reply ready at the head of its queue, so a pipelining client's replies of
+ * one turn cost one system call and one wake-up of the client. Parsing stops while PIPE_MAX
+ * requests wait, after a request without keep-alive, and while libuv still writes an earlier
+ * reply (a client that does not read its replies stops being read); what arrives meanwhile is
+ * kept unparsed, and reading stops while more than IN_MAX bytes wait (backpressure). Limits:
+ * head size, body size, connection count and an idle timer that also bounds how long a slow
+ * client may take to send a request. */
 #include "node/http_int.h"
 
 #include <http_parser.h>
@@ -18,11 +21,16 @@
 #include <strings.h>
 
 #define MAX_CRED 256
-#define IN_MAX 65536 /* unparsed bytes kept while a request is in flight; reading stops beyond */
+#define IN_MAX 65536  /* unparsed bytes kept while requests are in flight; reading stops beyond */
+#define PIPE_MAX 32   /* a connection's requests awaiting their reply or its writing, at most */
+#define FLUSH_IOV 16  /* replies written by one writev, at most */
 
 struct http_server {
 	uv_loop_t *loop;
 	uv_tcp_t listener;
+	uv_prepare_t flush;      /* writes the replies given in this turn of the loop */
+	bool flush_started;      /* flush is initialized (closed on stop) */
+	struct http_conn *dirty; /* connections with a reply ready at the head of their queue */
 	struct http_server_opts opts;
 	char cred[2][MAX_CRED];
 	char cred_b64[2][sodium_base64_ENCODED_LEN(MAX_CRED, sodium_base64_VARIANT_ORIGINAL)]; /* as clients send it */
@@ -36,8 +44,15 @@ struct http_server {
 	void *done_ud;
 };
 
+/* One parsed request, from its parsing until its reply is written (or dropped). */
 struct http_req {
 	struct http_conn *conn;
+	struct http_req *next; /* the connection's next younger request */
+	char *out;             /* the whole response, once answered */
+	size_t out_len;
+	bool answered;
+	bool keep_alive;  /* the client keeps the connection after this request */
+	bool close_after; /* close once this reply is written */
 };
 
 struct http_conn {
@@ -45,6 +60,8 @@ struct http_conn {
 	uv_timer_t idle;
 	struct http_server *srv;
 	struct http_conn *next, *prev;
+	struct http_conn *dirty_next; /* in srv->dirty */
+	bool dirty;
 	http_parser parser;
 	size_t head_bytes;
 	char url[256];
@@ -58,23 +75,25 @@ struct http_conn {
 	char field[32];
 	size_t field_len;
 	char rbuf[16384]; /* read buffer, reused: libuv fills it, on_read consumes it at once */
-	char *in;         /* bytes received but not parsed yet (a request is in flight) */
+	char *in;         /* bytes received but not parsed yet */
 	size_t in_len, in_cap;
-	struct http_req req;
-	bool in_flight;   /* a request awaits its reply */
-	bool write_wait;  /* a reply is being written by libuv: parse nothing more until it is */
+	struct http_req *q_head, *q_tail; /* requests in order, until their reply is written */
+	unsigned q_len;   /* requests in the queue */
+	unsigned pending; /* of those, not answered yet (the handler works on them) */
+	bool last;        /* a request without keep-alive was parsed: nothing after it is */
+	bool write_wait;  /* replies are being written by libuv: parse nothing more until they are */
 	bool reading;     /* uv_read_start is in effect */
 	bool eof;         /* the client sent everything it will send */
 	bool failed;      /* a malformed or refused request: nothing more is parsed */
 	bool driving;     /* inside conn_drive or on_read's parsing (no recursion) */
 	bool closing;
-	bool keep_alive;
 	int handles_open; /* tcp + timer */
 	int reject_status; /* set by a callback that rejects the request */
 };
 
 static void conn_close(struct http_conn *c);
 static void conn_drive(struct http_conn *c);
+static void idle_restart(struct http_conn *c);
 
 static void server_maybe_done(struct http_server *srv)
 {
@@ -100,6 +119,12 @@ static void conn_free(struct http_conn *c)
 		srv->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	if (c->dirty)
+		for (struct http_conn **pp = &srv->dirty; *pp; pp = &(*pp)->dirty_next)
+			if (*pp == c) {
+				*pp = c->dirty_next;
+				break;
+			}
 	srv->n_conns--;
 	sn_free(c->body);
 	sn_free(c->in);
@@ -107,19 +132,46 @@ static void conn_free(struct http_conn *c)
 	server_maybe_done(srv);
 }
 
+/* Takes r out of c's queue and frees it. */
+static void req_drop(struct http_conn *c, struct http_req *r)
+{
+	struct http_req *prev = NULL;
+
+	for (struct http_req *x = c->q_head; x && x != r; x = x->next)
+		prev = x;
+	if (prev)
+		prev->next = r->next;
+	else
+		c->q_head = r->next;
+	if (c->q_tail == r)
+		c->q_tail = prev;
+	c->q_len--;
+	if (!r->answered)
+		c->pending--;
+	sn_free(r->out);
+	sn_free(r);
+}
+
 static void conn_handle_closed(uv_handle_t *h)
 {
 	struct http_conn *c = h->data;
 
-	if (--c->handles_open == 0 && !c->in_flight)
+	if (--c->handles_open == 0 && !c->q_head)
 		conn_free(c);
 }
 
+/* Closes c. Answered replies not written yet are dropped now; requests the handler still
+ * works on stay queued until it answers them (http_reply drops them then), and keep c. */
 static void conn_close(struct http_conn *c)
 {
 	if (c->closing)
 		return;
 	c->closing = true;
+	for (struct http_req *r = c->q_head, *next; r; r = next) {
+		next = r->next;
+		if (r->answered)
+			req_drop(c, r);
+	}
 	uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
 	uv_close((uv_handle_t *)&c->idle, conn_handle_closed);
 }
@@ -140,27 +192,6 @@ static const char *status_text(int status)
 	case 503: return "Service Unavailable";
 	default: return "Unknown";
 	}
-}
-
-/* A reply libuv writes later (the socket did not take it whole at once). */
-struct write_ctx {
-	uv_write_t w;
-	struct http_conn *c;
-	bool close_after;
-	char data[];
-};
-
-static void on_written(uv_write_t *w, int status)
-{
-	struct write_ctx *wc = (struct write_ctx *)w;
-	struct http_conn *c = wc->c;
-
-	c->write_wait = false;
-	if (status < 0 || wc->close_after)
-		conn_close(c);
-	else if (!c->closing)
-		conn_drive(c);
-	sn_free(wc);
 }
 
 static char *put_str(char *p, const char *s)
@@ -184,18 +215,13 @@ static char *put_dec(char *p, size_t v)
 	return p + sizeof(tmp) - (size_t)k;
 }
 
-/* Writes a response; close_after closes the connection once it is sent. */
-static void conn_send(struct http_conn *c, int status, const char *ctype, const char *body, size_t len,
-                      bool close_after)
+/* The whole response (head and body) in one allocation; NULL when out of memory. */
+static char *response_build(int status, const char *ctype, const char *body, size_t len, bool close_after,
+                            size_t *out_len)
 {
-	char head[512], *p = head;
-	size_t hn, total, done;
-	struct write_ctx *wc;
-	uv_buf_t bufs[2];
-	int n;
+	char head[512], *p = head, *out;
+	size_t hn;
 
-	if (c->closing)
-		return;
 	if (!ctype)
 		ctype = "application/json";
 	if (strlen(ctype) > 200)
@@ -216,75 +242,214 @@ static void conn_send(struct http_conn *c, int status, const char *ctype, const 
 		p = put_str(p, "Connection: close\r\n");
 	p = put_str(p, "\r\n");
 	hn = (size_t)(p - head);
-	total = hn + len;
-	bufs[0] = uv_buf_init(head, (unsigned)hn);
-	bufs[1] = uv_buf_init((char *)body, (unsigned)len);
-	/* Usually the socket takes it all: no copy, no callback. UV_EAGAIN: nothing written
-	 * (also while an earlier reply is still queued, which keeps replies in order). */
-	n = uv_try_write((uv_stream_t *)&c->tcp, bufs, len ? 2 : 1);
-	if (n < 0 && n != UV_EAGAIN) {
-		conn_close(c);
-		return;
-	}
-	done = n > 0 ? (size_t)n : 0;
-	if (done == total) {
-		if (close_after)
-			conn_close(c);
-		return;
-	}
-	wc = sn_malloc(sizeof(*wc) + total - done);
-	if (!wc) {
-		conn_close(c);
-		return;
-	}
-	wc->c = c;
-	wc->close_after = close_after;
-	if (done < hn) {
-		memcpy(wc->data, head + done, hn - done);
-		if (len)
-			memcpy(wc->data + hn - done, body, len);
-	} else {
-		memcpy(wc->data, body + (done - hn), total - done);
-	}
-	bufs[0] = uv_buf_init(wc->data, (unsigned)(total - done));
-	if (uv_write(&wc->w, (uv_stream_t *)&c->tcp, bufs, 1, on_written) != 0) {
-		sn_free(wc);
-		conn_close(c);
-		return;
-	}
-	c->write_wait = true;
+	if (!(out = sn_malloc(hn + len + 1)))
+		return NULL;
+	memcpy(out, head, hn);
+	if (len)
+		memcpy(out + hn, body, len);
+	*out_len = hn + len;
+	return out;
 }
 
+static void on_flush(uv_prepare_t *h);
+
+/* c has a reply ready at the head of its queue: written in this turn's flush. */
+static void conn_mark_dirty(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+
+	if (c->dirty || c->closing || srv->stopping)
+		return;
+	c->dirty = true;
+	c->dirty_next = srv->dirty;
+	srv->dirty = c;
+	if (!uv_is_active((uv_handle_t *)&srv->flush))
+		uv_prepare_start(&srv->flush, on_flush);
+}
+
+/* Appends a parsed request to c's queue; NULL when out of memory. */
+static struct http_req *req_new(struct http_conn *c, bool keep_alive)
+{
+	struct http_req *r = sn_calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->conn = c;
+	r->keep_alive = keep_alive;
+	if (c->q_tail)
+		c->q_tail->next = r;
+	else
+		c->q_head = r;
+	c->q_tail = r;
+	c->q_len++;
+	c->pending++;
+	if (!keep_alive)
+		c->last = true;
+	return r;
+}
+
+/* Gives r its reply; it is written, in order, by the flush. */
+static void req_answer(struct http_req *r, int status, const char *ctype, const char *body, size_t len)
+{
+	struct http_conn *c = r->conn;
+
+	r->close_after = !r->keep_alive || c->srv->stopping;
+	if (!(r->out = response_build(status, ctype, body, len, r->close_after, &r->out_len))) {
+		conn_close(c); /* r stays (unanswered) until the caller's http_reply drops it */
+		return;
+	}
+	r->answered = true;
+	c->pending--;
+	if (r == c->q_head)
+		conn_mark_dirty(c);
+}
+
+void http_reply(struct http_req *req, int status, const char *content_type, const char *body, size_t len)
+{
+	struct http_conn *c = req->conn;
+
+	if (c->closing) { /* the client left or the server stops: drop the reply */
+		req_drop(c, req);
+		if (c->handles_open == 0 && !c->q_head)
+			conn_free(c);
+		return;
+	}
+	req_answer(req, status, content_type, body, len);
+	if (c->closing) { /* out of memory: closed */
+		req_drop(c, req);
+		if (c->handles_open == 0 && !c->q_head)
+			conn_free(c);
+	}
+}
+
+/* Replies libuv writes later (the socket did not take them whole at once). */
+struct write_ctx {
+	uv_write_t w;
+	struct http_conn *c;
+	bool close_after;
+	char data[];
+};
+
+static void conn_flush(struct http_conn *c);
+
+static void on_written(uv_write_t *w, int status)
+{
+	struct write_ctx *wc = (struct write_ctx *)w;
+	struct http_conn *c = wc->c;
+
+	c->write_wait = false;
+	if (status < 0 || wc->close_after)
+		conn_close(c);
+	else if (!c->closing)
+		conn_flush(c);
+	sn_free(wc);
+}
+
+/* Writes the replies ready at the head of c's queue, FLUSH_IOV per writev, until one is not
+ * ready or the socket does not take them whole (libuv writes the rest, then on_written
+ * flushes on); then parses on. */
+static void conn_flush(struct http_conn *c)
+{
+	bool wrote = false;
+
+	while (!c->closing && !c->write_wait && c->q_head && c->q_head->answered) {
+		uv_buf_t bufs[FLUSH_IOV];
+		struct http_req *r = c->q_head;
+		size_t n = 0, total = 0, done;
+		bool close_after = false;
+		struct write_ctx *wc = NULL;
+		int k;
+
+		for (; r && r->answered && n < FLUSH_IOV; r = r->next) {
+			bufs[n++] = uv_buf_init(r->out, (unsigned)r->out_len);
+			total += r->out_len;
+			if ((close_after = r->close_after))
+				break;
+		}
+		/* Usually the socket takes it all: no copy, no callback. */
+		k = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)n);
+		if (k < 0 && k != UV_EAGAIN) {
+			conn_close(c);
+			return;
+		}
+		done = k > 0 ? (size_t)k : 0;
+		wrote = true;
+		if (done < total) {
+			size_t skip = done, at = 0;
+
+			if (!(wc = sn_malloc(sizeof(*wc) + total - done))) {
+				conn_close(c);
+				return;
+			}
+			for (size_t i = 0; i < n; i++) {
+				size_t l = bufs[i].len;
+
+				if (skip >= l) {
+					skip -= l;
+					continue;
+				}
+				memcpy(wc->data + at, bufs[i].base + skip, l - skip);
+				at += l - skip;
+				skip = 0;
+			}
+			wc->c = c;
+			wc->close_after = close_after;
+		}
+		for (size_t i = 0; i < n; i++)
+			req_drop(c, c->q_head);
+		if (wc) {
+			uv_buf_t rest = uv_buf_init(wc->data, (unsigned)(total - done));
+
+			if (uv_write(&wc->w, (uv_stream_t *)&c->tcp, &rest, 1, on_written) != 0) {
+				sn_free(wc);
+				conn_close(c);
+				return;
+			}
+			c->write_wait = true;
+		} else if (close_after) {
+			conn_close(c);
+			return;
+		}
+	}
+	if (c->closing)
+		return;
+	if (wrote)
+		idle_restart(c);
+	conn_drive(c); /* the next pipelined requests, if any (not from inside the parser) */
+}
+
+static void on_flush(uv_prepare_t *h)
+{
+	struct http_server *srv = h->data;
+	struct http_conn *c;
+
+	/* A flush may parse more requests whose replies are given at once (mark_dirty again). */
+	while ((c = srv->dirty)) {
+		srv->dirty = c->dirty_next;
+		c->dirty = false;
+		conn_flush(c);
+	}
+	uv_prepare_stop(h);
+}
+
+/* Refuses what c sent (malformed, too large, ...): the error is the reply after those of the
+ * requests before it, and the connection closes once it is written. */
 static void conn_error(struct http_conn *c, int status, const char *msg)
 {
 	char body[160];
 	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", msg);
+	struct http_req *r;
 
 	c->failed = true;
 	if (c->reading) {
 		uv_read_stop((uv_stream_t *)&c->tcp);
 		c->reading = false;
 	}
-	conn_send(c, status, "application/json", body, (size_t)n, true);
-}
-
-static void idle_restart(struct http_conn *c);
-
-void http_reply(struct http_req *req, int status, const char *content_type, const char *body, size_t len)
-{
-	struct http_conn *c = req->conn;
-
-	c->in_flight = false;
-	if (c->closing) { /* the client left or the server stops: drop the reply */
-		if (c->handles_open == 0)
-			conn_free(c);
+	if (!(r = req_new(c, false))) {
+		conn_close(c);
 		return;
 	}
-	conn_send(c, status, content_type, body, len, !c->keep_alive || c->srv->stopping);
-	if (!c->closing) {
-		idle_restart(c);
-		conn_drive(c); /* the next pipelined request, if any (not from inside the parser) */
-	}
+	req_answer(r, status, "application/json", body, (size_t)n);
 }
 
 /* ------------------------------------------------------------ parser callbacks */
@@ -450,34 +615,38 @@ static int on_message_complete(http_parser *p)
 	struct http_conn *c = p->data;
 	struct http_server *srv = c->srv;
 
-	c->keep_alive = http_should_keep_alive(p);
+	struct http_req *r = req_new(c, http_should_keep_alive(p));
+
+	if (!r) {
+		conn_close(c);
+		return -1;
+	}
+	/* Paused after each request: conn_parse's caller decides whether to parse the next. */
 	http_parser_pause(p, 1);
-	c->in_flight = true;
-	c->req.conn = c;
 	if (p->method == HTTP_GET && (strcmp(c->url, "/health") == 0 || strncmp(c->url, "/health?", 8) == 0)) {
 		const char *reason = "ok";
 		int status = srv->opts.on_health ? srv->opts.on_health(srv->opts.ud, &reason) : 200;
 		char body[160];
 		int n = snprintf(body, sizeof(body), "{\"status\":\"%s\"}", reason);
 
-		http_reply(&c->req, status, "application/json", body, (size_t)n);
+		http_reply(r, status, "application/json", body, (size_t)n);
 		return 0;
 	}
 	if (p->method != HTTP_POST) {
 		static const char msg[] = "{\"error\":\"use POST for JSON-RPC or GET /health\"}";
 
-		http_reply(&c->req, 405, "application/json", msg, sizeof(msg) - 1);
+		http_reply(r, 405, "application/json", msg, sizeof(msg) - 1);
 		return 0;
 	}
 	if (!auth_ok(c)) {
 		static const char msg[] = "{\"error\":\"authentication required: basic auth with the rpc.cookie or rpc.user\"}";
 
-		http_reply(&c->req, 401, "application/json", msg, sizeof(msg) - 1);
+		http_reply(r, 401, "application/json", msg, sizeof(msg) - 1);
 		return 0;
 	}
 	if (c->body)
 		c->body[c->body_len] = '\0';
-	srv->opts.on_post(srv->opts.ud, &c->req, c->body ? c->body : "", c->body_len);
+	srv->opts.on_post(srv->opts.ud, r, c->body ? c->body : "", c->body_len);
 	return 0;
 }
 
@@ -497,7 +666,7 @@ static void on_idle(uv_timer_t *t)
 {
 	struct http_conn *c = t->data;
 
-	if (c->in_flight)
+	if (c->pending)
 		return; /* our own reply is pending: not the client's fault */
 	SN_LOG(SN_LOG_DEBUG, "rpc", "closing an idle or slow connection");
 	conn_close(c);
@@ -517,8 +686,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len = sizeof(c->rbuf);
 }
 
-/* Parses what can be parsed now; returns the bytes consumed. After a complete request the
- * parser is paused (in_flight) unless its reply was already sent. */
+/* Parses what can be parsed now; returns the bytes consumed. The parser pauses after each
+ * complete request (conn_can_parse says whether to go on). */
 static size_t conn_parse(struct http_conn *c, const char *data, size_t len)
 {
 	size_t done;
@@ -541,7 +710,7 @@ static size_t conn_parse(struct http_conn *c, const char *data, size_t len)
 
 static bool conn_can_parse(const struct http_conn *c)
 {
-	return !c->closing && !c->failed && !c->in_flight && !c->write_wait;
+	return !c->closing && !c->failed && !c->last && !c->write_wait && c->q_len < PIPE_MAX;
 }
 
 /* Keeps bytes that cannot be parsed yet. */
@@ -565,9 +734,9 @@ static bool conn_keep(struct http_conn *c, const char *data, size_t len)
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 
-/* Parses the kept bytes while no request is in flight, then decides whether to read on:
- * not while IN_MAX bytes wait or after a bad request; closes once the client has sent
- * everything and every reply is out. */
+/* Parses the kept bytes while conn_can_parse, then decides whether to read on: not while
+ * IN_MAX bytes wait or after a bad request; closes once the client has sent everything and
+ * every reply is out. */
 static void conn_drive(struct http_conn *c)
 {
 	size_t off = 0;
@@ -585,7 +754,7 @@ static void conn_drive(struct http_conn *c)
 	if (c->closing)
 		return;
 	if (c->eof || c->failed) {
-		if (c->eof && !c->failed && conn_can_parse(c))
+		if (c->eof && !c->failed && !c->q_head && !c->write_wait)
 			conn_close(c); /* all answered; what is left is an unfinished request */
 		return;
 	}
@@ -740,6 +909,9 @@ int http_server_start(struct http_server **out, uv_loop_t *loop, const struct ht
 		uv_close((uv_handle_t *)&srv->listener, on_listener_closed); /* frees srv */
 		return SN_E_IO;
 	}
+	uv_prepare_init(loop, &srv->flush);
+	srv->flush.data = srv;
+	srv->flush_started = true;
 	uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&addr, &namelen);
 	srv->port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port : a4->sin_port);
 	*out = srv;
@@ -766,8 +938,11 @@ void http_server_stop(struct http_server *srv, void (*done)(void *ud), void *ud)
 	srv->stopping = true;
 	srv->done = done;
 	srv->done_ud = ud;
-	srv->pending_closes = 1;
+	srv->pending_closes = 1 + srv->flush_started;
 	for (struct http_conn *c = srv->conns; c; c = c->next)
 		conn_close(c);
+	srv->dirty = NULL; /* closing connections write nothing more */
+	if (srv->flush_started)
+		uv_close((uv_handle_t *)&srv->flush, on_listener_closed);
 	uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
 }

@@ -15,8 +15,10 @@ struct http_limits {
 	uint64_t idle_timeout_ms;
 };
 
-/* Called for an authenticated POST with its body (borrowed until the reply). The handler
- * must call http_reply exactly once, now or later on the loop thread. */
+/* Called for an authenticated POST with its body (borrowed until the handler returns). The
+ * handler must call http_reply exactly once, now or later on the loop thread. A pipelining
+ * client's next requests may be handed over before that: replies go out in request order
+ * whatever the order they are given in. */
 typedef void http_post_fn(void *ud, struct http_req *req, const char *body, size_t len);
 /* GET /health: returns the status (200 or 503) and a short reason. */
 typedef int http_health_fn(void *ud, const char **reason);
@@ -43,7 +45,9 @@ void http_server_set_credentials(struct http_server *srv, const char *a, const c
 uint16_t http_server_port(const struct http_server *srv);
 size_t http_server_connections(const struct http_server *srv);
 
-/* Replies to req with a status and a body (copied). The request is finished after this. */
+/* Replies to req with a status and a body (copied). The request is finished after this; the
+ * reply is written in this turn of the loop, after those of the connection's earlier
+ * requests. */
 void http_reply(struct http_req *req, int status, const char *content_type, const char *body, size_t len);
 
 #endif

@@ -934,15 +934,18 @@ static bool submit_async(struct node_daemon *d, struct http_req *hreq, json_t *r
  * the jobs that arrive meanwhile, from every connection, are queued and handed over together
  * once the loop turn's I/O is done (the uv_check callback), as up to SUBMIT_SPLIT work items
  * of at least VERIFY_SLICE_MIN entries each: a busy node so wakes a pool thread (and is woken
- * back) once per few requests rather than once per request. The jobs of one round are
- * finished (admitted, answered) in the order they were queued. */
+ * back) once per few requests rather than once per request. Jobs are finished (admitted,
+ * answered) in the order they were queued, across rounds too: a round whose checks end first
+ * waits for the older ones, so a signer's nonce n+1 sent after nonce n (pipelined on one
+ * connection, or on another) is never admitted before it. */
 
 #define VERIFY_SLICE_MIN 2 /* entries per work item at least, when several are queued */
 
 struct verify_round {
 	uv_work_t work[SUBMIT_SPLIT];
 	struct node_daemon *d;
-	unsigned slices, pending;
+	struct verify_round *next; /* the next younger round (d->rounds) */
+	unsigned slices, pending;  /* pending: slices not done yet (0: every check is done) */
 	struct submit_job *jobs; /* in arrival order, through next */
 	size_t n;                /* entries to check */
 	struct submit_entry *e[];
@@ -971,10 +974,23 @@ static void jobs_finish(struct submit_job *j)
 	}
 }
 
+/* Finishes the rounds at the head of d->rounds whose checks are all done, oldest first. */
+static void rounds_finish(struct node_daemon *d)
+{
+	while (d->rounds && d->rounds->pending == 0) {
+		struct verify_round *r = d->rounds;
+		struct submit_job *jobs = r->jobs;
+
+		if (!(d->rounds = r->next))
+			d->rounds_tail = NULL;
+		sn_free(r);
+		jobs_finish(jobs); /* may queue (and even finish) younger rounds: r is unlinked */
+	}
+}
+
 static void verify_done(uv_work_t *w, int status)
 {
 	struct verify_round *r = w->data;
-	struct submit_job *jobs;
 
 	r->d->jobs--;
 	r->d->verify_inflight--;
@@ -984,11 +1000,8 @@ static void verify_done(uv_work_t *w, int status)
 		for (size_t i = k * r->n / r->slices; i < (k + 1) * r->n / r->slices; i++)
 			r->e[i]->err = SN_E_CANCELLED;
 	}
-	if (--r->pending)
-		return;
-	jobs = r->jobs;
-	sn_free(r);
-	jobs_finish(jobs);
+	if (--r->pending == 0)
+		rounds_finish(r->d);
 }
 
 /* Hands the queued jobs to the pool as one round (or finishes them at once when there is
@@ -1020,6 +1033,11 @@ static void verify_flush(struct node_daemon *d)
 	r->d = d;
 	r->jobs = jobs;
 	r->n = n;
+	if (d->rounds_tail)
+		d->rounds_tail->next = r;
+	else
+		d->rounds = r;
+	d->rounds_tail = r;
 	n = 0;
 	for (struct submit_job *j = jobs; j; j = j->next)
 		for (size_t i = 0; i < j->n; i++)
@@ -1041,10 +1059,8 @@ static void verify_flush(struct node_daemon *d)
 			r->pending--;
 		}
 	}
-	if (--r->pending == 0) { /* nothing could be queued */
-		sn_free(r);
-		jobs_finish(jobs);
-	}
+	if (--r->pending == 0) /* nothing could be queued */
+		rounds_finish(d);
 }
 
 void node_rpc_verify_check(uv_check_t *h)

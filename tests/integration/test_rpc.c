@@ -186,18 +186,25 @@ static void test_jsonrpc_errors(void **state)
 }
 
 /* Builds a signed TRANSFER or REGISTER from the root as hex. */
-static void root_tx(char *hex, uint8_t type, uint64_t nonce, const uint8_t to[32], uint64_t amount, uint32_t chain)
+/* A transaction signed with sk (public key pk), hex-encoded, fee 1. */
+static void signed_tx(char *hex, const uint8_t sk[32], const uint8_t pk[32], uint8_t type, uint64_t nonce,
+                      const uint8_t to[32], uint64_t amount, uint32_t chain)
 {
 	struct store_tx tx = { .version = STORE_TX_V1, .type = type, .chain_id = chain, .nonce = nonce, .fee = 1,
 		               .amount = amount };
 	uint8_t raw[STORE_TX_MAX];
 	size_t len;
 
-	memcpy(tx.signer, root_pk, 32);
+	memcpy(tx.signer, pk, 32);
 	memcpy(tx.to, to, 32);
-	assert_int_equal(store_tx_sign(&tx, root_sk), SN_OK);
+	assert_int_equal(store_tx_sign(&tx, sk), SN_OK);
 	assert_int_equal(store_tx_encode(raw, sizeof(raw), &len, &tx), SN_OK);
 	sn_hex_encode(hex, raw, len);
+}
+
+static void root_tx(char *hex, uint8_t type, uint64_t nonce, const uint8_t to[32], uint64_t amount, uint32_t chain)
+{
+	signed_tx(hex, root_sk, root_pk, type, nonce, to, amount, chain);
 }
 
 /* method (submit_tx, gov_propose, ...) with one hex transaction; the JSON-RPC error code (0
@@ -373,10 +380,6 @@ static int next_response(const char *buf, size_t len, size_t *pos, char *body, s
 	return tu_http_status(start);
 }
 
-/* Six requests in one write (JSON-RPC answered at once, submit_tx after its signature check
- * on the thread pool, a batch with nothing to check, GET /health), then the client shuts its
- * sending side: every reply comes, in order, then the node closes. An accepted submit_tx's reply is exactly what
- * jansson writes for it (here with a string id that needs escapes). */
 /* The basic-auth credentials of the node's cookie, base64 (for hand-written requests). */
 static void cookie_b64(char *b64, size_t cap)
 {
@@ -391,19 +394,13 @@ static void cookie_b64(char *b64, size_t cap)
 	sodium_bin2base64(b64, cap, (const unsigned char *)cookie, strlen(cookie), sodium_base64_VARIANT_ORIGINAL);
 }
 
-static void test_pipelined_and_half_closed(void **state)
+/* The root's next nonce, once nothing is pending. */
+static uint64_t root_nonce(void)
 {
-	char b64[400], hex[2 * STORE_TX_MAX + 1], body[2 * STORE_TX_MAX + 256],
-	     *req = malloc(65536), *resp = malloc(65536), one[8192], idhex[2 * SN_HASH_LEN + 1];
-	uint8_t dave_sk[32], dave[32], raw[STORE_TX_MAX], txid[SN_HASH_LEN];
-	size_t n = 0, got = 0, pos = 0, rawlen;
+	char q[256], roothex[65];
+	json_t *acct;
 	uint64_t nonce;
-	json_t *j;
-	int fd;
 
-	(void)state;
-	cookie_b64(b64, sizeof(b64));
-	/* the root's next nonce, once nothing is pending */
 	for (int i = 0;; i++) {
 		json_t *st = tu_rpc_result(port, home, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}");
 
@@ -416,17 +413,32 @@ static void test_pipelined_and_half_closed(void **state)
 		assert_true(i < 200);
 		usleep(50000);
 	}
-	{
-		char q[256], roothex[65];
-		json_t *acct;
+	sn_hex_encode(roothex, root_pk, 32);
+	snprintf(q, sizeof(q), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get_account\",\"params\":[\"%s\"]}", roothex);
+	acct = tu_rpc_result(port, home, q);
+	assert_non_null(acct);
+	nonce = (uint64_t)json_integer_value(json_object_get(acct, "nonce"));
+	json_decref(acct);
+	return nonce;
+}
 
-		sn_hex_encode(roothex, root_pk, 32);
-		snprintf(q, sizeof(q), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get_account\",\"params\":[\"%s\"]}", roothex);
-		acct = tu_rpc_result(port, home, q);
-		assert_non_null(acct);
-		nonce = (uint64_t)json_integer_value(json_object_get(acct, "nonce"));
-		json_decref(acct);
-	}
+/* Six requests in one write (JSON-RPC answered at once, submit_tx after its signature check
+ * on the thread pool, a batch with nothing to check, GET /health), then the client shuts its
+ * sending side: every reply comes, in order, then the node closes. An accepted submit_tx's reply is exactly what
+ * jansson writes for it (here with a string id that needs escapes). */
+static void test_pipelined_and_half_closed(void **state)
+{
+	char b64[400], hex[2 * STORE_TX_MAX + 1], body[2 * STORE_TX_MAX + 256],
+	     *req = malloc(65536), *resp = malloc(65536), one[8192], idhex[2 * SN_HASH_LEN + 1];
+	uint8_t dave_sk[32], dave[32], raw[STORE_TX_MAX], txid[SN_HASH_LEN];
+	size_t n = 0, got = 0, pos = 0, rawlen;
+	uint64_t nonce;
+	json_t *j;
+	int fd;
+
+	(void)state;
+	cookie_b64(b64, sizeof(b64));
+	nonce = root_nonce();
 	assert_int_equal(sn_schnorr_keygen(dave_sk, dave), SN_OK);
 	root_tx(hex, STORE_TX_REGISTER, nonce, dave, 5, 1);
 	assert_int_equal(sn_hex_decode_var(raw, sizeof(raw), &rawlen, hex), SN_OK);
@@ -495,6 +507,72 @@ static void test_pipelined_and_half_closed(void **state)
 	assert_int_equal(next_response(resp, got, &pos, one, sizeof(one)), 200);
 	assert_non_null(strstr(one, "\"id\":5,"));
 	assert_int_equal(pos, got); /* nothing more */
+	free(req);
+	free(resp);
+	assert_healthy();
+}
+
+/* One client pipelines 48 transfers of one signer, nonces 0 to 47, in one write: the node
+ * checks their signatures together (several rounds on the thread pool at once) but admits them
+ * in request order, so every one is accepted, and the replies come in order. */
+static void test_pipelined_nonces(void **state)
+{
+	enum { N = 48 };
+	char b64[400], hex[2 * STORE_TX_MAX + 1], body[2 * STORE_TX_MAX + 256], q[256], erinhex[65],
+	     *req = malloc(N * 2048), *resp = malloc(65536), one[8192];
+	uint8_t erin_sk[32], erin[32];
+	size_t n = 0, got = 0, pos = 0;
+	json_t *acct = NULL;
+	int fd;
+
+	(void)state;
+	cookie_b64(b64, sizeof(b64));
+	assert_int_equal(sn_schnorr_keygen(erin_sk, erin), SN_OK);
+	root_tx(hex, STORE_TX_REGISTER, root_nonce(), erin, 1000, 1);
+	assert_int_equal(submit(hex, q, sizeof(q)), 0);
+	sn_hex_encode(erinhex, erin, 32);
+	snprintf(q, sizeof(q), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get_account\",\"params\":[\"%s\"]}", erinhex);
+	for (int i = 0; !(acct = tu_rpc_result(port, home, q)); i++) {
+		assert_true(i < 100); /* registered within 5 s */
+		usleep(50000);
+	}
+	json_decref(acct);
+	for (int i = 0; i < N; i++) {
+		signed_tx(hex, erin_sk, erin, STORE_TX_TRANSFER, (uint64_t)i, root_pk, 1, 1);
+		snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"submit_tx\",\"params\":[\"%s\"]}", i, hex);
+		append_post(req, &n, N * 2048, b64, body);
+	}
+	fd = connect_raw();
+	assert_int_equal(send(fd, req, n, MSG_NOSIGNAL), (ssize_t)n);
+	for (int i = 0; i < N; i++) {
+		int status;
+
+		while (!(status = next_response(resp, got, &pos, one, sizeof(one)))) {
+			struct pollfd p = { fd, POLLIN, 0 };
+			ssize_t k;
+
+			assert_true(poll(&p, 1, 5000) == 1);
+			k = recv(fd, resp + got, 65535 - got, 0);
+			assert_true(k > 0);
+			got += (size_t)k;
+			resp[got] = '\0';
+		}
+		assert_int_equal(status, 200);
+		{
+			json_t *j = json_loads(one, 0, NULL);
+
+			assert_non_null(j);
+			assert_int_equal(json_integer_value(json_object_get(j, "id")), i); /* in order */
+			if (!json_object_get(j, "result"))
+				fail_msg("transfer with nonce %d refused: %s", i, one);
+			json_decref(j);
+		}
+		if (pos == got) { /* everything read so far is parsed: start over in the buffer */
+			pos = got = 0;
+			resp[0] = '\0';
+		}
+	}
+	close(fd);
 	free(req);
 	free(resp);
 	assert_healthy();
@@ -664,6 +742,7 @@ int main(void)
 		cmocka_unit_test(test_invalid_and_replayed_tx),
 		cmocka_unit_test(test_submit_batch),
 		cmocka_unit_test(test_pipelined_and_half_closed),
+		cmocka_unit_test(test_pipelined_nonces),
 		cmocka_unit_test(test_slow_client_and_connection_limit),
 		cmocka_unit_test(test_client_leaves_mid_reply),
 		cmocka_unit_test(test_map_full_while_producing),
