@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static char home[4096], auth_b64[400];
@@ -122,18 +123,20 @@ static const char *conn_call(struct conn *c, const char *json)
 }
 
 /* One client connection of the load generator: its requests, in order (each sender's
- * transactions go over one connection, in nonce order), one in flight at a time. */
+ * transactions go over one connection, in nonce order), up to depth in flight at a time. */
 struct worker {
 	char **reqs;   /* request bodies: one submit_tx, or a batch of them */
 	size_t *count; /* transactions in each */
 	size_t n, ok, rejected;
+	size_t depth;  /* requests in flight at once: 1, or pipelined (HTTP/1.1) */
 	char first_err[256];
 	/* while the phase runs */
 	char **http;      /* the whole HTTP request for each body (prepare_workers) */
 	size_t *http_len;
 	struct conn c;
-	size_t out_off; /* bytes of the request in flight sent so far */
-	size_t next;    /* index of the request in flight */
+	size_t sent;    /* requests whole in the socket */
+	size_t out_off; /* bytes of request `sent` in the socket so far */
+	size_t next;    /* the request whose reply comes next */
 };
 
 /* Counts the "result" and "error" members of a reply (one object or a batch array). */
@@ -172,42 +175,48 @@ static void prepare_workers(struct worker *w, size_t clients)
 	}
 }
 
-/* Sends what is left of w's request in flight; false when the connection failed. */
+/* Sends what is left of the requests in flight, with one writev; false when the connection
+ * failed. */
 static bool worker_send(struct worker *w)
 {
-	const char *out = w->http[w->next];
-	size_t len = w->http_len[w->next];
+	while (w->sent < w->n && w->sent < w->next + w->depth) {
+		struct iovec iov[64];
+		int k = 0;
+		ssize_t n;
 
-	while (w->out_off < len) {
-		ssize_t n = send(w->c.fd, out + w->out_off, len - w->out_off, MSG_NOSIGNAL);
+		for (size_t i = w->sent; i < w->n && i < w->next + w->depth && k < 64; i++, k++) {
+			size_t off = i == w->sent ? w->out_off : 0;
 
+			iov[k].iov_base = w->http[i] + off;
+			iov[k].iov_len = w->http_len[i] - off;
+		}
+		n = writev(w->c.fd, iov, k);
 		if (n < 0 && errno == EAGAIN)
 			return true; /* the rest when the socket is writable: EPOLLOUT */
 		if (n <= 0)
 			return false;
-		w->out_off += (size_t)n;
+		while (n > 0) {
+			size_t left = w->http_len[w->sent] - w->out_off;
+
+			if ((size_t)n < left) {
+				w->out_off += (size_t)n;
+				break;
+			}
+			n -= (ssize_t)left;
+			w->sent++;
+			w->out_off = 0;
+		}
 	}
 	return true;
 }
 
-/* Starts w's next request, if any. */
-static bool worker_start(struct worker *w)
-{
-	if (w->next == w->n)
-		return true;
-	w->out_off = 0;
-	w->c.have = 0;
-	return worker_send(w);
-}
-
-/* Reads what the socket has; when the reply to the request in flight is whole, tallies it and
- * starts the next. False when the connection failed. */
+/* Reads what the socket has and tallies every whole reply; once the replies of all the
+ * requests in flight are in, sends the next depth requests at once (as wrk's pipelining
+ * does). False when the connection failed. */
 static bool worker_read(struct worker *w)
 {
 	for (;;) {
 		ssize_t n = recv(w->c.fd, w->c.buf + w->c.have, sizeof(w->c.buf) - 1 - w->c.have, 0);
-		const char *sep, *cl, *body;
-		size_t need, ok = 0, bad = 0;
 
 		if (n < 0 && errno == EAGAIN)
 			return true;
@@ -215,21 +224,32 @@ static bool worker_read(struct worker *w)
 			return false;
 		w->c.have += (size_t)n;
 		w->c.buf[w->c.have] = '\0';
-		if (!(sep = strstr(w->c.buf, "\r\n\r\n")) || !(cl = strstr(w->c.buf, "Content-Length: ")))
-			continue;
-		need = (size_t)(sep + 4 - w->c.buf) + strtoul(cl + 16, NULL, 10);
-		if (w->c.have < need)
-			continue;
-		body = sep + 4;
-		count_replies(body, &ok, &bad);
-		if (ok != w->count[w->next])
-			bad = w->count[w->next] - ok;
-		w->ok += ok;
-		w->rejected += bad;
-		if (bad && !w->first_err[0])
-			snprintf(w->first_err, sizeof(w->first_err), "%s", body);
-		w->next++;
-		return worker_start(w);
+		for (;;) {
+			const char *sep = strstr(w->c.buf, "\r\n\r\n"), *cl = strstr(w->c.buf, "Content-Length: ");
+			size_t need, ok = 0, bad = 0;
+			char saved;
+
+			if (!sep || !cl || cl > sep)
+				break;
+			need = (size_t)(sep + 4 - w->c.buf) + strtoul(cl + 16, NULL, 10);
+			if (w->c.have < need)
+				break;
+			saved = w->c.buf[need];
+			w->c.buf[need] = '\0';
+			count_replies(sep + 4, &ok, &bad);
+			if (ok != w->count[w->next])
+				bad = w->count[w->next] - ok;
+			w->ok += ok;
+			w->rejected += bad;
+			if (bad && !w->first_err[0])
+				snprintf(w->first_err, sizeof(w->first_err), "%s", sep + 4);
+			w->c.buf[need] = saved;
+			memmove(w->c.buf, w->c.buf + need, w->c.have - need + 1);
+			w->c.have -= need;
+			w->next++;
+		}
+		if (w->next == w->sent && !worker_send(w))
+			return false;
 	}
 }
 
@@ -250,7 +270,7 @@ static void run_workers(struct worker *w, size_t clients)
 		conn_open(&w[c].c);
 		fcntl(w[c].c.fd, F_SETFL, fcntl(w[c].c.fd, F_GETFL) | O_NONBLOCK);
 		epoll_ctl(ep, EPOLL_CTL_ADD, w[c].c.fd, &ev);
-		if (!worker_start(&w[c])) {
+		if (!worker_send(&w[c])) {
 			fprintf(stderr, "bench_node: client %zu: connection lost\n", c);
 			exit(1);
 		}
@@ -370,8 +390,7 @@ static void run_phase(struct worker *w, size_t clients, struct conn *ctl, const 
 	        (node_cpu_us() - node0) / (double)(ok ? ok : 1), (self_cpu_us() - self0) / (double)(ok ? ok : 1),
 	        (double)(t_committed - t0) / 1e9);
 	printf("bench rpc.%s %.0f tx/s\n", name, (double)ok / ((double)(t_submitted - t0) / 1e9));
-	printf("bench node.%s %.0f tx/s\n", strcmp(name, "submit") == 0 ? "commit" : "commit_batch",
-	       (double)ok / ((double)(t_committed - t0) / 1e9));
+	printf("bench node.commit%s %.0f tx/s\n", name + strlen("submit"), (double)ok / ((double)(t_committed - t0) / 1e9));
 	if (rejected)
 		exit(1);
 }
@@ -379,10 +398,11 @@ static void run_phase(struct worker *w, size_t clients, struct conn *ctl, const 
 int main(void)
 {
 	size_t clients = getenv("SN_BENCH_CLIENTS") ? strtoul(getenv("SN_BENCH_CLIENTS"), NULL, 10) : 8;
-	size_t senders = 256, per_sender = getenv("SN_BENCH_TXS") ? strtoul(getenv("SN_BENCH_TXS"), NULL, 10) / 256 : 120;
+	size_t senders = 256, per_sender = getenv("SN_BENCH_TXS") ? strtoul(getenv("SN_BENCH_TXS"), NULL, 10) / 256 : 180;
+	size_t depth = getenv("SN_BENCH_PIPELINE") ? strtoul(getenv("SN_BENCH_PIPELINE"), NULL, 10) : 8;
 	char *dir, path[4200], hex[128] = { 0 }, cookie[256] = { 0 };
 	uint8_t root_sk[32], root_pk[32], (*sk)[32], (*pk)[32];
-	struct worker *w, *wb;
+	struct worker *w, *wp, *wb;
 	size_t batch = getenv("SN_BENCH_BATCH") ? strtoul(getenv("SN_BENCH_BATCH"), NULL, 10) : 100;
 	struct conn *ctl = malloc(sizeof(*ctl));
 	size_t total;
@@ -444,22 +464,28 @@ int main(void)
 	while (status_u64(ctl, "mempool") > 0)
 		usleep(20000);
 
-	/* Pre-sign every transfer: the first half goes one per request, the second in batches. */
+	/* Pre-sign every transfer: the first third goes one per request with one in flight per
+	 * connection, the second one per request pipelined, the last in batches. */
+	if (!depth)
+		depth = 1;
 	w = calloc(clients, sizeof(*w));
+	wp = calloc(clients, sizeof(*wp));
 	wb = calloc(clients, sizeof(*wb));
 	for (size_t c = 0; c < clients; c++) {
 		size_t cap = senders * per_sender / clients + per_sender + 1;
+		struct worker *all[] = { &w[c], &wp[c], &wb[c] };
 
-		w[c].reqs = calloc(cap, sizeof(char *));
-		w[c].count = calloc(cap, sizeof(size_t));
-		wb[c].reqs = calloc(cap, sizeof(char *));
-		wb[c].count = calloc(cap, sizeof(size_t));
+		for (size_t i = 0; i < 3; i++) {
+			all[i]->reqs = calloc(cap, sizeof(char *));
+			all[i]->count = calloc(cap, sizeof(size_t));
+			all[i]->depth = all[i] == &wp[c] ? depth : 1;
+		}
 	}
 	for (size_t k = 0; k < per_sender; k++)
 		for (size_t s = 0; s < senders; s++) {
 			struct store_tx tx = { .version = STORE_TX_V1, .type = STORE_TX_TRANSFER, .chain_id = 1,
 				               .nonce = k, .fee = 1, .amount = 1 + (k + s) % 100 };
-			struct worker *wk = k < per_sender / 2 ? &w[s % clients] : &wb[s % clients];
+			struct worker *wk = k < per_sender / 3 ? &w[s % clients] : k < 2 * per_sender / 3 ? &wp[s % clients] : &wb[s % clients];
 
 			memcpy(tx.signer, pk[s], 32);
 			memcpy(tx.to, pk[(s + 1 + k) % senders], 32);
@@ -481,8 +507,9 @@ int main(void)
 		wb[c].n = m;
 	}
 	total = senders * per_sender;
-	run_phase(w, clients, ctl, "submit", senders * (per_sender / 2));
-	run_phase(wb, clients, ctl, "submit_batch", total - senders * (per_sender / 2));
+	run_phase(w, clients, ctl, "submit", senders * (per_sender / 3));
+	run_phase(wp, clients, ctl, "submit_pipelined", senders * (2 * per_sender / 3 - per_sender / 3));
+	run_phase(wb, clients, ctl, "submit_batch", total - senders * (2 * per_sender / 3));
 	close(ctl->fd);
 	tu_node_stop(pid, SIGTERM);
 	if (node_log && *node_log)
