@@ -329,6 +329,7 @@ static void daemon_maybe_finish(struct node_daemon *d)
 	if (!uv_is_closing((uv_handle_t *)&d->block_timer)) {
 		uv_close((uv_handle_t *)&d->block_timer, NULL);
 		uv_close((uv_handle_t *)&d->verify_check, NULL);
+		uv_close((uv_handle_t *)&d->verify_async, NULL);
 		uv_close((uv_handle_t *)&d->sig_int, NULL);
 		uv_close((uv_handle_t *)&d->sig_term, NULL);
 	}
@@ -350,8 +351,9 @@ static void on_signal(uv_signal_t *s, int signum)
 	daemon_maybe_finish(d);
 }
 
-/* The thread pool checks signatures (node/rpc.c) and builds blocks: one thread per core for
- * the checks and one more for the producer. libuv's default of 4 oversubscribes a small
+/* The thread pool opens the store, builds blocks and checks gossiped transactions
+ * (node/p2p.c; submitted ones are checked by the engine's helpers, node/rpc.c): one thread
+ * per core for the checks and one more for the producer. libuv's default of 4 oversubscribes a small
  * machine, whose idle extra threads get woken (a cross-CPU wake-up, dear on a VM) for work
  * the busy ones would take next. A UV_THREADPOOL_SIZE in the environment wins. Before the
  * pool's first use (it reads the variable once). */
@@ -408,6 +410,8 @@ int node_daemon_run(struct node_daemon *d)
 	d->block_timer.data = d;
 	uv_check_init(d->loop, &d->verify_check);
 	d->verify_check.data = d;
+	uv_async_init(d->loop, &d->verify_async, node_rpc_verify_async);
+	d->verify_async.data = d;
 	uv_signal_init(d->loop, &d->sig_int);
 	uv_signal_init(d->loop, &d->sig_term);
 	d->sig_int.data = d->sig_term.data = d;

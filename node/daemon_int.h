@@ -45,8 +45,9 @@ struct node_daemon {
 	unsigned jobs;     /* work items in flight (signature checks, block production) */
 	uint64_t last_block_mono_ms;
 	struct submit_job *verify_q, *verify_q_tail; /* signature checks queued in this loop turn */
-	uv_check_t verify_check;                     /* hands them to the pool after the turn's I/O */
-	unsigned verify_inflight;                    /* signature-check work items on the pool */
+	uv_check_t verify_check;                     /* hands them to the helpers after the turn's I/O */
+	uv_async_t verify_async;                     /* a round's checks all ran (node/rpc.c) */
+	unsigned verify_inflight;                    /* rounds of checks not finished yet */
 	bool verify_flushing;                        /* inside verify_flush (no re-entry) */
 	struct verify_round *rounds, *rounds_tail;   /* handed to the pool, oldest first (node/rpc.c) */
 	int exit_code;
@@ -80,10 +81,9 @@ void node_p2p_after_admit(struct node_daemon *d, const uint8_t signer[SN_PUBKEY_
 /* RPC net_info's result (NULL: out of memory). */
 json_t *node_p2p_info(struct node_daemon *d);
 
-/* submit_tx requests whose signatures are checked on the thread pool (node/rpc.c): one
- * request, or a whole batch of them; those of one turn of the loop are checked together,
- * split over up to SUBMIT_SPLIT work items. */
-#define SUBMIT_SPLIT 4
+/* submit_tx requests whose signatures are checked by the engine's helper threads
+ * (node/rpc.c): one request, or a whole batch of them; those of one turn of the loop are
+ * checked together, as one round. */
 struct submit_entry {
 	uint8_t *raw; /* sn_malloc'd; for a single request, one_raw in its job */
 	size_t len;
@@ -106,7 +106,9 @@ struct submit_job {
 };
 /* Finishes a submit job (admits it or replies with its error) and frees it. */
 void node_rpc_submit_finish(struct submit_job *job);
-/* The verify_check callback: hands the queued jobs' signature checks to the thread pool. */
+/* The verify_check callback: hands the queued jobs' signature checks to the helpers. */
 void node_rpc_verify_check(uv_check_t *h);
+/* The verify_async callback: finishes the rounds whose checks all ran, oldest first. */
+void node_rpc_verify_async(uv_async_t *h);
 
 #endif

@@ -13,22 +13,30 @@
 
 #define CHUNK 32 /* transactions per unit of parallel work */
 
-/* The checks of one batch of transactions, shared with the helper threads while posted. */
+/* The checks of one batch of transactions, shared with the helper threads while posted. A
+ * job of the caller's (engine_run, apply_blocks) lives on its stack and is taken back with
+ * job_end; an asynchronous one (node_engine_check_async) is the engine's, and the last
+ * thread to leave it once every chunk is checked unlinks it, calls its done and frees it. */
 struct vjob {
 	const uint8_t *const *raw;
 	const size_t *lens;
-	size_t n, nchunks;
+	size_t n, nchunks, chunk; /* chunk: transactions per unit of work */
 	uint32_t chain_id;
 	bool preverified;
 	struct store_tx *txs;
 	uint8_t (*ids)[SN_HASH_LEN];
 	int *errs;
 	atomic_size_t next;   /* next chunk to claim */
-	atomic_uchar *done;   /* per chunk: checked */
+	atomic_uchar *done;   /* per chunk: checked (NULL for an asynchronous job) */
 	atomic_bool cancel;
 	struct vjob *next_job; /* posted jobs, oldest first (under eng->mu) */
 	unsigned active;       /* helpers inside it (under eng->mu) */
 	bool posted;
+	/* an asynchronous job */
+	node_check_fn *check;
+	node_check_done_fn *done_fn;
+	void *ud;
+	atomic_size_t chunks_done;
 };
 
 struct node_engine {
@@ -52,16 +60,55 @@ static bool vjob_work(struct vjob *j)
 	c = atomic_fetch_add(&j->next, 1);
 	if (c >= j->nchunks)
 		return false;
-	for (size_t i = c * CHUNK; i < j->n && i < (c + 1) * CHUNK; i++) {
-		if (j->preverified) {
+	for (size_t i = c * j->chunk; i < j->n && i < (c + 1) * j->chunk; i++) {
+		if (j->check) {
+			j->check(j->ud, i);
+		} else if (j->preverified) {
 			j->errs[i] = store_tx_decode(&j->txs[i], j->raw[i], j->lens[i]);
 			store_tx_id(j->ids[i], j->raw[i], j->lens[i]);
 		} else {
 			j->errs[i] = node_tx_check(j->raw[i], j->lens[i], j->chain_id, &j->txs[i], j->ids[i]);
 		}
 	}
-	atomic_store_explicit(&j->done[c], 1, memory_order_release);
+	if (j->done)
+		atomic_store_explicit(&j->done[c], 1, memory_order_release);
+	else
+		atomic_fetch_add_explicit(&j->chunks_done, 1, memory_order_release);
 	return true;
+}
+
+/* Takes j off the posted list (under eng->mu). */
+static void job_unlink(struct node_engine *eng, struct vjob *j)
+{
+	for (struct vjob **pp = &eng->jobs; *pp; pp = &(*pp)->next_job)
+		if (*pp == j) {
+			*pp = j->next_job;
+			break;
+		}
+	j->posted = false;
+}
+
+/* A thread leaves j (under eng->mu). Returns j when it is an asynchronous job whose chunks
+ * are all checked and this was the last thread in it: unlinked, for the caller to finish
+ * with async_finish once it has let go of the lock. */
+static struct vjob *job_leave(struct node_engine *eng, struct vjob *j)
+{
+	if (--j->active)
+		return NULL;
+	pthread_cond_broadcast(&eng->cv_idle);
+	if (!j->check || !j->posted ||
+	    atomic_load_explicit(&j->chunks_done, memory_order_acquire) != j->nchunks)
+		return NULL;
+	job_unlink(eng, j);
+	return j;
+}
+
+static void async_finish(struct vjob *j)
+{
+	if (j) {
+		j->done_fn(j->ud);
+		sn_free(j);
+	}
 }
 
 static bool vjob_has_work(struct vjob *j)
@@ -76,7 +123,7 @@ static void *engine_worker(void *arg)
 
 	pthread_mutex_lock(&eng->mu);
 	while (!eng->stop) {
-		struct vjob *j = eng->jobs;
+		struct vjob *j = eng->jobs, *fin;
 
 		while (j && !vjob_has_work(j))
 			j = j->next_job;
@@ -89,8 +136,11 @@ static void *engine_worker(void *arg)
 		while (vjob_work(j))
 			;
 		pthread_mutex_lock(&eng->mu);
-		if (--j->active == 0)
-			pthread_cond_broadcast(&eng->cv_idle);
+		if ((fin = job_leave(eng, j))) {
+			pthread_mutex_unlock(&eng->mu);
+			async_finish(fin);
+			pthread_mutex_lock(&eng->mu);
+		}
 	}
 	pthread_mutex_unlock(&eng->mu);
 	return NULL;
@@ -190,11 +240,12 @@ typedef int apply_fn(void *ud, size_t i, int check_err, const struct store_tx *t
 static void job_init(struct vjob *j, const uint8_t *const *raw, const size_t *lens, size_t n, uint32_t chain_id,
                      bool preverified, struct batch *b)
 {
-	*j = (struct vjob){ .raw = raw, .lens = lens, .n = n, .nchunks = (n + CHUNK - 1) / CHUNK,
+	*j = (struct vjob){ .raw = raw, .lens = lens, .n = n, .nchunks = (n + CHUNK - 1) / CHUNK, .chunk = CHUNK,
 		            .chain_id = chain_id, .preverified = preverified, .txs = b->txs, .ids = b->ids,
 		            .errs = b->errs, .done = b->done };
 	atomic_init(&j->next, 0);
 	atomic_init(&j->cancel, false);
+	atomic_init(&j->chunks_done, 0);
 }
 
 /* Hands j to the helper threads (they start on it once older jobs have no work left). */
@@ -209,28 +260,24 @@ static void job_post(struct node_engine *eng, struct vjob *j)
 		;
 	*tail = j;
 	j->posted = true;
-	pthread_cond_broadcast(&eng->cv_work);
+	if (j->nchunks == 1)
+		pthread_cond_signal(&eng->cv_work); /* one helper is enough: the others sleep on */
+	else
+		pthread_cond_broadcast(&eng->cv_work);
 	pthread_mutex_unlock(&eng->mu);
 }
 
 /* Takes j back: no helper is inside it when this returns. */
 static void job_end(struct node_engine *eng, struct vjob *j)
 {
-	struct vjob **pp;
-
 	atomic_store(&j->cancel, true);
 	if (!j->posted)
 		return;
 	pthread_mutex_lock(&eng->mu);
-	for (pp = &eng->jobs; *pp; pp = &(*pp)->next_job)
-		if (*pp == j) {
-			*pp = j->next_job;
-			break;
-		}
+	job_unlink(eng, j);
 	while (j->active)
 		pthread_cond_wait(&eng->cv_idle, &eng->mu);
 	pthread_mutex_unlock(&eng->mu);
-	j->posted = false;
 }
 
 /* Checks one chunk of the oldest posted job other than j that has work left, as a helper
@@ -251,10 +298,38 @@ static bool engine_help(struct node_engine *eng, struct vjob *j)
 	pthread_mutex_unlock(&eng->mu);
 	worked = vjob_work(o);
 	pthread_mutex_lock(&eng->mu);
-	if (--o->active == 0)
-		pthread_cond_broadcast(&eng->cv_idle);
+	o = job_leave(eng, o);
 	pthread_mutex_unlock(&eng->mu);
+	async_finish(o);
 	return worked;
+}
+
+int node_engine_check_async(struct node_engine *eng, size_t n, size_t chunk, node_check_fn *check,
+                            node_check_done_fn *done, void *ud)
+{
+	struct vjob *j;
+
+	if (!chunk)
+		chunk = 1;
+	if (!eng->n_threads || !n) { /* no helpers: the caller checks */
+		for (size_t i = 0; i < n; i++)
+			check(ud, i);
+		done(ud);
+		return SN_OK;
+	}
+	if (!(j = sn_calloc(1, sizeof(*j))))
+		return SN_E_NOMEM;
+	j->n = n;
+	j->chunk = chunk;
+	j->nchunks = (n + chunk - 1) / chunk;
+	j->check = check;
+	j->done_fn = done;
+	j->ud = ud;
+	atomic_init(&j->next, 0);
+	atomic_init(&j->cancel, false);
+	atomic_init(&j->chunks_done, 0);
+	job_post(eng, j);
+	return SN_OK;
 }
 
 /* Hands j's transactions to fn in order as they become checked, checking unclaimed chunks

@@ -1,8 +1,8 @@
 /* node/node.h — the node module's public API: the settlement engine that validates and
  * applies transactions and blocks against the store.
  *
- * A struct node_engine is used from one thread at a time; it runs its own signature-check
- * threads internally. */
+ * A struct node_engine is used from one thread at a time (node_engine_check_async excepted);
+ * it runs its own signature-check threads internally. */
 #ifndef SN_NODE_H
 #define SN_NODE_H
 
@@ -120,6 +120,18 @@ struct node_engine_opts {
 SN_MUST_CHECK int node_engine_new(struct node_engine **out, struct store *st,
                                   const struct node_engine_opts *opts);
 void node_engine_free(struct node_engine *eng); /* accepts NULL */
+
+/* Checks for a caller that does not wait (the node's RPC loop thread): check(ud, i) runs for
+ * every i < n on the engine's helper threads, chunk indices at a time (0: 1), after the work
+ * posted before it; then done(ud) runs once, on a helper thread, when every check has run and
+ * the engine holds nothing of the job any more. Any thread may call it, also while another
+ * uses the engine; free the engine only after every done has run. An engine without helper
+ * threads (threads = 1) runs the checks and done in the caller before returning. SN_E_NOMEM:
+ * nothing runs. */
+typedef void node_check_fn(void *ud, size_t i);
+typedef void node_check_done_fn(void *ud);
+SN_MUST_CHECK int node_engine_check_async(struct node_engine *eng, size_t n, size_t chunk, node_check_fn *check,
+                                          node_check_done_fn *done, void *ud);
 
 struct node_block_result {
 	int err;          /* SN_OK, or why the block was rejected */

@@ -929,39 +929,41 @@ static bool submit_async(struct node_daemon *d, struct http_req *hreq, json_t *r
 }
 
 /* ------------------------------------------------------------------ signature checks
- * A submit job's checks go to the thread pool at once while fewer work items than cores are
- * in flight (a core may be idle: start now). Otherwise every core is checking already, and
- * the jobs that arrive meanwhile, from every connection, are queued and handed over together
- * once the loop turn's I/O is done (the uv_check callback), as up to SUBMIT_SPLIT work items
- * of at least VERIFY_SLICE_MIN entries each: a busy node so wakes a pool thread (and is woken
- * back) once per few requests rather than once per request. Jobs are finished (admitted,
- * answered) in the order they were queued, across rounds too: a round whose checks end first
- * waits for the older ones, so a signer's nonce n+1 sent after nonce n (pipelined on one
- * connection, or on another) is never admitted before it. */
-
-#define VERIFY_SLICE_MIN 2 /* entries per work item at least, when several are queued */
+ * A submit job's checks go to the engine's helper threads (node_engine_check_async, one per
+ * core) at once while fewer rounds than helpers are in flight (a core may be idle: start now).
+ * Otherwise every helper is checking already, and the jobs that arrive meanwhile, from every
+ * connection, are queued and handed over together as one round once the loop turn's I/O is
+ * done (the uv_check callback); the helpers take a round's checks a few at a time, the
+ * oldest round's first, so no core waits while another has a long share left. A round's
+ * last check wakes the loop (uv_async). Jobs are finished (admitted, answered) in the order
+ * they were queued, across rounds too: a round whose checks end first waits for the older
+ * ones, so a signer's nonce n+1 sent after nonce n (pipelined on one connection, or on
+ * another) is never admitted before it. */
 
 struct verify_round {
-	uv_work_t work[SUBMIT_SPLIT];
 	struct node_daemon *d;
 	struct verify_round *next; /* the next younger round (d->rounds) */
-	unsigned slices, pending;  /* pending: slices not done yet (0: every check is done) */
-	struct submit_job *jobs; /* in arrival order, through next */
-	size_t n;                /* entries to check */
+	atomic_bool checked;       /* every check ran (set on a helper thread) */
+	struct submit_job *jobs;   /* in arrival order, through next */
+	size_t n;                  /* entries to check */
 	struct submit_entry *e[];
 };
 
-static void verify_work(uv_work_t *w)
+static void verify_entry(void *ud, size_t i)
 {
-	struct verify_round *r = w->data;
-	size_t k = (size_t)(w - r->work), lo = k * r->n / r->slices, hi = (k + 1) * r->n / r->slices;
-	uint32_t chain_id = r->d->gen.chain_id;
+	struct verify_round *r = ud;
+	struct submit_entry *e = r->e[i];
 
-	for (size_t i = lo; i < hi; i++) {
-		struct submit_entry *e = r->e[i];
+	e->err = node_tx_check(e->raw, e->len, r->d->gen.chain_id, &e->tx, e->txid);
+}
 
-		e->err = node_tx_check(e->raw, e->len, chain_id, &e->tx, e->txid);
-	}
+static void verify_checked(void *ud)
+{
+	struct verify_round *r = ud;
+	uv_async_t *wake = &r->d->verify_async; /* r may be finished as soon as checked is set */
+
+	atomic_store_explicit(&r->checked, true, memory_order_release);
+	uv_async_send(wake);
 }
 
 static void jobs_finish(struct submit_job *j)
@@ -974,38 +976,42 @@ static void jobs_finish(struct submit_job *j)
 	}
 }
 
-/* Finishes the rounds at the head of d->rounds whose checks are all done, oldest first. */
+/* Finishes the rounds at the head of d->rounds whose checks all ran, oldest first. */
 static void rounds_finish(struct node_daemon *d)
 {
-	while (d->rounds && d->rounds->pending == 0) {
+	while (d->rounds && atomic_load_explicit(&d->rounds->checked, memory_order_acquire)) {
 		struct verify_round *r = d->rounds;
 		struct submit_job *jobs = r->jobs;
 
 		if (!(d->rounds = r->next))
 			d->rounds_tail = NULL;
+		d->jobs--;
+		d->verify_inflight--;
 		sn_free(r);
 		jobs_finish(jobs); /* may queue (and even finish) younger rounds: r is unlinked */
 	}
 }
 
-static void verify_done(uv_work_t *w, int status)
+void node_rpc_verify_async(uv_async_t *h)
 {
-	struct verify_round *r = w->data;
-
-	r->d->jobs--;
-	r->d->verify_inflight--;
-	if (status == UV_ECANCELED) {
-		size_t k = (size_t)(w - r->work);
-
-		for (size_t i = k * r->n / r->slices; i < (k + 1) * r->n / r->slices; i++)
-			r->e[i]->err = SN_E_CANCELLED;
-	}
-	if (--r->pending == 0)
-		rounds_finish(r->d);
+	rounds_finish(h->data);
 }
 
-/* Hands the queued jobs to the pool as one round (or finishes them at once when there is
- * nothing to check or no memory). */
+/* Helper threads that check at once usefully: one per core. */
+static unsigned verify_parallel(void)
+{
+	static unsigned n;
+
+	if (!n) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+
+		n = c < 1 ? 1 : c > 64 ? 64 : (unsigned)c;
+	}
+	return n;
+}
+
+/* Hands the queued jobs to the helpers as one round (or finishes them at once when there
+ * is nothing to check or no memory). */
 static void verify_flush(struct node_daemon *d)
 {
 	struct submit_job *jobs = d->verify_q;
@@ -1030,37 +1036,30 @@ static void verify_flush(struct node_daemon *d)
 		return;
 	}
 	memset(r, 0, sizeof(*r));
+	atomic_init(&r->checked, false);
 	r->d = d;
 	r->jobs = jobs;
 	r->n = n;
-	if (d->rounds_tail)
-		d->rounds_tail->next = r;
-	else
-		d->rounds = r;
-	d->rounds_tail = r;
 	n = 0;
 	for (struct submit_job *j = jobs; j; j = j->next)
 		for (size_t i = 0; i < j->n; i++)
 			if (!j->e[i].error)
 				r->e[n++] = &j->e[i];
-	r->slices = (unsigned)((n + VERIFY_SLICE_MIN - 1) / VERIFY_SLICE_MIN);
-	if (r->slices > SUBMIT_SPLIT)
-		r->slices = SUBMIT_SPLIT;
-	r->pending = r->slices + 1; /* held until every slice is queued */
-	for (unsigned k = 0; k < r->slices; k++) {
-		r->work[k].data = r;
-		d->jobs++;
-		d->verify_inflight++;
-		if (uv_queue_work(d->loop, &r->work[k], verify_work, verify_done) != 0) {
-			d->jobs--;
-			d->verify_inflight--;
-			for (size_t i = k * n / r->slices; i < (k + 1) * n / r->slices; i++)
-				r->e[i]->err = SN_E_NOMEM;
-			r->pending--;
-		}
+	if (d->rounds_tail)
+		d->rounds_tail->next = r;
+	else
+		d->rounds = r;
+	d->rounds_tail = r;
+	d->jobs++;
+	d->verify_inflight++;
+	/* Chunks of about a quarter of each helper's share: small enough that the helpers end a
+	 * round together, large enough to claim rarely. */
+	if (node_engine_check_async(d->eng, n, n / (4 * verify_parallel()), verify_entry, verify_checked, r)) {
+		for (size_t i = 0; i < n; i++)
+			r->e[i]->err = SN_E_NOMEM;
+		atomic_store(&r->checked, true);
 	}
-	if (--r->pending == 0) /* nothing could be queued */
-		rounds_finish(d);
+	rounds_finish(d); /* finished at once: no helpers, or no memory */
 }
 
 void node_rpc_verify_check(uv_check_t *h)
@@ -1076,20 +1075,7 @@ void node_rpc_verify_check(uv_check_t *h)
 	d->verify_flushing = false;
 }
 
-/* Work items the pool may run at once usefully: one per core (at most its threads). */
-static unsigned verify_parallel(void)
-{
-	static unsigned n;
-
-	if (!n) {
-		long c = sysconf(_SC_NPROCESSORS_ONLN);
-
-		n = c < 1 ? 1 : c > SUBMIT_SPLIT ? SUBMIT_SPLIT : (unsigned)c;
-	}
-	return n;
-}
-
-/* Queues j's signature checks: handed to the pool now if a core may be idle, else at the
+/* Queues j's signature checks: handed to the helpers now if a core may be idle, else at the
  * end of this turn of the loop. Returns true. */
 static bool submit_queue(struct node_daemon *d, struct submit_job *j)
 {

@@ -3,7 +3,9 @@
  * naive ancestor-walk oracle. */
 #include "testutil.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "node/node.h"
 
@@ -553,6 +555,100 @@ static void test_alloc_failures_leave_store_consistent(void **state)
 	fx_free(&f);
 }
 
+/* node_engine_check_async: every check runs exactly once, and done once after all of them,
+ * for jobs of every size and chunk, posted while the same engine proposes blocks on this
+ * thread (its own checks share the helpers). Without helpers it all runs in the caller;
+ * without memory nothing runs. */
+struct async_job {
+	size_t n;
+	atomic_uint *runs;  /* per index */
+	atomic_bool done;
+	atomic_uint *finished, *bad; /* shared counters */
+};
+
+static void async_check(void *ud, size_t i)
+{
+	struct async_job *j = ud;
+
+	if (i >= j->n || atomic_load(&j->done))
+		atomic_fetch_add(j->bad, 1);
+	else
+		atomic_fetch_add(&j->runs[i], 1);
+}
+
+static void async_done(void *ud)
+{
+	struct async_job *j = ud;
+
+	for (size_t i = 0; i < j->n; i++)
+		if (atomic_load(&j->runs[i]) != 1)
+			atomic_fetch_add(j->bad, 1);
+	if (atomic_exchange(&j->done, true))
+		atomic_fetch_add(j->bad, 1);
+	atomic_fetch_add(j->finished, 1);
+}
+
+static void async_job_init(struct async_job *j, size_t n, atomic_uint *finished, atomic_uint *bad)
+{
+	j->n = n;
+	j->runs = calloc(n ? n : 1, sizeof(*j->runs));
+	atomic_init(&j->done, false);
+	j->finished = finished;
+	j->bad = bad;
+}
+
+static void test_check_async(void **state)
+{
+	enum { JOBS = 60 };
+	static struct async_job jobs[JOBS];
+	static const size_t chunks[] = { 0, 1, 3, 16 };
+	atomic_uint finished, bad;
+	struct fixture f = fx_new(2, FEE);
+
+	(void)state;
+	atomic_init(&finished, 0);
+	atomic_init(&bad, 0);
+	for (unsigned k = 0; k < JOBS; k++) {
+		async_job_init(&jobs[k], 1 + (k * 37) % 97, &finished, &bad);
+		assert_int_equal(node_engine_check_async(f.eng, jobs[k].n, chunks[k % 4], async_check, async_done, &jobs[k]),
+		                 SN_OK);
+		if (k % 10 == 0)
+			do_register(&f, 0, 1000 + k, 1000); /* the engine's own checks, meanwhile */
+	}
+	for (int i = 0; atomic_load(&finished) < JOBS; i++) {
+		assert_true(i < 10000); /* within 10 s */
+		usleep(1000);
+	}
+	usleep(20000); /* a late extra check or done would show here */
+	assert_int_equal(atomic_load(&finished), JOBS);
+	assert_int_equal(atomic_load(&bad), 0);
+	fx_free(&f); /* every done ran: the engine may go */
+	for (unsigned k = 0; k < JOBS; k++)
+		free(jobs[k].runs);
+
+	/* No helper threads: the caller runs everything before the call returns. */
+	f = fx_new(1, FEE);
+	atomic_store(&finished, 0);
+	async_job_init(&jobs[0], 10, &finished, &bad);
+	assert_int_equal(node_engine_check_async(f.eng, 10, 4, async_check, async_done, &jobs[0]), SN_OK);
+	assert_int_equal(atomic_load(&finished), 1);
+	assert_int_equal(atomic_load(&bad), 0);
+	free(jobs[0].runs);
+	fx_free(&f);
+
+	/* Out of memory: SN_E_NOMEM and nothing runs. */
+	f = fx_new(2, FEE);
+	async_job_init(&jobs[0], 10, &finished, &bad);
+	sn_alloc_fail_after(1);
+	assert_int_equal(node_engine_check_async(f.eng, 10, 1, async_check, async_done, &jobs[0]), SN_E_NOMEM);
+	sn_alloc_fail_after(0);
+	usleep(20000);
+	assert_int_equal(atomic_load(&finished), 1);
+	assert_int_equal(atomic_load(&jobs[0].runs[0]), 0);
+	free(jobs[0].runs);
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -561,6 +657,7 @@ int main(void)
 		cmocka_unit_test(test_replay_is_deterministic),
 		cmocka_unit_test(test_block_rejected_whole),
 		cmocka_unit_test(test_alloc_failures_leave_store_consistent),
+		cmocka_unit_test(test_check_async),
 	};
 
 	assert_int_equal(sn_crypto_init(), SN_OK);
