@@ -1,22 +1,28 @@
 /* tests/bench/bench_node.c — a real settled on 127.0.0.1 under load.
  *
- *   bench rpc.submit          signed transfers accepted per second through submit_tx, one per
- *                             request, from SN_BENCH_CLIENTS (default 8) concurrent keep-alive
- *                             connections, one request in flight on each (a single-threaded
- *                             epoll client, as wrk is)
- *   bench node.commit         the same transfers per second end to end: from the first submit
- *                             to the block that commits the last one
- *   bench rpc.submit_batch    the same with JSON-RPC batches of SN_BENCH_BATCH (default 100)
- *   bench node.commit_batch   submit_tx per request
+ *   bench rpc.submit             signed transfers accepted per second through submit_tx, one
+ *                                per request, from SN_BENCH_CLIENTS (default 8) concurrent
+ *                                keep-alive connections, one request in flight on each (a
+ *                                single-threaded epoll client, as wrk is)
+ *   bench node.commit            the same transfers per second end to end: from the first
+ *                                submit to the block that commits the last one
+ *   bench rpc.submit_pipelined   the same, one transfer per request, with SN_BENCH_PIPELINE
+ *   bench node.commit_pipelined  (default 8) requests in flight on each connection: HTTP/1.1
+ *                                pipelining, sent and answered as wrk's pipelining does (the
+ *                                next requests once the replies of the last ones are in)
+ *   bench rpc.submit_batch       the same with JSON-RPC batches of SN_BENCH_BATCH (default 100)
+ *   bench node.commit_batch      submit_tx per request
  *
- * The node runs from a fresh `settle init` home (a small store: compare with settle.apply of
- * the same `make bench` run, which uses 1M accounts). Senders are registered first; each
- * sender's transactions go over one connection, in nonce order. The CPU time the node and
- * this load generator (which shares the cores with it) spend per transaction is printed as a
- * comment after each phase: on a shared machine it is steadier than the rates.
+ * Each figure is the median of SN_BENCH_REPEAT (default 3) runs, the three kinds taking turns
+ * (a shared machine's speed drifts; every run's figures go to stderr). The node runs from a
+ * fresh `settle init` home (a small store: compare with settle.apply of the same `make bench`
+ * run, which uses 1M accounts). Senders are registered first; each sender's transactions go
+ * over one connection, in nonce order. The CPU time the node and this load generator (which
+ * shares the cores with it) spend per transaction is printed as a comment after each run: on
+ * a shared machine it is steadier than the rates.
  *
- * Environment: SN_BENCH_CLIENTS (default 8), SN_BENCH_TXS (transfers in all, half one per
- * request and half in batches; default 30720), SN_BENCH_BATCH (default 100),
+ * Environment: SN_BENCH_CLIENTS (default 8), SN_BENCH_TXS (transfers per run; default 15360),
+ * SN_BENCH_REPEAT (default 3), SN_BENCH_PIPELINE (default 8), SN_BENCH_BATCH (default 100),
  * SN_BENCH_NODE_LOG (settled's log level, default warn; when set the node's home and its
  * node.log are kept and their path printed). */
 #include "testutil.h"
@@ -358,12 +364,18 @@ static char *batch_json(char **reqs, size_t n)
 	return out;
 }
 
+/* One run's rates. */
+struct rates {
+	double submit, commit;
+};
+
 /* Sends every worker's requests at once and waits until the mempool is empty again. */
-static void run_phase(struct worker *w, size_t clients, struct conn *ctl, const char *name, size_t total)
+static struct rates run_phase(struct worker *w, size_t clients, struct conn *ctl, const char *name, size_t total)
 {
 	uint64_t t0, t_submitted, t_committed, h0;
 	size_t ok = 0, rejected = 0;
 	double node0, self0;
+	struct rates r;
 
 	prepare_workers(w, clients);
 	h0 = status_u64(ctl, "height");
@@ -385,27 +397,43 @@ static void run_phase(struct worker *w, size_t clients, struct conn *ctl, const 
 		fprintf(stderr, "# %s: CLOCK_MONOTONIC %.6f to %.6f s\n", name, (double)t0 / 1e9, (double)t_committed / 1e9);
 	fprintf(stderr, "# %s: %zu transfers over %zu connections: %zu accepted, %zu rejected, %llu blocks\n", name,
 	        total, clients, ok, rejected, (unsigned long long)(status_u64(ctl, "height") - h0));
+	r.submit = (double)ok / ((double)(t_submitted - t0) / 1e9);
+	r.commit = (double)ok / ((double)(t_committed - t0) / 1e9);
 	/* CPU per transaction (2 cores: 2 s of CPU per second at most). */
-	fprintf(stderr, "# %s: CPU per transaction: node %.1f us, load generator %.1f us (%.2f s elapsed)\n", name,
-	        (node_cpu_us() - node0) / (double)(ok ? ok : 1), (self_cpu_us() - self0) / (double)(ok ? ok : 1),
-	        (double)(t_committed - t0) / 1e9);
-	printf("bench rpc.%s %.0f tx/s\n", name, (double)ok / ((double)(t_submitted - t0) / 1e9));
-	printf("bench node.commit%s %.0f tx/s\n", name + strlen("submit"), (double)ok / ((double)(t_committed - t0) / 1e9));
+	fprintf(stderr, "# %s: %.0f tx/s submitted, %.0f tx/s committed; CPU per transaction: node %.1f us, load generator %.1f us (%.2f s elapsed)\n",
+	        name, r.submit, r.commit, (node_cpu_us() - node0) / (double)(ok ? ok : 1),
+	        (self_cpu_us() - self0) / (double)(ok ? ok : 1), (double)(t_committed - t0) / 1e9);
 	if (rejected)
 		exit(1);
+	return r;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median_of(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 int main(void)
 {
 	size_t clients = getenv("SN_BENCH_CLIENTS") ? strtoul(getenv("SN_BENCH_CLIENTS"), NULL, 10) : 8;
-	size_t senders = 256, per_sender = getenv("SN_BENCH_TXS") ? strtoul(getenv("SN_BENCH_TXS"), NULL, 10) / 256 : 180;
+	size_t repeat = getenv("SN_BENCH_REPEAT") ? strtoul(getenv("SN_BENCH_REPEAT"), NULL, 10) : 3;
+	size_t senders = 256, per_run = getenv("SN_BENCH_TXS") ? strtoul(getenv("SN_BENCH_TXS"), NULL, 10) / 256 : 60;
 	size_t depth = getenv("SN_BENCH_PIPELINE") ? strtoul(getenv("SN_BENCH_PIPELINE"), NULL, 10) : 8;
+	static const char *const kinds[3] = { "submit", "submit_pipelined", "submit_batch" };
 	char *dir, path[4200], hex[128] = { 0 }, cookie[256] = { 0 };
 	uint8_t root_sk[32], root_pk[32], (*sk)[32], (*pk)[32];
-	struct worker *w, *wp, *wb;
+	struct worker *w;
+	double *sub, *com; /* [kind][run] */
 	size_t batch = getenv("SN_BENCH_BATCH") ? strtoul(getenv("SN_BENCH_BATCH"), NULL, 10) : 100;
 	struct conn *ctl = malloc(sizeof(*ctl));
-	size_t total;
 	const char *node_log = getenv("SN_BENCH_NODE_LOG");
 	const char *extra[] = { "--log-level", node_log && *node_log ? node_log : "warn", NULL };
 	char *init[] = { (char *)tu_bin("settle"), "init", "--home", home, "--min-fee", "1", NULL };
@@ -464,52 +492,63 @@ int main(void)
 	while (status_u64(ctl, "mempool") > 0)
 		usleep(20000);
 
-	/* Pre-sign every transfer: the first third goes one per request with one in flight per
-	 * connection, the second one per request pipelined, the last in batches. */
+	/* Pre-sign every transfer. Run r of kind k gets every sender's nonces
+	 * [(3r + k) per_run, (3r + k + 1) per_run): runs go in that order, so each sender's
+	 * nonces arrive in order. */
 	if (!depth)
 		depth = 1;
-	w = calloc(clients, sizeof(*w));
-	wp = calloc(clients, sizeof(*wp));
-	wb = calloc(clients, sizeof(*wb));
-	for (size_t c = 0; c < clients; c++) {
-		size_t cap = senders * per_sender / clients + per_sender + 1;
-		struct worker *all[] = { &w[c], &wp[c], &wb[c] };
+	if (!repeat)
+		repeat = 1;
+	if (!per_run)
+		per_run = 1;
+	w = calloc(3 * repeat * clients, sizeof(*w)); /* [run][kind][client] */
+	sub = calloc(3 * repeat, sizeof(*sub));
+	com = calloc(3 * repeat, sizeof(*com));
+	for (size_t i = 0; i < 3 * repeat * clients; i++) {
+		size_t cap = senders * per_run / clients + per_run + 1;
 
-		for (size_t i = 0; i < 3; i++) {
-			all[i]->reqs = calloc(cap, sizeof(char *));
-			all[i]->count = calloc(cap, sizeof(size_t));
-			all[i]->depth = all[i] == &wp[c] ? depth : 1;
-		}
+		w[i].reqs = calloc(cap, sizeof(char *));
+		w[i].count = calloc(cap, sizeof(size_t));
+		w[i].depth = (i / clients) % 3 == 1 ? depth : 1;
 	}
-	for (size_t k = 0; k < per_sender; k++)
+	for (size_t k = 0; k < 3 * repeat * per_run; k++)
 		for (size_t s = 0; s < senders; s++) {
 			struct store_tx tx = { .version = STORE_TX_V1, .type = STORE_TX_TRANSFER, .chain_id = 1,
 				               .nonce = k, .fee = 1, .amount = 1 + (k + s) % 100 };
-			struct worker *wk = k < per_sender / 3 ? &w[s % clients] : k < 2 * per_sender / 3 ? &wp[s % clients] : &wb[s % clients];
+			struct worker *wk = &w[(k / per_run) * clients + s % clients];
 
 			memcpy(tx.signer, pk[s], 32);
-			memcpy(tx.to, pk[(s + 1 + k) % senders], 32);
+			memcpy(tx.to, pk[(s + 1 + k % (senders - 1)) % senders], 32); /* never the sender */
 			if (store_tx_sign(&tx, sk[s]))
 				return 1;
 			wk->count[wk->n] = 1;
 			wk->reqs[wk->n++] = submit_json(&tx);
 		}
 	/* Group each batch client's requests (in order, so each sender's nonces stay in order). */
-	for (size_t c = 0; c < clients; c++) {
-		size_t m = 0;
+	for (size_t r = 0; r < repeat; r++)
+		for (size_t c = 0; c < clients; c++) {
+			struct worker *wb = &w[(3 * r + 2) * clients + c];
+			size_t m = 0;
 
-		for (size_t i = 0; i < wb[c].n; i += batch, m++) {
-			size_t take = wb[c].n - i < batch ? wb[c].n - i : batch;
+			for (size_t i = 0; i < wb->n; i += batch, m++) {
+				size_t take = wb->n - i < batch ? wb->n - i : batch;
 
-			wb[c].reqs[m] = batch_json(&wb[c].reqs[i], take);
-			wb[c].count[m] = take;
+				wb->reqs[m] = batch_json(&wb->reqs[i], take);
+				wb->count[m] = take;
+			}
+			wb->n = m;
 		}
-		wb[c].n = m;
+	for (size_t r = 0; r < repeat; r++)
+		for (size_t k = 0; k < 3; k++) {
+			struct rates rt = run_phase(&w[(3 * r + k) * clients], clients, ctl, kinds[k], senders * per_run);
+
+			sub[k * repeat + r] = rt.submit;
+			com[k * repeat + r] = rt.commit;
+		}
+	for (size_t k = 0; k < 3; k++) {
+		printf("bench rpc.%s %.0f tx/s\n", kinds[k], median_of(&sub[k * repeat], repeat));
+		printf("bench node.commit%s %.0f tx/s\n", kinds[k] + strlen("submit"), median_of(&com[k * repeat], repeat));
 	}
-	total = senders * per_sender;
-	run_phase(w, clients, ctl, "submit", senders * (per_sender / 3));
-	run_phase(wp, clients, ctl, "submit_pipelined", senders * (2 * per_sender / 3 - per_sender / 3));
-	run_phase(wb, clients, ctl, "submit_batch", total - senders * (2 * per_sender / 3));
 	close(ctl->fd);
 	tu_node_stop(pid, SIGTERM);
 	if (node_log && *node_log)
