@@ -583,3 +583,16 @@ void tu_home_root_key(const char *home, uint8_t sk[32], uint8_t pk[32])
 	assert_int_equal(sn_hex_decode(sk, 32, hex), SN_OK);
 	assert_int_equal(sn_schnorr_pubkey(pk, sk), SN_OK);
 }
+
+static int tu_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+double tu_median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), tu_cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}

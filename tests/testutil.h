@@ -20,6 +20,9 @@ uint64_t tu_rand(struct tu_rng *r);
 /* Uniform in [0, n). n > 0. */
 uint64_t tu_rand_below(struct tu_rng *r, uint64_t n);
 
+/* The median of v[0..n) (n > 0); sorts v. For benchmarks' repeated runs. */
+double tu_median(double *v, size_t n);
+
 /* A fresh empty temporary directory under $TMPDIR (removed by tu_rmtree). Caller frees. */
 char *tu_tmpdir(const char *prefix);
 void tu_rmtree(const char *path);

@@ -36,19 +36,6 @@ static volatile uint64_t sink;
 static uint8_t *flush_buf;
 static double timer_ns;
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static void flush_caches(void)
 {
 	uint64_t s = 0;
@@ -74,7 +61,7 @@ static void calibrate_timer(void)
 		}
 		v[r] = (double)total / 100000;
 	}
-	timer_ns = median(v, REPS);
+	timer_ns = tu_median(v, REPS);
 }
 
 struct shape {
@@ -199,7 +186,7 @@ static double measure(struct store_deepsum *ds, const struct shape *s, enum op o
 		}
 		v[r] = (double)total / ops - timer_ns;
 	}
-	return median(v, REPS);
+	return tu_median(v, REPS);
 }
 
 /* The baseline: walk every ancestor of the target adding to its team volume. */
@@ -224,7 +211,7 @@ static double measure_naive(const struct shape *s, u128 *team_volume, struct tu_
 		}
 		v[r] = (double)total / ops - timer_ns;
 	}
-	return median(v, REPS);
+	return tu_median(v, REPS);
 }
 
 static double build_ms(struct store_deepsum **out, const struct shape *s, int reps)
@@ -241,7 +228,7 @@ static double build_ms(struct store_deepsum **out, const struct shape *s, int re
 		must(store_deepsum_build(out, s->parent, s->pvol, N_ACCOUNTS), "build");
 		v[r] = (double)(sn_time_mono_ns() - t0) / 1e6;
 	}
-	return median(v, reps);
+	return tu_median(v, reps);
 }
 
 static double insert_ns(const struct shape *s, const char *name)

@@ -333,19 +333,6 @@ static double one_run(bool encrypted, bool chacha_only, double seconds)
 	return (double)r.bytes / ((double)(r.t1 - r.t0) / 1e9) / 1e6;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 int main(void)
 {
 	const char *e;
@@ -376,9 +363,9 @@ int main(void)
 	        last_suite == NET__SUITE_AES256GCM         ? "AES-256-GCM"
 	        : last_suite == NET__SUITE_CHACHA20POLY1305 ? "ChaCha20-Poly1305"
 	                                                    : "?");
-	printf("bench net.throughput %.0f MB/s\n", median(enc, runs));
-	printf("bench net.raw_tcp %.0f MB/s\n", median(raw, runs));
+	printf("bench net.throughput %.0f MB/s\n", tu_median(enc, runs));
+	printf("bench net.raw_tcp %.0f MB/s\n", tu_median(raw, runs));
 	/* The median of the per-run ratios: each pair ran back to back, under the same noise. */
-	printf("bench net.ratio_encrypted_vs_raw %.3f x\n", median(ratio, runs));
+	printf("bench net.ratio_encrypted_vs_raw %.3f x\n", tu_median(ratio, runs));
 	return 0;
 }

@@ -408,19 +408,6 @@ static struct rates run_phase(struct worker *w, size_t clients, struct conn *ctl
 	return r;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median_of(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 int main(void)
 {
 	size_t clients = getenv("SN_BENCH_CLIENTS") ? strtoul(getenv("SN_BENCH_CLIENTS"), NULL, 10) : 8;
@@ -546,8 +533,8 @@ int main(void)
 			com[k * repeat + r] = rt.commit;
 		}
 	for (size_t k = 0; k < 3; k++) {
-		printf("bench rpc.%s %.0f tx/s\n", kinds[k], median_of(&sub[k * repeat], repeat));
-		printf("bench node.commit%s %.0f tx/s\n", kinds[k] + strlen("submit"), median_of(&com[k * repeat], repeat));
+		printf("bench rpc.%s %.0f tx/s\n", kinds[k], tu_median(&sub[k * repeat], repeat));
+		printf("bench node.commit%s %.0f tx/s\n", kinds[k] + strlen("submit"), tu_median(&com[k * repeat], repeat));
 	}
 	close(ctl->fd);
 	tu_node_stop(pid, SIGTERM);

@@ -37,19 +37,6 @@ static uint64_t env_u64(const char *name, uint64_t def)
 	return v && *v ? strtoull(v, NULL, 0) : def;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static struct store *make_store(char **dir, const struct store_genesis *g, unsigned threads, uint64_t group_txs,
                                 struct node_engine **eng)
 {
@@ -256,10 +243,10 @@ int main(void)
 		total_apply1 += dt;
 		rate_blk[b] = (double)per_block / ((double)dt / 1e9);
 	}
-	fprintf(stderr, "# settle.apply_1thread per-block median %.0f tx/s\n", median(rate_blk, blocks));
+	fprintf(stderr, "# settle.apply_1thread per-block median %.0f tx/s\n", tu_median(rate_blk, blocks));
 	verify_raw_rounds(VR_REPS - VR_REPS / 2);
-	fprintf(stderr, "# sig.verify_raw: %.1f us CPU per verification (median)\n", median(vr_cpu_us, VR_REPS));
-	printf("bench sig.verify_raw %.0f ops/s\n", median(vr_rates, VR_REPS));
+	fprintf(stderr, "# sig.verify_raw: %.1f us CPU per verification (median)\n", tu_median(vr_cpu_us, VR_REPS));
+	printf("bench sig.verify_raw %.0f ops/s\n", tu_median(vr_rates, VR_REPS));
 	{
 		double n = (double)(blocks * per_block);
 		double apply = n / ((double)total_apply / 1e9), apply1 = n / ((double)total_apply1 / 1e9);
