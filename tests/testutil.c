@@ -596,3 +596,18 @@ double tu_median(double *v, size_t n)
 	qsort(v, n, sizeof(*v), tu_cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
+
+uint64_t tu_account_nonce(uint16_t port, const char *home, const uint8_t pk[32])
+{
+	char req[256], hex[65];
+	json_t *r;
+	uint64_t n;
+
+	sn_hex_encode(hex, pk, 32);
+	snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get_account\",\"params\":[\"%s\"]}", hex);
+	r = tu_rpc_result(port, home, req);
+	assert_non_null(r);
+	n = (uint64_t)json_integer_value(json_object_get(r, "nonce"));
+	json_decref(r);
+	return n;
+}

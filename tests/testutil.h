@@ -91,6 +91,9 @@ ssize_t tu_http_raw(uint16_t port, const void *req, size_t len, char *out, size_
 int tu_http_status(const char *resp);
 /* The "result" of a JSON-RPC call (a new reference), or NULL if the call did not succeed. */
 json_t *tu_rpc_result(uint16_t port, const char *home, const char *json);
+/* The nonce of the account with public key pk, from the node's get_account (asserts that
+ * it exists). */
+uint64_t tu_account_nonce(uint16_t port, const char *home, const uint8_t pk[32]);
 /* Forks and execs argv with stdout and stderr to outpath (truncated, or appended to). */
 pid_t tu_spawn(const char *const *argv, const char *outpath, bool append);
 /* POSTs a JSON-RPC body with the cookie of home; returns the HTTP status and the body

@@ -15,21 +15,6 @@
 
 static uint8_t root_sk[32], root_pk[32];
 
-static uint64_t root_nonce(uint16_t port, const char *home)
-{
-	char req[256], hex[65];
-	json_t *r;
-	uint64_t n;
-
-	sn_hex_encode(hex, root_pk, 32);
-	snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get_account\",\"params\":[\"%s\"]}", hex);
-	r = tu_rpc_result(port, home, req);
-	assert_non_null(r);
-	n = (uint64_t)json_integer_value(json_object_get(r, "nonce"));
-	json_decref(r);
-	return n;
-}
-
 static void test_kill9_restarts(void **state)
 {
 	char *dir = tu_tmpdir("sn-crash"), home[4096], path[4200];
@@ -47,7 +32,7 @@ static void test_kill9_restarts(void **state)
 	for (int round = 0; round < 10; round++) {
 		uint16_t port = tu_free_port();
 		pid_t pid = tu_node_start(home, port, extra);
-		uint64_t nonce = root_nonce(port, home), deadline;
+		uint64_t nonce = tu_account_nonce(port, home, root_pk), deadline;
 		json_t *st;
 
 		/* Every block seen before the crash is still there, with the same hash. */

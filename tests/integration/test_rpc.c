@@ -397,10 +397,6 @@ static void cookie_b64(char *b64, size_t cap)
 /* The root's next nonce, once nothing is pending. */
 static uint64_t root_nonce(void)
 {
-	char q[256], roothex[65];
-	json_t *acct;
-	uint64_t nonce;
-
 	for (int i = 0;; i++) {
 		json_t *st = tu_rpc_result(port, home, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}");
 
@@ -413,13 +409,7 @@ static uint64_t root_nonce(void)
 		assert_true(i < 200);
 		usleep(50000);
 	}
-	sn_hex_encode(roothex, root_pk, 32);
-	snprintf(q, sizeof(q), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get_account\",\"params\":[\"%s\"]}", roothex);
-	acct = tu_rpc_result(port, home, q);
-	assert_non_null(acct);
-	nonce = (uint64_t)json_integer_value(json_object_get(acct, "nonce"));
-	json_decref(acct);
-	return nonce;
+	return tu_account_nonce(port, home, root_pk);
 }
 
 /* Six requests in one write (JSON-RPC answered at once, submit_tx after its signature check
