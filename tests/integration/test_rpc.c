@@ -6,6 +6,8 @@
 #include "testutil.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -568,6 +570,100 @@ static void test_pipelined_nonces(void **state)
 	assert_healthy();
 }
 
+/* The node's resident memory in KiB (VmRSS), 0 if unknown. */
+static long node_rss_kib(void)
+{
+	char path[64], line[256];
+	long kib = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* A client pipelines requests as fast as the node takes them and never reads a reply: the
+ * node stops parsing once its replies back up (and stops reading once 64 KiB of requests
+ * wait), so its memory stays bounded; everyone else is served meanwhile; and once the client
+ * reads, every reply comes, in order, and the connection closes after the idle timeout. */
+static void test_pipelining_client_never_reads(void **state)
+{
+	char b64[400], one[1024], *burst, buf[65536];
+	size_t n = 0, len, sent = 0, replies = 0, partial = 0;
+	long rss0 = node_rss_kib(), rss1;
+	int fd = connect_raw(), stalls = 0;
+
+	(void)state;
+	cookie_b64(b64, sizeof(b64));
+	n = 0;
+	append_post(one, &n, sizeof(one), b64, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}");
+	len = n;
+	burst = malloc(len * 256);
+	for (int i = 0; i < 256; i++)
+		memcpy(burst + (size_t)i * len, one, len);
+	assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+	/* Send until the node has stopped taking requests for a while (at most 64 MiB). */
+	while (stalls < 20 && sent < (64u << 20)) {
+		size_t off = sent % (len * 256); /* the stream stays whole requests after a short send */
+		ssize_t k = send(fd, burst + off, len * 256 - off, MSG_NOSIGNAL);
+
+		if (k > 0) {
+			sent += (size_t)k;
+			stalls = 0;
+		} else {
+			assert_true(k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+			stalls++;
+			usleep(20000);
+		}
+	}
+	assert_true(stalls == 20); /* the node stopped reading: backpressure */
+	assert_healthy();          /* and serves others meanwhile */
+	rss1 = node_rss_kib();
+	if (rss0 && rss1)
+		assert_true(rss1 - rss0 < 64 * 1024); /* bounded: not one reply per request sent */
+	/* Now read: whole replies, in order, until the node closes (idle after the last). */
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t k;
+
+		assert_true(poll(&p, 1, 5000) == 1);
+		k = recv(fd, buf + partial, sizeof(buf) - partial, 0);
+		if (k <= 0)
+			break;
+		partial += (size_t)k;
+		for (;;) { /* count and drop the whole responses at the start of buf */
+			char *sep = memmem(buf, partial, "\r\n\r\n", 4), *cl;
+			size_t need;
+
+			if (!sep)
+				break;
+			*sep = '\0';
+			cl = strstr(buf, "Content-Length: ");
+			assert_non_null(cl);
+			need = (size_t)(sep + 4 - buf) + strtoul(cl + 16, NULL, 10);
+			*sep = '\r';
+			if (partial < need)
+				break;
+			assert_int_equal(tu_http_status(buf), 200);
+			replies++;
+			memmove(buf, buf + need, partial - need);
+			partial -= need;
+		}
+	}
+	close(fd);
+	free(burst);
+	print_message("sent %zu requests before the node stopped reading; %zu replies; node RSS %+ld KiB\n",
+	              sent / len, replies, rss1 - rss0);
+	assert_true(replies > 0);
+	assert_true(replies <= sent / len);
+	assert_healthy();
+}
+
 static void test_slow_client_and_connection_limit(void **state)
 {
 	int slow = connect_raw(), many[8];
@@ -733,6 +829,7 @@ int main(void)
 		cmocka_unit_test(test_submit_batch),
 		cmocka_unit_test(test_pipelined_and_half_closed),
 		cmocka_unit_test(test_pipelined_nonces),
+		cmocka_unit_test(test_pipelining_client_never_reads),
 		cmocka_unit_test(test_slow_client_and_connection_limit),
 		cmocka_unit_test(test_client_leaves_mid_reply),
 		cmocka_unit_test(test_map_full_while_producing),
