@@ -161,20 +161,24 @@ static void produce_start(struct node_daemon *d)
 }
 
 /* Governance can take this node out of the validator set (CHANGE_VALIDATORS, in force from
- * the height after the block that executed it): it then no longer produces. */
+ * the height after the block that executed it): it then no longer produces. The set can only
+ * change with a block, so it is read once per height (an error is retried at the next tick). */
 static bool producer_still_validator(struct node_daemon *d)
 {
-	static bool said;
 	struct store_info info;
 	bool yes = false;
 	int err;
 
 	store_info_get(d->st, &info);
+	if (d->validator_height == info.height + 1)
+		return d->validator_yes;
 	err = node_gov_is_validator(d->st, d->node_pk, info.height + 1, &yes);
-	if ((err || !yes) && !said)
+	if ((err || !yes) && !d->validator_said)
 		SN_LOG(SN_LOG_WARN, "producer", "not producing: %s", err ? sn_strerror(err) : "this node is no longer a validator");
-	said = err || !yes;
-	return !err && yes;
+	d->validator_said = err || !yes;
+	d->validator_yes = !err && yes;
+	d->validator_height = err ? 0 : info.height + 1;
+	return d->validator_yes;
 }
 
 static void on_block_timer(uv_timer_t *t)

@@ -24,6 +24,8 @@ struct node_daemon {
 	struct node_config cfg;
 	struct node_genesis gen;
 	uint8_t node_pk[NODE_ED25519_PK_LEN];
+	uint64_t validator_height; /* the producer's last validator-set check was for this height (0: none) */
+	bool validator_yes, validator_said; /* its result; whether "not producing" was logged */
 	uint8_t *node_sk; /* NODE_ED25519_SK_LEN bytes in sodium_malloc'd memory */
 	bool producer;    /* the single genesis validator: produces blocks */
 
