@@ -677,6 +677,113 @@ static void test_pipelining_client_never_reads(void **state)
 	assert_healthy();
 }
 
+/* Random pipelined mixes, sent in random pieces: JSON-RPC calls answered at once, submits
+ * answered after their signature check on the helper threads (a bad signature: refused),
+ * GET /health, a request without auth, a request with "Connection: close" (the last one
+ * answered), malformed bytes (400, then the connection closes). Every request up to the
+ * connection's end gets exactly one reply, in request order, with its own id; nothing after. */
+static void test_pipelining_random_mixes(void **state)
+{
+	struct tu_rng rng = { tu_seed("pipelining_random_mixes") };
+	char b64[400], hex[2 * STORE_TX_MAX + 1], body[2 * STORE_TX_MAX + 256], one[8192], *req = malloc(1 << 20),
+	     *resp = malloc(1 << 20);
+
+	(void)state;
+	cookie_b64(b64, sizeof(b64));
+	{
+		uint8_t nobody[32];
+
+		memset(nobody, 9, sizeof(nobody));
+		root_tx(hex, STORE_TX_TRANSFER, 0, nobody, 1, 1);
+		hex[200] = hex[200] == '0' ? '1' : '0'; /* inside the signature: refused as bad_sig... or bad_nonce */
+	}
+	for (int round = 0; round < 60; round++) {
+		int n = 1 + (int)tu_rand_below(&rng, 30), expect_status[64], expect_id[64], expected = 0, fd;
+		size_t len = 0, got = 0, pos = 0, off = 0;
+		bool ended = false;
+
+		for (int i = 0; i < n && !ended; i++) {
+			int kind = (int)tu_rand_below(&rng, 20), id = round * 100 + i;
+
+			if (kind < 8) { /* a call answered at once */
+				snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"status\"}", id);
+				append_post(req, &len, 1 << 20, b64, body);
+				expect_status[expected] = 200;
+			} else if (kind < 15) { /* checked on the helpers, then refused */
+				snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"submit_tx\",\"params\":[\"%s\"]}",
+				         id, hex);
+				append_post(req, &len, 1 << 20, b64, body);
+				expect_status[expected] = 200;
+			} else if (kind < 17) {
+				len += (size_t)snprintf(req + len, (1 << 20) - len, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+				expect_status[expected] = 200;
+				id = -1;
+			} else if (kind < 18) {
+				snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"status\"}", id);
+				len += (size_t)snprintf(req + len, (1 << 20) - len,
+				                        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
+				expect_status[expected] = 401;
+				id = -1;
+			} else if (kind < 19) {
+				snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"status\"}", id);
+				len += (size_t)snprintf(req + len, (1 << 20) - len,
+				                        "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Basic %s\r\n"
+				                        "Content-Length: %zu\r\n\r\n%s", b64, strlen(body), body);
+				expect_status[expected] = 200;
+				ended = true;
+			} else {
+				len += (size_t)snprintf(req + len, (1 << 20) - len, "BAD REQUEST LINE\r\n\r\n");
+				expect_status[expected] = 400;
+				id = -1;
+				ended = true;
+			}
+			expect_id[expected++] = id;
+		}
+		fd = connect_raw();
+		while (off < len) { /* random pieces, now and then a pause */
+			size_t piece = 1 + (size_t)tu_rand_below(&rng, 3000);
+			ssize_t k;
+
+			if (piece > len - off)
+				piece = len - off;
+			k = send(fd, req + off, piece, MSG_NOSIGNAL);
+			if (k <= 0)
+				break; /* the node closed after a malformed or last request */
+			off += (size_t)k;
+			if (tu_rand_below(&rng, 4) == 0)
+				usleep((useconds_t)tu_rand_below(&rng, 2000));
+		}
+		shutdown(fd, SHUT_WR);
+		for (;;) {
+			struct pollfd p = { fd, POLLIN, 0 };
+			ssize_t k;
+
+			assert_true(poll(&p, 1, 5000) == 1); /* the node closes once all is answered */
+			k = recv(fd, resp + got, (1 << 20) - 1 - got, 0);
+			if (k <= 0)
+				break;
+			got += (size_t)k;
+		}
+		close(fd);
+		resp[got] = '\0';
+		for (int i = 0; i < expected; i++) {
+			char idtext[32];
+			int status = next_response(resp, got, &pos, one, sizeof(one));
+
+			if (status != expect_status[i])
+				fail_msg("round %d: reply %d of %d: status %d, expected %d", round, i, expected, status,
+				         expect_status[i]);
+			snprintf(idtext, sizeof(idtext), "\"id\":%d,", expect_id[i]);
+			if (expect_id[i] >= 0 && !strstr(one, idtext))
+				fail_msg("round %d: reply %d is not request %d's: %s", round, i, expect_id[i], one);
+		}
+		assert_int_equal(pos, got); /* nothing after the last expected reply */
+	}
+	free(req);
+	free(resp);
+	assert_healthy();
+}
+
 static void test_slow_client_and_connection_limit(void **state)
 {
 	int slow = connect_raw(), many[8];
@@ -843,6 +950,7 @@ int main(void)
 		cmocka_unit_test(test_pipelined_and_half_closed),
 		cmocka_unit_test(test_pipelined_nonces),
 		cmocka_unit_test(test_pipelining_client_never_reads),
+		cmocka_unit_test(test_pipelining_random_mixes),
 		cmocka_unit_test(test_slow_client_and_connection_limit),
 		cmocka_unit_test(test_client_leaves_mid_reply),
 		cmocka_unit_test(test_map_full_while_producing),
