@@ -1,7 +1,7 @@
 /* node/http.c — HTTP/1.1 for JSON-RPC over libuv with http_parser (Debian libhttp-parser).
  *
  * Pipelining: a connection's requests are parsed and handed to the handler as they come, up to
- * PIPE_MAX at once (a submit_tx is answered only after its signature check on the thread pool,
+ * PIPE_MAX at once (a submit_tx is answered only after its signature check on a helper thread,
  * so several of one client's requests are checked together); their replies go out in request
  * order. A reply is not written when it is given: the connections with replies ready are
  * flushed once per turn of the loop (a uv_prepare, before the loop waits), each with one

@@ -1,6 +1,6 @@
 /* node/p2p.c — the daemon's side of the peer network: starts the peer manager (net/) with the
  * node key and chain id from the [p2p] config, admits gossiped transactions through the
- * same path as submit_tx (signature check on the thread pool, then node_daemon_admit),
+ * same admission as submit_tx (signature check on libuv's thread pool, then node_daemon_admit),
  * persists the ban list in HOME/p2p_bans.dat and builds RPC net_info. */
 #include "node/daemon_int.h"
 #include "node/json_int.h"

@@ -855,7 +855,7 @@ static bool is_submit(json_t *r, uint8_t *type)
 static bool submit_queue(struct node_daemon *d, struct submit_job *j);
 
 /* A submit_tx (or gov_propose/approve/execute), or a batch made only of those: the signature checks run on the
- * thread pool (see "signature checks" below); the replies go out together once every entry
+ * engine's helper threads (see "signature checks" below); the replies go out together once every entry
  * is admitted (or refused) in order. false: not for this path (the synchronous one answers,
  * and says what is wrong with a request that is not valid). */
 static bool submit_async(struct node_daemon *d, struct http_req *hreq, json_t *req)

@@ -301,7 +301,7 @@ static void test_invalid_and_replayed_tx(void **state)
 	assert_healthy();
 }
 
-/* A batch made only of submit_tx requests is checked on the thread pool and answered in
+/* A batch made only of submit_tx requests is checked on the engine's helper threads and answered in
  * order, entry by entry: admitted, refused with the engine's error, or bad params. */
 static void test_submit_batch(void **state)
 {
@@ -415,7 +415,7 @@ static uint64_t root_nonce(void)
 }
 
 /* Six requests in one write (JSON-RPC answered at once, submit_tx after its signature check
- * on the thread pool, a batch with nothing to check, GET /health), then the client shuts its
+ * on the helper threads, a batch with nothing to check, GET /health), then the client shuts its
  * sending side: every reply comes, in order, then the node closes. An accepted submit_tx's reply is exactly what
  * jansson writes for it (here with a string id that needs escapes). */
 static void test_pipelined_and_half_closed(void **state)
@@ -505,7 +505,7 @@ static void test_pipelined_and_half_closed(void **state)
 }
 
 /* One client pipelines 48 transfers of one signer, nonces 0 to 47, in one write: the node
- * checks their signatures together (several rounds on the thread pool at once) but admits them
+ * checks their signatures together (several rounds on the helper threads at once) but admits them
  * in request order, so every one is accepted, and the replies come in order. */
 static void test_pipelined_nonces(void **state)
 {
