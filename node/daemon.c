@@ -192,6 +192,18 @@ static void on_block_timer(uv_timer_t *t)
 		produce_start(d);
 }
 
+/* ------------------------------------------------------------------ signature checks */
+
+/* The engine's helpers finished checks for the loop: submitted transactions' rounds
+ * (node/rpc.c) or gossiped ones (node/p2p.c). */
+static void on_checks_done(uv_async_t *h)
+{
+	struct node_daemon *d = h->data;
+
+	node_rpc_checked(d);
+	node_p2p_checked(d);
+}
+
 /* ------------------------------------------------------------------ health */
 
 static int on_health(void *ud, const char **reason)
@@ -333,7 +345,7 @@ static void daemon_maybe_finish(struct node_daemon *d)
 	if (!uv_is_closing((uv_handle_t *)&d->block_timer)) {
 		uv_close((uv_handle_t *)&d->block_timer, NULL);
 		uv_close((uv_handle_t *)&d->verify_check, NULL);
-		uv_close((uv_handle_t *)&d->verify_async, NULL);
+		uv_close((uv_handle_t *)&d->checks_done, NULL);
 		uv_close((uv_handle_t *)&d->sig_int, NULL);
 		uv_close((uv_handle_t *)&d->sig_term, NULL);
 	}
@@ -355,21 +367,15 @@ static void on_signal(uv_signal_t *s, int signum)
 	daemon_maybe_finish(d);
 }
 
-/* The thread pool opens the store, builds blocks and checks gossiped transactions
- * (node/p2p.c; submitted ones are checked by the engine's helpers, node/rpc.c): one thread
- * per core for the checks and one more for the producer. libuv's default of 4 oversubscribes a small
- * machine, whose idle extra threads get woken (a cross-CPU wake-up, dear on a VM) for work
- * the busy ones would take next. A UV_THREADPOOL_SIZE in the environment wins. Before the
- * pool's first use (it reads the variable once). */
+/* The thread pool opens the store and builds blocks; signature checks run on the engine's
+ * helper threads (node/rpc.c, node/p2p.c). So two threads: the producer's and one for the
+ * rest. libuv's default of 4 would leave idle threads that get woken (a cross-CPU wake-up,
+ * dear on a VM) for work the busy ones would take next. A UV_THREADPOOL_SIZE in the
+ * environment wins. Before the pool's first use (it reads the variable once). */
 static void pool_size_set(void)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	char v[24];
-
-	if (getenv("UV_THREADPOOL_SIZE"))
-		return;
-	snprintf(v, sizeof(v), "%ld", (n < 1 ? 1 : n > 1023 ? 1023 : n) + 1);
-	setenv("UV_THREADPOOL_SIZE", v, 0);
+	if (!getenv("UV_THREADPOOL_SIZE"))
+		setenv("UV_THREADPOOL_SIZE", "2", 0);
 }
 
 int node_daemon_run(struct node_daemon *d)
@@ -414,8 +420,8 @@ int node_daemon_run(struct node_daemon *d)
 	d->block_timer.data = d;
 	uv_check_init(d->loop, &d->verify_check);
 	d->verify_check.data = d;
-	uv_async_init(d->loop, &d->verify_async, node_rpc_verify_async);
-	d->verify_async.data = d;
+	uv_async_init(d->loop, &d->checks_done, on_checks_done);
+	d->checks_done.data = d;
 	uv_signal_init(d->loop, &d->sig_int);
 	uv_signal_init(d->loop, &d->sig_term);
 	d->sig_int.data = d->sig_term.data = d;

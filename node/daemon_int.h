@@ -48,7 +48,7 @@ struct node_daemon {
 	uint64_t last_block_mono_ms;
 	struct submit_job *verify_q, *verify_q_tail; /* signature checks queued in this loop turn */
 	uv_check_t verify_check;                     /* hands them to the helpers after the turn's I/O */
-	uv_async_t verify_async;                     /* a round's checks all ran (node/rpc.c) */
+	uv_async_t checks_done;                      /* a helper finished a round or a gossiped tx */
 	unsigned verify_inflight;                    /* rounds of checks not finished yet */
 	bool verify_flushing;                        /* inside verify_flush (no re-entry) */
 	struct verify_round *rounds, *rounds_tail;   /* handed to the pool, oldest first (node/rpc.c) */
@@ -80,6 +80,9 @@ void node_p2p_gossip(struct node_daemon *d, const uint8_t *raw, size_t len);
 /* After a transaction of signer was admitted: admits (and relays) the gossiped ones of the
  * same signer that waited for it (a nonce gap, node/p2p.c). */
 void node_p2p_after_admit(struct node_daemon *d, const uint8_t signer[SN_PUBKEY_LEN]);
+/* From the checks_done callback: admits (or refuses) the gossiped transactions whose
+ * signature checks ran on the engine's helpers. */
+void node_p2p_checked(struct node_daemon *d);
 /* RPC net_info's result (NULL: out of memory). */
 json_t *node_p2p_info(struct node_daemon *d);
 
@@ -110,7 +113,7 @@ struct submit_job {
 void node_rpc_submit_finish(struct submit_job *job);
 /* The verify_check callback: hands the queued jobs' signature checks to the helpers. */
 void node_rpc_verify_check(uv_check_t *h);
-/* The verify_async callback: finishes the rounds whose checks all ran, oldest first. */
-void node_rpc_verify_async(uv_async_t *h);
+/* From the checks_done callback: finishes the rounds whose checks all ran, oldest first. */
+void node_rpc_checked(struct node_daemon *d);
 
 #endif

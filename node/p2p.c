@@ -1,6 +1,6 @@
 /* node/p2p.c — the daemon's side of the peer network: starts the peer manager (net/) with the
  * node key and chain id from the [p2p] config, admits gossiped transactions through the
- * same admission as submit_tx (signature check on libuv's thread pool, then node_daemon_admit),
+ * same admission as submit_tx (signature check on an engine helper, then node_daemon_admit),
  * persists the ban list in HOME/p2p_bans.dat and builds RPC net_info. */
 #include "node/daemon_int.h"
 #include "node/json_int.h"
@@ -8,6 +8,7 @@
 #include "net/net.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -15,7 +16,7 @@
 #define ADDR_LIST_MAX 64
 
 struct gossip_job {
-	uv_work_t work;
+	struct gossip_job *next; /* in the checked list */
 	struct node_daemon *d;
 	uint64_t peer;
 	uint8_t raw[STORE_TX_MAX];
@@ -45,7 +46,9 @@ struct held_tx {
 struct node_p2p {
 	struct net_peers *pm; /* NULL once closing */
 	char bans_path[PATH_MAX + 64];
-	unsigned inflight;
+	unsigned inflight; /* gossiped transactions being checked (or checked, not admitted yet) */
+	pthread_mutex_t checked_mu;
+	struct gossip_job *checked, **checked_tail; /* checked by a helper, for the loop to admit */
 	bool closed;
 	struct held_tx held[HOLD_MAX]; /* oldest first */
 	size_t n_held;
@@ -229,28 +232,55 @@ static void gossip_admit(struct node_daemon *d, struct gossip_job *j)
 	sn_free(j);
 }
 
-static void gossip_work(uv_work_t *w)
+/* On an engine helper thread. */
+static void gossip_check(void *ud, size_t i)
 {
-	struct gossip_job *j = w->data;
+	struct gossip_job *j = ud;
 
+	(void)i;
 	j->err = node_tx_check(j->raw, j->len, j->d->gen.chain_id, &j->tx, j->id);
 }
 
-static void gossip_done(uv_work_t *w, int status)
+/* On an engine helper thread: hands the job to the loop (node_p2p_checked). */
+static void gossip_checked(void *ud)
 {
-	struct gossip_job *j = w->data;
+	struct gossip_job *j = ud;
 	struct node_daemon *d = j->d;
+	struct node_p2p *p = d->p2p;
 
-	d->jobs--;
-	if (status == UV_ECANCELED)
-		j->err = SN_E_CANCELLED;
-	if (j->err) {
-		if (j->err != SN_E_CANCELLED && d->p2p->pm)
-			net_peers_tx_verdict(d->p2p->pm, j->peer, j->raw, j->len, NET_TX_INVALID);
-		d->p2p->inflight--;
-		sn_free(j);
-	} else {
-		gossip_admit(d, j);
+	j->next = NULL;
+	pthread_mutex_lock(&p->checked_mu);
+	*p->checked_tail = j;
+	p->checked_tail = &j->next;
+	pthread_mutex_unlock(&p->checked_mu);
+	uv_async_send(&d->checks_done);
+}
+
+void node_p2p_checked(struct node_daemon *d)
+{
+	struct node_p2p *p = d->p2p;
+	struct gossip_job *j;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->checked_mu);
+	j = p->checked;
+	p->checked = NULL;
+	p->checked_tail = &p->checked;
+	pthread_mutex_unlock(&p->checked_mu);
+	while (j) {
+		struct gossip_job *next = j->next;
+
+		d->jobs--;
+		if (j->err) {
+			if (p->pm)
+				net_peers_tx_verdict(p->pm, j->peer, j->raw, j->len, NET_TX_INVALID);
+			p->inflight--;
+			sn_free(j);
+		} else {
+			gossip_admit(d, j);
+		}
+		j = next;
 	}
 	node_daemon_maybe_finish(d);
 }
@@ -273,13 +303,13 @@ static void on_peer_tx(struct net_peers *pm, uint64_t peer, const uint8_t *tx, s
 	j->peer = peer;
 	memcpy(j->raw, tx, len);
 	j->len = len;
-	j->work.data = j;
-	if (uv_queue_work(d->loop, &j->work, gossip_work, gossip_done) != 0) {
-		sn_free(j);
-		return;
-	}
 	d->jobs++;
 	d->p2p->inflight++;
+	if (node_engine_check_async(d->eng, 1, 1, gossip_check, gossip_checked, j) != SN_OK) {
+		d->jobs--;
+		d->p2p->inflight--;
+		sn_free(j);
+	}
 }
 
 void node_p2p_gossip(struct node_daemon *d, const uint8_t *raw, size_t len)
@@ -347,6 +377,8 @@ int node_p2p_start(struct node_daemon *d)
 	d->p2p = sn_calloc(1, sizeof(*d->p2p));
 	if (!d->p2p)
 		return SN_E_NOMEM;
+	pthread_mutex_init(&d->p2p->checked_mu, NULL);
+	d->p2p->checked_tail = &d->p2p->checked;
 	snprintf(d->p2p->bans_path, sizeof(d->p2p->bans_path), "%s/%s", d->home, NODE_P2P_BANS_FILE);
 	snprintf(ua, sizeof(ua), "settled/%s", SETTLED_VERSION);
 	o.node_seckey = d->node_sk;
@@ -374,8 +406,7 @@ int node_p2p_start(struct node_daemon *d)
 	o.ud = d;
 	if ((rc = net_peers_new(&d->p2p->pm, d->loop, &o))) {
 		SN_LOG(SN_LOG_ERROR, "p2p", "cannot start the peer network: %s", sn_strerror(rc));
-		sn_free(d->p2p);
-		d->p2p = NULL;
+		node_p2p_free(d);
 		return rc;
 	}
 	load_bans(d);
@@ -420,6 +451,7 @@ void node_p2p_free(struct node_daemon *d)
 		return;
 	while (p->n_held)
 		held_drop(p, p->n_held - 1);
+	pthread_mutex_destroy(&p->checked_mu);
 	sn_free(p);
 	d->p2p = NULL;
 }

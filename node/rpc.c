@@ -935,7 +935,7 @@ static bool submit_async(struct node_daemon *d, struct http_req *hreq, json_t *r
  * connection, are queued and handed over together as one round once the loop turn's I/O is
  * done (the uv_check callback); the helpers take a round's checks a few at a time, the
  * oldest round's first, so no core waits while another has a long share left. A round's
- * last check wakes the loop (uv_async). Jobs are finished (admitted, answered) in the order
+ * last check wakes the loop (d->checks_done). Jobs are finished (admitted, answered) in the order
  * they were queued, across rounds too: a round whose checks end first waits for the older
  * ones, so a signer's nonce n+1 sent after nonce n (pipelined on one connection, or on
  * another) is never admitted before it. */
@@ -960,7 +960,7 @@ static void verify_entry(void *ud, size_t i)
 static void verify_checked(void *ud)
 {
 	struct verify_round *r = ud;
-	uv_async_t *wake = &r->d->verify_async; /* r may be finished as soon as checked is set */
+	uv_async_t *wake = &r->d->checks_done; /* r may be finished as soon as checked is set */
 
 	atomic_store_explicit(&r->checked, true, memory_order_release);
 	uv_async_send(wake);
@@ -992,9 +992,9 @@ static void rounds_finish(struct node_daemon *d)
 	}
 }
 
-void node_rpc_verify_async(uv_async_t *h)
+void node_rpc_checked(struct node_daemon *d)
 {
-	rounds_finish(h->data);
+	rounds_finish(d);
 }
 
 /* Helper threads that check at once usefully: one per core. */
