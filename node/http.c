@@ -7,8 +7,9 @@
  * flushed once per turn of the loop (a uv_prepare, before the loop waits), each with one
  * writev of every reply ready at the head of its queue, so a pipelining client's replies of
  * one turn cost one system call and one wake-up of the client. Parsing stops while PIPE_MAX
- * requests wait, after a request without keep-alive, and while libuv still writes an earlier
- * reply (a client that does not read its replies stops being read); what arrives meanwhile is
+ * requests wait or OUT_MAX bytes of replies wait behind an unanswered one, after a request
+ * without keep-alive, and while libuv still writes an earlier reply (a client that does not
+ * read its replies stops being read); what arrives meanwhile is
  * kept unparsed, and reading stops while more than IN_MAX bytes wait (backpressure). Limits:
  * head size, body size, connection count and an idle timer that also bounds how long a slow
  * client may take to send a request. */
@@ -23,6 +24,7 @@
 #define MAX_CRED 256
 #define IN_MAX 65536  /* unparsed bytes kept while requests are in flight; reading stops beyond */
 #define PIPE_MAX 32   /* a connection's requests awaiting their reply or its writing, at most */
+#define OUT_MAX 262144 /* replies given but not written yet beyond which nothing more is parsed */
 #define FLUSH_IOV 16  /* replies written by one writev, at most */
 
 struct http_server {
@@ -79,6 +81,7 @@ struct http_conn {
 	size_t in_len, in_cap;
 	struct http_req *q_head, *q_tail; /* requests in order, until their reply is written */
 	unsigned q_len;   /* requests in the queue */
+	size_t out_bytes; /* of their replies, given but not written yet */
 	unsigned pending; /* of those, not answered yet (the handler works on them) */
 	bool last;        /* a request without keep-alive was parsed: nothing after it is */
 	bool write_wait;  /* replies are being written by libuv: parse nothing more until they are */
@@ -148,6 +151,8 @@ static void req_drop(struct http_conn *c, struct http_req *r)
 	c->q_len--;
 	if (!r->answered)
 		c->pending--;
+	else
+		c->out_bytes -= r->out_len;
 	sn_free(r->out);
 	sn_free(r);
 }
@@ -300,6 +305,7 @@ static void req_answer(struct http_req *r, int status, const char *ctype, const 
 	}
 	r->answered = true;
 	c->pending--;
+	c->out_bytes += r->out_len;
 	if (r == c->q_head)
 		conn_mark_dirty(c);
 }
@@ -710,7 +716,8 @@ static size_t conn_parse(struct http_conn *c, const char *data, size_t len)
 
 static bool conn_can_parse(const struct http_conn *c)
 {
-	return !c->closing && !c->failed && !c->last && !c->write_wait && c->q_len < PIPE_MAX;
+	return !c->closing && !c->failed && !c->last && !c->write_wait && c->q_len < PIPE_MAX &&
+	       c->out_bytes < OUT_MAX;
 }
 
 /* Keeps bytes that cannot be parsed yet. */

@@ -1,0 +1,227 @@
+/* tests/node/test_http.c — the JSON-RPC HTTP server (node/http.c) on a real libuv loop and
+ * loopback sockets, with a handler of the test's own: pipelined requests are handed over
+ * while earlier ones wait, their replies come in request order, and parsing stops at the
+ * pipeline's bounds (PIPE_MAX requests, OUT_MAX bytes of replies waiting behind an unanswered
+ * one). A client thread sends and reads; the loop runs on the test's thread. */
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "node/http_int.h"
+
+#define CRED "user:secret"
+#define BIG (100 * 1024) /* a "big" request's reply body */
+#define MAX_REPLIES 64
+
+struct fx {
+	uv_loop_t loop;
+	struct http_server *srv;
+	uv_timer_t slow_timer;
+	uv_async_t done;
+	struct http_req *slow; /* the "slow" request, answered by slow_timer */
+	int calls;             /* requests handed to the handler */
+	int calls_when_slow_answered;
+	char *big;
+	/* the client's side */
+	char *req;
+	size_t req_len;
+	int expect; /* replies to read */
+	int got;
+	char bodies[MAX_REPLIES][16]; /* each reply body's first bytes */
+	size_t lens[MAX_REPLIES];
+	bool client_ok;
+};
+
+static void on_slow_timer(uv_timer_t *t)
+{
+	struct fx *f = t->data;
+
+	f->calls_when_slow_answered = f->calls;
+	http_reply(f->slow, 200, "text/plain", "slow", 4);
+	f->slow = NULL;
+}
+
+/* Body "slow": answered 300 ms later; "big": BIG bytes at once; anything else: echoed. */
+static void on_post(void *ud, struct http_req *req, const char *body, size_t len)
+{
+	struct fx *f = ud;
+
+	f->calls++;
+	if (len == 4 && memcmp(body, "slow", 4) == 0) {
+		f->slow = req;
+		uv_timer_start(&f->slow_timer, on_slow_timer, 300, 0);
+	} else if (len == 3 && memcmp(body, "big", 3) == 0) {
+		http_reply(req, 200, "text/plain", f->big, BIG);
+	} else {
+		http_reply(req, 200, "text/plain", body, len);
+	}
+}
+
+static void on_done(uv_async_t *h)
+{
+	struct fx *f = h->data;
+
+	http_server_stop(f->srv, NULL, NULL);
+	uv_close((uv_handle_t *)&f->slow_timer, NULL);
+	uv_close((uv_handle_t *)&f->done, NULL);
+}
+
+static void add_post(struct fx *f, const char *body)
+{
+	char b64[64];
+	size_t cap = 1 << 16;
+
+	if (!f->req)
+		f->req = malloc(cap);
+	sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)CRED, strlen(CRED), sodium_base64_VARIANT_ORIGINAL);
+	f->req_len += (size_t)snprintf(f->req + f->req_len, cap - f->req_len,
+	                               "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\nContent-Length: %zu\r\n\r\n%s",
+	                               b64, strlen(body), body);
+	f->expect++;
+}
+
+/* The client: sends every request in one write, reads f->expect whole replies. */
+static void *client(void *arg)
+{
+	struct fx *f = arg;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(http_server_port(f->srv)),
+		                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	size_t cap = (size_t)f->expect * (BIG + 512), have = 0, pos = 0;
+	char *buf = malloc(cap + 1);
+
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    send(fd, f->req, f->req_len, MSG_NOSIGNAL) == (ssize_t)f->req_len) {
+		while (f->got < f->expect) {
+			struct pollfd p = { fd, POLLIN, 0 };
+			char *sep, *cl;
+			size_t need;
+			ssize_t k;
+
+			buf[have] = '\0';
+			sep = pos < have ? strstr(buf + pos, "\r\n\r\n") : NULL;
+			cl = pos < have ? strstr(buf + pos, "Content-Length: ") : NULL;
+			if (sep && cl && cl < sep &&
+			    have >= (need = (size_t)(sep + 4 - buf) + strtoul(cl + 16, NULL, 10))) {
+				f->lens[f->got] = need - (size_t)(sep + 4 - buf);
+				snprintf(f->bodies[f->got], sizeof(f->bodies[0]), "%.*s", (int)(f->lens[f->got] < 15 ? f->lens[f->got] : 15), sep + 4);
+				f->got++;
+				pos = need;
+				continue;
+			}
+			if (poll(&p, 1, 5000) != 1 || (k = recv(fd, buf + have, cap - have, 0)) <= 0)
+				break;
+			have += (size_t)k;
+		}
+	}
+	f->client_ok = f->got == f->expect;
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	uv_async_send(&f->done);
+	return NULL;
+}
+
+/* Starts a server, runs the client against it until it has its replies, stops. */
+static void run(struct fx *f)
+{
+	struct http_server_opts o = { .address = "127.0.0.1",
+		                      .port = 0,
+		                      .limits = { .max_body = 4096, .max_header = 4096, .max_connections = 8,
+		                                  .idle_timeout_ms = 10000 },
+		                      .credentials = { CRED, NULL },
+		                      .on_post = on_post,
+		                      .ud = f };
+	pthread_t t;
+
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	assert_int_equal(http_server_start(&f->srv, &f->loop, &o), SN_OK);
+	uv_timer_init(&f->loop, &f->slow_timer);
+	f->slow_timer.data = f;
+	uv_async_init(&f->loop, &f->done, on_done);
+	f->done.data = f;
+	f->big = malloc(BIG);
+	memset(f->big, 'b', BIG);
+	assert_int_equal(pthread_create(&t, NULL, client, f), 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	pthread_join(t, NULL);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	free(f->big);
+	free(f->req);
+	assert_true(f->client_ok);
+}
+
+/* A slow request, then quick ones: the quick ones are handed over (and answered) while the
+ * slow one waits, but their replies come after its own, in order. */
+static void test_replies_in_request_order(void **state)
+{
+	struct fx f = { 0 };
+	char body[16];
+
+	(void)state;
+	add_post(&f, "slow");
+	for (int i = 0; i < 10; i++) {
+		snprintf(body, sizeof(body), "quick %d", i);
+		add_post(&f, body);
+	}
+	run(&f);
+	assert_int_equal(f.calls_when_slow_answered, 11); /* all handed over meanwhile */
+	assert_string_equal(f.bodies[0], "slow");
+	for (int i = 0; i < 10; i++) {
+		snprintf(body, sizeof(body), "quick %d", i);
+		assert_string_equal(f.bodies[1 + i], body);
+	}
+}
+
+/* Behind an unanswered request, at most PIPE_MAX (32) requests of a connection are handed
+ * over; the rest wait until replies go out. */
+static void test_pipeline_depth_bounded(void **state)
+{
+	struct fx f = { 0 };
+
+	(void)state;
+	add_post(&f, "slow");
+	for (int i = 0; i < 50; i++)
+		add_post(&f, "q");
+	run(&f);
+	assert_int_equal(f.calls_when_slow_answered, 32);
+	assert_int_equal(f.got, 51);
+	assert_string_equal(f.bodies[0], "slow");
+	assert_string_equal(f.bodies[50], "q");
+}
+
+/* Behind an unanswered request, replies waiting to be written stop the parsing once they
+ * pass OUT_MAX (256 KiB): three 100 KiB replies, not thirty. */
+static void test_waiting_replies_bounded(void **state)
+{
+	struct fx f = { 0 };
+
+	(void)state;
+	add_post(&f, "slow");
+	for (int i = 0; i < 30; i++)
+		add_post(&f, "big");
+	run(&f);
+	assert_int_equal(f.calls_when_slow_answered, 1 + 3);
+	assert_int_equal(f.got, 31);
+	for (int i = 1; i <= 30; i++)
+		assert_int_equal(f.lens[i], BIG);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_replies_in_request_order),
+		cmocka_unit_test(test_pipeline_depth_bounded),
+		cmocka_unit_test(test_waiting_replies_bounded),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
