@@ -211,6 +211,7 @@ def main():
     write("fuzz_node_genesis", genesis_seeds(pubkey(sk1), pk2, pk3))
     write("fuzz_node_config", config_seeds())
     write("fuzz_node_http_response", http_seeds())
+    write("fuzz_node_http_server", http_server_seeds())
 
 
 # ---------------------------------------------------------------- node home, config, RPC replies
@@ -321,6 +322,30 @@ def http_seeds():
         "bad-chunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         "two-lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
         "not-http": b"SSH-2.0-OpenSSH_9.2\r\n",
+        "empty": b"",
+    }
+
+
+def http_server_seeds():
+    """Client bytes for the RPC server: the fuzz target's handler answers a body starting
+    with 'L' a loop turn later and echoes the others."""
+    auth = b"Authorization: Basic dTpw\r\n"  # u:p
+
+    def post(body, extra=b""):
+        return (b"POST / HTTP/1.1\r\nHost: x\r\n" + auth + extra +
+                b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    return {
+        "one": post(b'{"jsonrpc":"2.0","id":1,"method":"status"}'),
+        "pipelined-later-first": post(b"Later") + post(b"now") + post(b"Later again") + post(b"now again"),
+        "health": b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" + post(b"x"),
+        "no-auth": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}" + post(b"y"),
+        "close-then-more": post(b"Later", b"Connection: close\r\n") + post(b"ignored"),
+        "malformed-after": post(b"Later") + b"BAD LINE\r\n\r\n" + post(b"never"),
+        "chunked": (b"POST / HTTP/1.1\r\nHost: x\r\n" + auth + b"Transfer-Encoding: chunked\r\n\r\n"
+                    b"5\r\nLater\r\n0\r\n\r\n" + post(b"z")),
+        "body-too-large": b"POST / HTTP/1.1\r\nHost: x\r\n" + auth + b"Content-Length: 99999\r\n\r\n",
+        "half": post(b"Later") + post(b"cut short")[:40],
+        "http10": b"POST / HTTP/1.0\r\n" + auth + b"Content-Length: 1\r\n\r\nL",
         "empty": b"",
     }
 
