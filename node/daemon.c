@@ -434,9 +434,12 @@ int node_daemon_run(struct node_daemon *d)
 
 	unlink(d->cookie_path);
 	sn_wipe(d->cookie, sizeof(d->cookie));
+	/* A helper may still be in a done callback (its job already counted as finished: the
+	 * unlock of node/p2p.c's list, the uv_async_send): the helpers are joined first, before
+	 * what those touch is freed and the loop closed. */
+	node_engine_free(d->eng);
 	node_p2p_free(d);
 	node_mempool_free(d->mp);
-	node_engine_free(d->eng);
 	store_close(d->st);
 	uv_loop_close(d->loop);
 	if (!d->exit_code)
