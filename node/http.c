@@ -31,6 +31,9 @@ struct http_server {
 	uv_loop_t *loop;
 	uv_tcp_t listener;
 	uv_prepare_t flush;      /* writes the replies given in this turn of the loop */
+	uv_tcp_t reject;         /* accepts and closes a connection there is no memory for */
+	bool reject_busy;        /* reject is closing one */
+	bool accept_waiting;     /* another waits meanwhile (libuv holds it, the listener paused) */
 	bool flush_started;      /* flush is initialized (closed on stop) */
 	struct http_conn *dirty; /* connections with a reply ready at the head of their queue */
 	struct http_server_opts opts;
@@ -456,6 +459,8 @@ static void conn_error(struct http_conn *c, int status, const char *msg)
 		return;
 	}
 	req_answer(r, status, "application/json", body, (size_t)n);
+	if (c->closing) /* out of memory: closed, and nobody else will answer r */
+		req_drop(c, r);
 }
 
 /* ------------------------------------------------------------ parser callbacks */
@@ -817,6 +822,40 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	conn_drive(c);
 }
 
+static void on_connection(uv_stream_t *server, int status);
+
+static void on_reject_closed(uv_handle_t *h)
+{
+	struct http_server *srv = h->data;
+
+	srv->reject_busy = false;
+	srv->pending_closes--;
+	if (srv->accept_waiting && !srv->stopping) {
+		srv->accept_waiting = false;
+		on_connection((uv_stream_t *)&srv->listener, 0); /* its turn now */
+		return;
+	}
+	server_maybe_done(srv);
+}
+
+/* A connection came and there is no memory for it: it is accepted and closed at once with the
+ * server's own handle (libuv holds an accepted connection until someone takes it, and
+ * listens for no other meanwhile). */
+static void conn_reject(struct http_server *srv)
+{
+	if (srv->reject_busy) {
+		srv->accept_waiting = true; /* taken when the handle is free again */
+		return;
+	}
+	uv_tcp_init(srv->loop, &srv->reject);
+	srv->reject.data = srv;
+	(void)uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&srv->reject);
+	srv->reject_busy = true;
+	srv->pending_closes++;
+	uv_close((uv_handle_t *)&srv->reject, on_reject_closed);
+	SN_LOG(SN_LOG_WARN, "rpc", "out of memory: refusing a connection");
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct http_server *srv = server->data;
@@ -827,6 +866,7 @@ static void on_connection(uv_stream_t *server, int status)
 	c = sn_calloc(1, sizeof(*c));
 	if (!c || uv_tcp_init(srv->loop, &c->tcp) != 0) {
 		sn_free(c);
+		conn_reject(srv);
 		return;
 	}
 	c->srv = srv;
@@ -945,7 +985,7 @@ void http_server_stop(struct http_server *srv, void (*done)(void *ud), void *ud)
 	srv->stopping = true;
 	srv->done = done;
 	srv->done_ud = ud;
-	srv->pending_closes = 1 + srv->flush_started;
+	srv->pending_closes += 1 + srv->flush_started; /* (+ a rejected connection closing) */
 	for (struct http_conn *c = srv->conns; c; c = c->next)
 		conn_close(c);
 	srv->dirty = NULL; /* closing connections write nothing more */

@@ -38,6 +38,9 @@ struct fx {
 	char bodies[MAX_REPLIES][16]; /* each reply body's first bytes */
 	size_t lens[MAX_REPLIES];
 	bool client_ok;
+	bool timed_out; /* the client waited 5 s for bytes that never came */
+	bool stopped; /* the server's stop finished: every connection freed */
+	unsigned long fail_nth; /* the server's allocations from this one on fail (0: none) */
 };
 
 static void on_slow_timer(uv_timer_t *t)
@@ -65,11 +68,16 @@ static void on_post(void *ud, struct http_req *req, const char *body, size_t len
 	}
 }
 
+static void on_stopped(void *ud)
+{
+	((struct fx *)ud)->stopped = true;
+}
+
 static void on_done(uv_async_t *h)
 {
 	struct fx *f = h->data;
 
-	http_server_stop(f->srv, NULL, NULL);
+	http_server_stop(f->srv, on_stopped, f);
 	uv_close((uv_handle_t *)&f->slow_timer, NULL);
 	uv_close((uv_handle_t *)&f->done, NULL);
 }
@@ -117,7 +125,11 @@ static void *client(void *arg)
 				pos = need;
 				continue;
 			}
-			if (poll(&p, 1, 5000) != 1 || (k = recv(fd, buf + have, cap - have, 0)) <= 0)
+			if (poll(&p, 1, 5000) != 1) {
+				f->timed_out = true;
+				break;
+			}
+			if ((k = recv(fd, buf + have, cap - have, 0)) <= 0)
 				break;
 			have += (size_t)k;
 		}
@@ -151,12 +163,17 @@ static void run(struct fx *f)
 	f->big = malloc(BIG);
 	memset(f->big, 'b', BIG);
 	assert_int_equal(pthread_create(&t, NULL, client, f), 0);
+	sn_alloc_fail_after(f->fail_nth);
 	uv_run(&f->loop, UV_RUN_DEFAULT);
+	sn_alloc_fail_after(0);
 	pthread_join(t, NULL);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
 	free(f->big);
 	free(f->req);
-	assert_true(f->client_ok);
+	assert_true(f->stopped);
+	assert_false(f->timed_out); /* every reply, or the connection closed: never silence */
+	if (!f->fail_nth)
+		assert_true(f->client_ok);
 }
 
 /* A slow request, then quick ones: the quick ones are handed over (and answered) while the
@@ -215,12 +232,31 @@ static void test_waiting_replies_bounded(void **state)
 		assert_int_equal(f.lens[i], BIG);
 }
 
+/* The server's Nth allocation and every later one fail, for every N a pipelined pair (a
+ * request, then malformed bytes) needs: the connection may end early (closed, even when
+ * there is no memory to take it), but the client is never left waiting, the server always
+ * stops with every connection freed (its stop's callback runs), and nothing leaks (the ASan
+ * build checks). */
+static void test_alloc_failures(void **state)
+{
+	(void)state;
+	for (unsigned long nth = 1; nth <= 12; nth++) {
+		struct fx f = { .fail_nth = nth };
+
+		add_post(&f, "q");
+		f.req_len += (size_t)snprintf(f.req + f.req_len, 64, "BAD LINE\r\n\r\n");
+		f.expect++;
+		run(&f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_replies_in_request_order),
 		cmocka_unit_test(test_pipeline_depth_bounded),
 		cmocka_unit_test(test_waiting_replies_bounded),
+		cmocka_unit_test(test_alloc_failures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
