@@ -304,6 +304,11 @@ static bool engine_help(struct node_engine *eng, struct vjob *j)
 	return worked;
 }
 
+unsigned node_engine_helpers(const struct node_engine *eng)
+{
+	return eng->n_threads;
+}
+
 int node_engine_check_async(struct node_engine *eng, size_t n, size_t chunk, node_check_fn *check,
                             node_check_done_fn *done, void *ud)
 {

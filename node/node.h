@@ -128,6 +128,8 @@ void node_engine_free(struct node_engine *eng); /* accepts NULL */
  * uses the engine; free the engine only after every done has run. An engine without helper
  * threads (threads = 1) runs the checks and done in the caller before returning. SN_E_NOMEM:
  * nothing runs. */
+/* The engine's helper threads (0 when the caller checks alone). */
+unsigned node_engine_helpers(const struct node_engine *eng);
 typedef void node_check_fn(void *ud, size_t i);
 typedef void node_check_done_fn(void *ud);
 SN_MUST_CHECK int node_engine_check_async(struct node_engine *eng, size_t n, size_t chunk, node_check_fn *check,

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 /* A method returns its result, or NULL with *err set to an error object. */
 typedef json_t *rpc_fn(struct node_daemon *d, json_t *params, json_t **err);
@@ -929,16 +928,16 @@ static bool submit_async(struct node_daemon *d, struct http_req *hreq, json_t *r
 }
 
 /* ------------------------------------------------------------------ signature checks
- * A submit job's checks go to the engine's helper threads (node_engine_check_async, one per
- * core) at once while fewer rounds than helpers are in flight (a core may be idle: start now).
- * Otherwise every helper is checking already, and the jobs that arrive meanwhile, from every
- * connection, are queued and handed over together as one round once the loop turn's I/O is
- * done (the uv_check callback); the helpers take a round's checks a few at a time, the
- * oldest round's first, so no core waits while another has a long share left. A round's
- * last check wakes the loop (d->checks_done). Jobs are finished (admitted, answered) in the order
- * they were queued, across rounds too: a round whose checks end first waits for the older
- * ones, so a signer's nonce n+1 sent after nonce n (pipelined on one connection, or on
- * another) is never admitted before it. */
+ * A submit job's checks go to the engine's helper threads (node_engine_check_async; one per
+ * core by default) at once while fewer rounds than helpers are in flight (a core may be
+ * idle: start now). Otherwise every helper is checking already, and the jobs that arrive
+ * meanwhile, from every connection, are queued and handed over together as one round once
+ * the loop turn's I/O is done (the uv_check callback); the helpers take a round's checks a
+ * few at a time, the oldest round's first, so no core waits while another has a long share
+ * left. A round's last check wakes the loop (d->checks_done). Jobs are finished (admitted,
+ * answered) in the order they were queued, across rounds too: a round whose checks end
+ * first waits for the older ones, so a signer's nonce n+1 sent after nonce n (pipelined on
+ * one connection, or on another) is never admitted before it. */
 
 struct verify_round {
 	struct node_daemon *d;
@@ -997,17 +996,12 @@ void node_rpc_checked(struct node_daemon *d)
 	rounds_finish(d);
 }
 
-/* Helper threads that check at once usefully: one per core. */
-static unsigned verify_parallel(void)
+/* Rounds that may run at once usefully: one per helper thread (at least one). */
+static unsigned verify_parallel(const struct node_daemon *d)
 {
-	static unsigned n;
+	unsigned n = node_engine_helpers(d->eng);
 
-	if (!n) {
-		long c = sysconf(_SC_NPROCESSORS_ONLN);
-
-		n = c < 1 ? 1 : c > 64 ? 64 : (unsigned)c;
-	}
-	return n;
+	return n ? n : 1;
 }
 
 /* Hands the queued jobs to the helpers as one round (or finishes them at once when there
@@ -1054,7 +1048,7 @@ static void verify_flush(struct node_daemon *d)
 	d->verify_inflight++;
 	/* Chunks of about a quarter of each helper's share: small enough that the helpers end a
 	 * round together, large enough to claim rarely. */
-	if (node_engine_check_async(d->eng, n, n / (4 * verify_parallel()), verify_entry, verify_checked, r)) {
+	if (node_engine_check_async(d->eng, n, n / (4 * verify_parallel(d)), verify_entry, verify_checked, r)) {
 		for (size_t i = 0; i < n; i++)
 			r->e[i]->err = SN_E_NOMEM;
 		atomic_store(&r->checked, true);
@@ -1086,7 +1080,7 @@ static bool submit_queue(struct node_daemon *d, struct submit_job *j)
 		d->verify_q = j;
 	d->verify_q_tail = j;
 	d->jobs++;
-	if (d->verify_inflight < verify_parallel() && !d->verify_flushing) {
+	if (d->verify_inflight < verify_parallel(d) && !d->verify_flushing) {
 		/* Finishing a job here (nothing to check, no memory) may reply and let another
 		 * connection's request in: that one waits in the queue for the check callback. */
 		d->verify_flushing = true;
