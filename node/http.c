@@ -625,7 +625,6 @@ static int on_message_complete(http_parser *p)
 {
 	struct http_conn *c = p->data;
 	struct http_server *srv = c->srv;
-
 	struct http_req *r = req_new(c, http_should_keep_alive(p));
 
 	if (!r) {
