@@ -7,7 +7,9 @@
  * flushed once per turn of the loop (a uv_prepare, before the loop waits), each with one
  * writev of every reply ready at the head of its queue, so a pipelining client's replies of
  * one turn cost one system call and one wake-up of the client. Parsing stops while PIPE_MAX
- * requests wait or OUT_MAX bytes of replies wait behind an unanswered one, after a request
+ * requests wait, while the requests not answered yet hold max_body bytes of bodies (the
+ * work a connection may queue is that of one request of the largest size, as without
+ * pipelining), while OUT_MAX bytes of replies wait behind an unanswered one, after a request
  * without keep-alive, and while libuv still writes an earlier reply (a client that does not
  * read its replies stops being read); what arrives meanwhile is
  * kept unparsed, and reading stops while more than IN_MAX bytes wait (backpressure). Limits:
@@ -55,6 +57,7 @@ struct http_req {
 	struct http_req *next; /* the connection's next younger request */
 	char *out;             /* the whole response, once answered */
 	size_t out_len;
+	size_t body_len;  /* its body's length, counted in conn->pending_body until answered */
 	bool answered;
 	bool keep_alive;  /* the client keeps the connection after this request */
 	bool close_after; /* close once this reply is written */
@@ -86,6 +89,7 @@ struct http_conn {
 	unsigned q_len;   /* requests in the queue */
 	size_t out_bytes; /* of their replies, given but not written yet */
 	unsigned pending; /* of those, not answered yet (the handler works on them) */
+	size_t pending_body; /* the body bytes of those */
 	bool last;        /* a request without keep-alive was parsed: nothing after it is */
 	bool write_wait;  /* replies are being written by libuv: parse nothing more until they are */
 	bool reading;     /* uv_read_start is in effect */
@@ -152,10 +156,12 @@ static void req_drop(struct http_conn *c, struct http_req *r)
 	if (c->q_tail == r)
 		c->q_tail = prev;
 	c->q_len--;
-	if (!r->answered)
+	if (!r->answered) {
 		c->pending--;
-	else
+		c->pending_body -= r->body_len;
+	} else {
 		c->out_bytes -= r->out_len;
+	}
 	sn_free(r->out);
 	sn_free(r);
 }
@@ -308,6 +314,7 @@ static void req_answer(struct http_req *r, int status, const char *ctype, const 
 	}
 	r->answered = true;
 	c->pending--;
+	c->pending_body -= r->body_len;
 	c->out_bytes += r->out_len;
 	if (r == c->q_head)
 		conn_mark_dirty(c);
@@ -656,6 +663,8 @@ static int on_message_complete(http_parser *p)
 	}
 	if (c->body)
 		c->body[c->body_len] = '\0';
+	r->body_len = c->body_len;
+	c->pending_body += c->body_len;
 	srv->opts.on_post(srv->opts.ud, r, c->body ? c->body : "", c->body_len);
 	return 0;
 }
@@ -721,7 +730,7 @@ static size_t conn_parse(struct http_conn *c, const char *data, size_t len)
 static bool conn_can_parse(const struct http_conn *c)
 {
 	return !c->closing && !c->failed && !c->last && !c->write_wait && c->q_len < PIPE_MAX &&
-	       c->out_bytes < OUT_MAX;
+	       c->out_bytes < OUT_MAX && c->pending_body < c->srv->opts.limits.max_body;
 }
 
 /* Keeps bytes that cannot be parsed yet. */

@@ -1,8 +1,8 @@
 /* tests/node/test_http.c — the JSON-RPC HTTP server (node/http.c) on a real libuv loop and
  * loopback sockets, with a handler of the test's own: pipelined requests are handed over
  * while earlier ones wait, their replies come in request order, and parsing stops at the
- * pipeline's bounds (PIPE_MAX requests, OUT_MAX bytes of replies waiting behind an unanswered
- * one). A client thread sends and reads; the loop runs on the test's thread. */
+ * pipeline's bounds (PIPE_MAX requests, max_body bytes of bodies not answered yet, OUT_MAX
+ * bytes of replies waiting behind an unanswered one), also when allocations fail. A client thread sends and reads; the loop runs on the test's thread. */
 #include "testutil.h"
 
 #include <arpa/inet.h>
@@ -26,7 +26,8 @@ struct fx {
 	struct http_server *srv;
 	uv_timer_t slow_timer;
 	uv_async_t done;
-	struct http_req *slow; /* the "slow" request, answered by slow_timer */
+	struct http_req *slow[MAX_REPLIES]; /* the "slow" requests, answered by slow_timer */
+	int n_slow;
 	int calls;             /* requests handed to the handler */
 	int calls_when_slow_answered;
 	char *big;
@@ -47,20 +48,24 @@ static void on_slow_timer(uv_timer_t *t)
 {
 	struct fx *f = t->data;
 
-	f->calls_when_slow_answered = f->calls;
-	http_reply(f->slow, 200, "text/plain", "slow", 4);
-	f->slow = NULL;
+	if (!f->calls_when_slow_answered) /* the first time: what was handed over meanwhile */
+		f->calls_when_slow_answered = f->calls;
+	for (int i = 0; i < f->n_slow; i++)
+		http_reply(f->slow[i], 200, "text/plain", "slow", 4);
+	f->n_slow = 0;
 }
 
-/* Body "slow": answered 300 ms later; "big": BIG bytes at once; anything else: echoed. */
+/* A body starting "slow": answered 300 ms after the first such one; "big": BIG bytes at
+ * once; anything else: echoed. */
 static void on_post(void *ud, struct http_req *req, const char *body, size_t len)
 {
 	struct fx *f = ud;
 
 	f->calls++;
-	if (len == 4 && memcmp(body, "slow", 4) == 0) {
-		f->slow = req;
-		uv_timer_start(&f->slow_timer, on_slow_timer, 300, 0);
+	if (len >= 4 && memcmp(body, "slow", 4) == 0 && f->n_slow < MAX_REPLIES) {
+		if (!f->n_slow)
+			uv_timer_start(&f->slow_timer, on_slow_timer, 300, 0);
+		f->slow[f->n_slow++] = req;
 	} else if (len == 3 && memcmp(body, "big", 3) == 0) {
 		http_reply(req, 200, "text/plain", f->big, BIG);
 	} else {
@@ -232,6 +237,25 @@ static void test_waiting_replies_bounded(void **state)
 		assert_int_equal(f.lens[i], BIG);
 }
 
+/* Requests not answered yet may hold max_body (4096) bytes of bodies at most: of twenty
+ * 1000-byte requests that all wait, five are handed over, not twenty (the work a connection
+ * can queue stays that of one largest request, as without pipelining). */
+static void test_pending_bodies_bounded(void **state)
+{
+	struct fx f = { 0 };
+	char body[1001];
+
+	(void)state;
+	memset(body, 'p', 1000);
+	memcpy(body, "slow", 4);
+	body[1000] = '\0';
+	for (int i = 0; i < 20; i++)
+		add_post(&f, body);
+	run(&f);
+	assert_int_equal(f.calls_when_slow_answered, 5);
+	assert_int_equal(f.got, 20);
+}
+
 /* The server's Nth allocation and every later one fail, for every N a pipelined pair (a
  * request, then malformed bytes) needs: the connection may end early (closed, even when
  * there is no memory to take it), but the client is never left waiting, the server always
@@ -256,6 +280,7 @@ int main(void)
 		cmocka_unit_test(test_replies_in_request_order),
 		cmocka_unit_test(test_pipeline_depth_bounded),
 		cmocka_unit_test(test_waiting_replies_bounded),
+		cmocka_unit_test(test_pending_bodies_bounded),
 		cmocka_unit_test(test_alloc_failures),
 	};
 
