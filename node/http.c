@@ -978,11 +978,6 @@ uint16_t http_server_port(const struct http_server *srv)
 	return srv->port;
 }
 
-size_t http_server_connections(const struct http_server *srv)
-{
-	return srv->n_conns;
-}
-
 void http_server_stop(struct http_server *srv, void (*done)(void *ud), void *ud)
 {
 	if (!srv) {

@@ -43,7 +43,6 @@ void http_server_stop(struct http_server *srv, void (*done)(void *ud), void *ud)
 void http_server_set_credentials(struct http_server *srv, const char *a, const char *b);
 /* The port actually bound (useful with port 0). */
 uint16_t http_server_port(const struct http_server *srv);
-size_t http_server_connections(const struct http_server *srv);
 
 /* Replies to req with a status and a body (copied). The request is finished after this; the
  * reply is written in this turn of the loop, after those of the connection's earlier
