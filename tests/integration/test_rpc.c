@@ -598,14 +598,18 @@ static long node_rss_kib(void)
 
 /* A client pipelines requests as fast as the node takes them and never reads a reply: the
  * node stops parsing once its replies back up (and stops reading once 64 KiB of requests
- * wait), so its memory stays bounded; everyone else is served meanwhile; and once the client
- * reads, every reply comes, in order, and the connection closes after the idle timeout. */
+ * wait), so its memory stays bounded, and everyone else is served meanwhile. The stalled
+ * connection is closed after the idle timeout (700 ms here), which may come before the
+ * client reads: then with a reset (the node had unread requests), and what the client then
+ * reads is a prefix of the replies; otherwise every whole request's reply comes, then the
+ * connection closes. */
 static void test_pipelining_client_never_reads(void **state)
 {
 	char b64[400], one[1024], *burst, buf[65536];
 	size_t n = 0, len, sent = 0, replies = 0, partial = 0;
 	long rss0 = node_rss_kib(), rss1;
 	int fd = connect_raw(), stalls = 0;
+	bool reset = false, node_closed = false;
 
 	(void)state;
 	cookie_b64(b64, sizeof(b64));
@@ -616,22 +620,24 @@ static void test_pipelining_client_never_reads(void **state)
 	for (int i = 0; i < 256; i++)
 		memcpy(burst + (size_t)i * len, one, len);
 	assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
-	/* Send until the node has stopped taking requests for a while (at most 64 MiB). */
-	while (stalls < 20 && sent < (64u << 20)) {
+	/* Send until the node has stopped taking requests for 100 ms (at most 64 MiB). */
+	while (stalls < 10 && sent < (64u << 20)) {
 		size_t off = sent % (len * 256); /* the stream stays whole requests after a short send */
 		ssize_t k = send(fd, burst + off, len * 256 - off, MSG_NOSIGNAL);
 
 		if (k > 0) {
 			sent += (size_t)k;
 			stalls = 0;
-		} else {
-			assert_true(k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+		} else if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			stalls++;
-			usleep(20000);
+			usleep(10000);
+		} else {
+			node_closed = true; /* idle timeout meanwhile (a slow machine) */
+			break;
 		}
 	}
-	assert_true(stalls == 20); /* the node stopped reading: backpressure */
-	assert_healthy();          /* and serves others meanwhile */
+	assert_true(stalls == 10 || node_closed); /* the node stopped reading: backpressure */
+	assert_healthy();                         /* and serves others meanwhile */
 	rss1 = node_rss_kib();
 #ifndef TEST_SANITIZED
 	/* Bounded: not one reply kept per request sent (a sanitizer's quarantine of freed memory
@@ -639,13 +645,15 @@ static void test_pipelining_client_never_reads(void **state)
 	if (rss0 && rss1)
 		assert_true(rss1 - rss0 < 64 * 1024);
 #endif
-	/* Now read: whole replies, in order, until the node closes (idle after the last). */
+	/* Now read: whole replies until the node closes. */
 	for (;;) {
 		struct pollfd p = { fd, POLLIN, 0 };
 		ssize_t k;
 
 		assert_true(poll(&p, 1, 5000) == 1);
 		k = recv(fd, buf + partial, sizeof(buf) - partial, 0);
+		if (k < 0)
+			reset = true;
 		if (k <= 0)
 			break;
 		partial += (size_t)k;
@@ -670,10 +678,12 @@ static void test_pipelining_client_never_reads(void **state)
 	}
 	close(fd);
 	free(burst);
-	print_message("sent %zu requests before the node stopped reading; %zu replies; node RSS %+ld KiB\n",
-	              sent / len, replies, rss1 - rss0);
-	assert_true(replies > 0);
-	assert_true(replies <= sent / len);
+	print_message("sent %zu requests before the node stopped reading; %zu replies%s; node RSS %+ld KiB\n",
+	              sent / len, replies, reset ? " before a reset" : "", rss1 - rss0);
+	if (reset || node_closed)
+		assert_true(replies <= sent / len);
+	else
+		assert_int_equal(replies, sent / len); /* every whole request answered */
 	assert_healthy();
 }
 
