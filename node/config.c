@@ -31,7 +31,7 @@ static const struct cfg_key cfg_keys[] = {
 	U64("node", "block_interval_ms", block_interval_ms, 10, 3600000, "1000",
 	    "single-validator devnet: longest gap between blocks (transactions are committed within ~50 ms)"),
 	U64("node", "engine_threads", engine_threads, 0, 64, "0",
-	    "signature-check threads (0 = one per CPU)"),
+	    "signature-check helper threads (0 = one per CPU; 1 = none)"),
 	U64("node", "map_size_mb", map_size_mb, 1, 1u << 24, "1024",
 	    "initial LMDB map size in MiB (it grows when full)"),
 	STR("rpc", "address", rpc_address, "127.0.0.1", "JSON-RPC listen address (127.0.0.1 keeps it local)"),
