@@ -10,8 +10,8 @@
  *   bench node.commit_pipelined  (default 8) requests in flight on each connection: HTTP/1.1
  *                                pipelining, sent and answered as wrk's pipelining does (the
  *                                next requests once the replies of the last ones are in)
- *   bench rpc.submit_batch       the same with JSON-RPC batches of SN_BENCH_BATCH (default 100)
- *   bench node.commit_batch      submit_tx per request
+ *   bench rpc.submit_batch       the same with JSON-RPC batches: SN_BENCH_BATCH (default 100)
+ *   bench node.commit_batch      submit_tx requests in each HTTP request
  *
  * Each figure is the median of SN_BENCH_REPEAT (default 3) runs, the three kinds taking turns
  * (a shared machine's speed drifts; every run's figures go to stderr). The node runs from a
