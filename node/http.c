@@ -256,7 +256,7 @@ static char *response_build(int status, const char *ctype, const char *body, siz
 		p = put_str(p, "Connection: close\r\n");
 	p = put_str(p, "\r\n");
 	hn = (size_t)(p - head);
-	if (!(out = sn_malloc(hn + len + 1)))
+	if (!(out = sn_malloc(hn + len)))
 		return NULL;
 	memcpy(out, head, hn);
 	if (len)

@@ -975,8 +975,9 @@ static void jobs_finish(struct submit_job *j)
 	}
 }
 
-/* Finishes the rounds at the head of d->rounds whose checks all ran, oldest first. */
-static void rounds_finish(struct node_daemon *d)
+/* Finishes the rounds at the head of d->rounds whose checks all ran, oldest first (also
+ * from the daemon's checks_done callback). */
+void node_rpc_checked(struct node_daemon *d)
 {
 	while (d->rounds && atomic_load_explicit(&d->rounds->checked, memory_order_acquire)) {
 		struct verify_round *r = d->rounds;
@@ -989,11 +990,6 @@ static void rounds_finish(struct node_daemon *d)
 		sn_free(r);
 		jobs_finish(jobs); /* may queue (and even finish) younger rounds: r is unlinked */
 	}
-}
-
-void node_rpc_checked(struct node_daemon *d)
-{
-	rounds_finish(d);
 }
 
 /* Rounds that may run at once usefully: one per helper thread (at least one). */
@@ -1053,7 +1049,7 @@ static void verify_flush(struct node_daemon *d)
 			r->e[i]->err = SN_E_NOMEM;
 		atomic_store(&r->checked, true);
 	}
-	rounds_finish(d); /* finished at once: no helpers, or no memory */
+	node_rpc_checked(d); /* finished at once: no helpers, or no memory */
 }
 
 void node_rpc_verify_check(uv_check_t *h)
