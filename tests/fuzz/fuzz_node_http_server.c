@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <http_parser.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -122,6 +123,29 @@ static size_t max_requests(const uint8_t *data, size_t size)
 	return n;
 }
 
+/* A client connection to the server. Each run's connection ends in TIME_WAIT on this side
+ * (it half-closes first), thousands of runs a second: each connects from a source address
+ * of its own out of 127.1.0.0/16, and one whose address or port is still taken tries the
+ * next (a failure of all of them is the harness's, not the server's: it says why). */
+static int connect_client(const struct sockaddr_in *dst)
+{
+	static uint32_t k;
+
+	for (int tries = 0; tries < 256; tries++) {
+		struct sockaddr_in src = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f010000u | (k++ & 0xffffu)) };
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		CHECK(fd >= 0);
+		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) == 0 &&
+		    connect(fd, (const struct sockaddr *)dst, sizeof(*dst)) == 0)
+			return fd;
+		close(fd);
+	}
+	fprintf(stderr, "fuzz_node_http_server: cannot connect to the server: %s\n", strerror(errno));
+	CHECK(0);
+	return -1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char out[1 << 20];
@@ -134,19 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!srv)
 		server_start();
 	a.sin_port = htons(http_server_port(srv));
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	CHECK(fd >= 0);
-	{
-		/* Each run's connection ends in TIME_WAIT on this side (it half-closes first): a
-		 * source address of its own out of 127.1.0.0/16 per run keeps thousands of runs a
-		 * second from using up one address's ephemeral ports. */
-		static uint32_t k;
-		struct sockaddr_in src = { .sin_family = AF_INET,
-			                   .sin_addr.s_addr = htonl(0x7f010000u | (k++ & 0xffffu)) };
-
-		CHECK(bind(fd, (struct sockaddr *)&src, sizeof(src)) == 0);
-	}
-	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	fd = connect_client(&a);
 	CHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0);
 	t0 = now_ms();
 	/* Send, read and turn the loop until the server closes the connection. */
