@@ -1094,7 +1094,7 @@ void node_rpc_post(void *ud, struct http_req *hreq, const char *body, size_t len
 {
 	struct node_daemon *d = ud;
 	json_error_t je;
-	json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je), *resp;
+	json_t *req = node_json_loadb(body, len, &je), *resp;
 	uint8_t type;
 
 	if (!req) {

@@ -212,6 +212,7 @@ def main():
     write("fuzz_node_config", config_seeds())
     write("fuzz_node_http_response", http_seeds())
     write("fuzz_node_http_server", http_server_seeds())
+    write("fuzz_node_json", json_seeds())
 
 
 # ---------------------------------------------------------------- node home, config, RPC replies
@@ -324,6 +325,30 @@ def http_seeds():
         "not-http": b"SSH-2.0-OpenSSH_9.2\r\n",
         "empty": b"",
     }
+
+
+def json_seeds():
+    """Request bodies, and the corners where YAJL's rules and jansson's differ (escapes,
+    surrogates, \\v and \\f, leading zeros, big numbers, duplicates, depth, top-level
+    scalars, bad UTF-8)."""
+    tx = "00" * 150
+    texts = [
+        '{"jsonrpc":"2.0","id":1,"method":"submit_tx","params":["%s"]}' % tx,
+        '[{"jsonrpc":"2.0","id":1,"method":"status"},{"jsonrpc":"2.0","id":"x","method":"get_block","params":[3,true]}]',
+        '{"jsonrpc":"2.0","id":null,"method":"get_team","params":{"address":"ab"}}',
+        ' { "a" : [ 1 , -0 , 0.5 , -1.5e3 , 1E-400 , true , false , null , "" ] } \n',
+        '{"a":1,"a":2}', '{"a":{"b":1,"b":1}}', '{"\\u0061":1,"a":2}',
+        '["\\ud800"]', '["\\ud800\\u0041"]', '["\\udc00"]', '["\\ud83d\\ude00"]', '["\\u0000"]',
+        '[1\v]', '[\f1]', '["a\tb"]', '[01]', '[-01]', '[1.]', '[.5]', '[+1]', '[1e]', '[-]',
+        '[9223372036854775807]', '[9223372036854775808]', '[-9223372036854775808]', '[-9223372036854775809]',
+        '[1e308]', '[1e309]', '[-1e309]', '[123456789012345678901234567890123456789012345678901234567890.5]',
+        '1', '"x"', 'null', '', ' ', '[]', '{}', '[] []', '[]x', '[1,]', '{"a":1,}', '{"a"}', '{1:2}',
+        '[' * 64 + ']' * 64, '[' * 65 + ']' * 65, '[' * 3000 + ']' * 3000, '/* c */ []', '[1] // c',
+    ]
+    out = [t.encode() for t in texts]
+    out += [b'["\xff"]', b'["\xc0\x80"]', b'["\xed\xa0\x80"]', b'["\xf4\x90\x80\x80"]', b'["\xe2\x82"]',
+            b'{"\xc3\xa9":1}', b'{"\xc0\xaf":1}', b'["\xef\xbb\xbf"]', b'\xef\xbb\xbf[]', b'[1\x00]', b'["\x00"]']
+    return {"%02d" % i: t for i, t in enumerate(out)}
 
 
 def http_server_seeds():
