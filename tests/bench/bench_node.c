@@ -12,20 +12,44 @@
  *                                next requests once the replies of the last ones are in)
  *   bench rpc.submit_batch       the same with JSON-RPC batches: SN_BENCH_BATCH (default 100)
  *   bench node.commit_batch      submit_tx requests in each HTTP request
+ *   bench settle.apply_node_blocks
+ *                                the paired baseline: transfers per second applying the very
+ *                                blocks the node committed in a run, right after that run, in
+ *                                this process, on a store of our own replaying the node's chain
+ *                                as bench_settle's settle.apply does (node_engine_apply_blocks,
+ *                                a 2-thread engine, all of a run's blocks at once; fetching them
+ *                                over RPC is not timed); the median over all runs
+ *   bench ratio.node_commit_vs_apply_same_blocks
+ *   bench ratio.node_commit_pipelined_vs_apply_same_blocks
+ *   bench ratio.node_commit_batch_vs_apply_same_blocks
+ *                                for each kind, the median over its runs of node.commit divided
+ *                                by the settle.apply of that run's own blocks, measured seconds
+ *                                later: the target's ratio (node.commit >= 0.70 x settle.apply)
+ *                                with both figures taken on the machine as it was then, so much
+ *                                less noisy than scripts/bench's ratios of figures taken a minute
+ *                                apart by two programs. The replay also checks that the node's
+ *                                blocks give the same state roots on a fresh store.
  *
  * Each figure is the median of SN_BENCH_REPEAT (default 3) runs, the three kinds taking turns
- * (a shared machine's speed drifts; every run's figures go to stderr). The node runs from a
- * fresh `settle init` home (a small store: compare with settle.apply of the same `make bench`
- * run, which uses 1M accounts). Senders are registered first; each sender's transactions go
- * over one connection, in nonce order. The CPU time the node and this load generator (which
- * shares the cores with it) spend per transaction is printed as a comment after each run: on
- * a shared machine it is steadier than the rates.
+ * (a shared machine's speed drifts; every run's figures go to stderr, with its paired
+ * baseline and ratio). The node runs from a fresh `settle init` home: a small store (a few
+ * hundred accounts), so settle.apply_node_blocks is not bench_settle's settle.apply, which
+ * applies other blocks to 1M accounts (scripts/bench's ratio.*_vs_settle_apply lines divide
+ * by that one). Senders are registered first; each sender's transactions go over one
+ * connection, in nonce order. The CPU time the node and this load generator (which shares
+ * the cores with it) spend per transaction is printed as a comment after each run: on a
+ * shared machine it is steadier than the rates.
  *
  * Environment: SN_BENCH_CLIENTS (default 8), SN_BENCH_TXS (transfers per run; default 15360),
  * SN_BENCH_REPEAT (default 3), SN_BENCH_PIPELINE (default 8), SN_BENCH_BATCH (default 100),
  * SN_BENCH_NODE_LOG (settled's log level, default warn; when set the node's home and its
- * node.log are kept and their path printed). */
+ * node.log are kept and their path printed), SN_BENCH_DEBUG (monotonic clock times of each
+ * run; the shadow store's engine logs at debug). */
 #include "testutil.h"
+
+#include "node/config_int.h"
+#include "node/home_int.h"
+#include "node/node.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -364,9 +388,173 @@ static char *batch_json(char **reqs, size_t n)
 	return out;
 }
 
-/* One run's rates. */
+/* One keep-alive request whose reply may be larger than a struct conn holds (a block's hex
+ * can be megabytes). Returns the body, NUL-terminated, in a buffer of its own (the caller
+ * frees it), or NULL if the connection failed. */
+static char *conn_call_alloc(struct conn *c, const char *json)
+{
+	size_t len, cap = 1 << 20, have = 0, head = 0, need = 0;
+	char *req = http_request(json, &len), *buf = malloc(cap + 1);
+	ssize_t sent = send(c->fd, req, len, MSG_NOSIGNAL);
+
+	free(req);
+	if (sent != (ssize_t)len) {
+		free(buf);
+		return NULL;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (have == cap)
+			buf = realloc(buf, (cap *= 2) + 1);
+		if ((n = recv(c->fd, buf + have, cap - have, 0)) <= 0) {
+			free(buf);
+			return NULL;
+		}
+		have += (size_t)n;
+		buf[have] = '\0';
+		if (!need) {
+			const char *sep = strstr(buf, "\r\n\r\n"), *cl = strstr(buf, "Content-Length: ");
+
+			if (!sep || !cl || cl > sep)
+				continue;
+			head = (size_t)(sep + 4 - buf);
+			need = head + strtoul(cl + 16, NULL, 10);
+		}
+		if (have >= need) {
+			memmove(buf, buf + head, need - head);
+			buf[need - head] = '\0';
+			return buf;
+		}
+	}
+}
+
+/* The paired baseline: the node's chain replayed in this process on a store of its own, as
+ * bench_settle's settle.apply store is set up (same map size, a 2-thread engine, commit
+ * groups). Each run's blocks are applied right after the run, so each node.commit figure
+ * has a settle.apply figure of the very same blocks measured seconds later, on the machine
+ * as it was then: their ratio is much less noisy than one of figures taken a minute apart
+ * by two programs. */
+struct shadow {
+	char *dir;
+	struct store *st;
+	struct node_engine *eng;
+	uint64_t height; /* blocks applied so far */
+};
+
+static void shadow_open(struct shadow *sh)
+{
+	struct node_engine_opts eo = { .threads = 2 };
+	struct node_genesis gen;
+	struct store_opts o;
+	char path[4200], err[512];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", home, NODE_GENESIS_FILE);
+	if ((rc = node_genesis_load(&gen, path, err, sizeof(err)))) {
+		fprintf(stderr, "bench_node: %s: %s (%s)\n", path, err, sn_errname(rc));
+		exit(1);
+	}
+	o = (struct store_opts){ .chain_id = gen.chain_id, .map_size = 1ull << 30 };
+	memset(sh, 0, sizeof(*sh));
+	sh->dir = tu_tmpdir("sn-bench-shadow");
+	if (!sh->dir || (rc = store_open(&sh->st, sh->dir, &o)) || (rc = store_genesis_init(sh->st, &gen.g)) ||
+	    (rc = node_engine_new(&sh->eng, sh->st, &eo))) {
+		fprintf(stderr, "bench_node: cannot create the shadow store: %s\n", sn_errname(rc));
+		exit(1);
+	}
+	node_genesis_free(&gen);
+}
+
+static void shadow_close(struct shadow *sh)
+{
+	node_engine_free(sh->eng);
+	store_close(sh->st);
+	tu_rmtree(sh->dir);
+	free(sh->dir);
+}
+
+/* Block h of the node, through get_block (docs/rpc.md); *len gets its length. The caller
+ * frees it. */
+static uint8_t *fetch_block(struct conn *c, uint64_t h, size_t *len)
+{
+	char req[128];
+	char *body;
+	json_t *j, *raw;
+	const char *hex;
+	uint8_t *blk = NULL;
+
+	snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get_block\",\"params\":[%llu,true]}",
+	         (unsigned long long)h);
+	body = conn_call_alloc(c, req);
+	j = body ? json_loads(body, 0, NULL) : NULL;
+	raw = json_object_get(json_object_get(j, "result"), "raw");
+	hex = json_string_value(raw);
+	if (hex && (blk = malloc(strlen(hex) / 2 + 1)) && sn_hex_decode_var(blk, strlen(hex) / 2, len, hex)) {
+		free(blk);
+		blk = NULL;
+	}
+	if (!blk) {
+		fprintf(stderr, "bench_node: get_block %llu failed: %.200s\n", (unsigned long long)h,
+		        body ? body : "(no reply)");
+		exit(1);
+	}
+	json_decref(j);
+	free(body);
+	return blk;
+}
+
+/* Fetches the node's blocks (sh->height, to] and applies them to the shadow store all at once
+ * through node_engine_apply_blocks, as bench_settle's apply_all does (NULL commits: the
+ * engine checks no commit; the node has checked its own). Only the apply is timed: its wall
+ * time in ns, *txs the blocks' transactions; with a name (a run's) the times go to stderr.
+ * The engine checks every state root against the node's, so a failure means the node's
+ * blocks do not replay: the benchmark fails. */
+static uint64_t shadow_apply(struct shadow *sh, struct conn *ctl, uint64_t to, const char *name, uint64_t *txs)
+{
+	size_t n = to > sh->height ? (size_t)(to - sh->height) : 0, applied;
+	uint8_t **blk = calloc(n ? n : 1, sizeof(*blk));
+	size_t *len = calloc(n ? n : 1, sizeof(*len));
+	uint64_t t0 = sn_time_mono_ns(), t1, dt;
+	struct node_block_result r;
+	double c0, cpu;
+
+	*txs = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct store_block b;
+
+		blk[i] = fetch_block(ctl, sh->height + 1 + i, &len[i]);
+		if (store_block_decode(&b, blk[i], len[i])) {
+			fprintf(stderr, "bench_node: block %llu does not decode\n", (unsigned long long)(sh->height + 1 + i));
+			exit(1);
+		}
+		*txs += b.hdr.tx_count;
+	}
+	t1 = sn_time_mono_ns();
+	c0 = self_cpu_us();
+	if (node_engine_apply_blocks(sh->eng, (const uint8_t *const *)blk, len, NULL, NULL, n, &applied, &r)) {
+		fprintf(stderr, "bench_node: %s: applying the node's blocks failed: %s at block %llu tx %d\n",
+		        name ? name : "catching up", sn_errname(r.err), (unsigned long long)(sh->height + 1 + applied), r.tx_index);
+		exit(1);
+	}
+	dt = sn_time_mono_ns() - t1;
+	cpu = self_cpu_us() - c0;
+	if (name)
+		fprintf(stderr, "# %s: settle.apply of blocks %llu..%llu (%llu transfers): fetched in %.2f s; applied in %.2f s wall, %.2f s CPU, %.1f us CPU per transaction\n",
+		        name, (unsigned long long)(sh->height + 1), (unsigned long long)to, (unsigned long long)*txs,
+		        (double)(t1 - t0) / 1e9, (double)dt / 1e9, cpu / 1e6, cpu / (double)(*txs ? *txs : 1));
+	sh->height = to;
+	for (size_t i = 0; i < n; i++)
+		free(blk[i]);
+	free(blk);
+	free(len);
+	return dt;
+}
+
+/* One run's rates, and the heights around it: its transfers are in blocks (h0, h1]. */
 struct rates {
 	double submit, commit;
+	uint64_t h0, h1;
 };
 
 /* Sends every worker's requests at once and waits until the mempool is empty again. */
@@ -393,10 +581,14 @@ static struct rates run_phase(struct worker *w, size_t clients, struct conn *ctl
 	while (status_u64(ctl, "mempool") > 0)
 		usleep(2000);
 	t_committed = sn_time_mono_ns();
+	/* The blocks produced while the mempool emptied are all committed: an entry leaves the
+	 * mempool only once its block is (node_mempool_resume after the commit). */
+	r.h0 = h0;
+	r.h1 = status_u64(ctl, "height");
 	if (getenv("SN_BENCH_DEBUG"))
 		fprintf(stderr, "# %s: CLOCK_MONOTONIC %.6f to %.6f s\n", name, (double)t0 / 1e9, (double)t_committed / 1e9);
 	fprintf(stderr, "# %s: %zu transfers over %zu connections: %zu accepted, %zu rejected, %llu blocks\n", name,
-	        total, clients, ok, rejected, (unsigned long long)(status_u64(ctl, "height") - h0));
+	        total, clients, ok, rejected, (unsigned long long)(r.h1 - h0));
 	r.submit = (double)ok / ((double)(t_submitted - t0) / 1e9);
 	r.commit = (double)ok / ((double)(t_committed - t0) / 1e9);
 	/* CPU per transaction (2 cores: 2 s of CPU per second at most). */
@@ -418,7 +610,9 @@ int main(void)
 	char *dir, path[4200], hex[128] = { 0 }, cookie[256] = { 0 };
 	uint8_t root_sk[32], root_pk[32], (*sk)[32], (*pk)[32];
 	struct worker *w;
-	double *sub, *com; /* [kind][run] */
+	double *sub, *com, *app, *ratio; /* [kind][run] */
+	struct shadow sh;
+	uint64_t txs;
 	size_t batch = getenv("SN_BENCH_BATCH") ? strtoul(getenv("SN_BENCH_BATCH"), NULL, 10) : 100;
 	struct conn *ctl = malloc(sizeof(*ctl));
 	const char *node_log = getenv("SN_BENCH_NODE_LOG");
@@ -429,6 +623,7 @@ int main(void)
 
 	if (sn_crypto_init())
 		return 1;
+	sn_log_set(NULL, NULL, getenv("SN_BENCH_DEBUG") ? SN_LOG_DEBUG : SN_LOG_WARN); /* the shadow store's engine */
 	dir = tu_tmpdir("sn-bench-node");
 	snprintf(home, sizeof(home), "%s/node", dir);
 	if (tu_run(init, NULL, 0) != 0) {
@@ -478,6 +673,9 @@ int main(void)
 	}
 	while (status_u64(ctl, "mempool") > 0)
 		usleep(20000);
+	/* The paired baseline's store, brought to the node's height (untimed). */
+	shadow_open(&sh);
+	(void)shadow_apply(&sh, ctl, status_u64(ctl, "height"), "registrations (untimed)", &txs);
 
 	/* Pre-sign every transfer. Run r of kind k gets every sender's nonces
 	 * [(3r + k) per_run, (3r + k + 1) per_run): runs go in that order, so each sender's
@@ -491,6 +689,8 @@ int main(void)
 	w = calloc(3 * repeat * clients, sizeof(*w)); /* [run][kind][client] */
 	sub = calloc(3 * repeat, sizeof(*sub));
 	com = calloc(3 * repeat, sizeof(*com));
+	app = calloc(3 * repeat, sizeof(*app));
+	ratio = calloc(3 * repeat, sizeof(*ratio));
 	for (size_t i = 0; i < 3 * repeat * clients; i++) {
 		size_t cap = senders * per_run / clients + per_run + 1;
 
@@ -528,15 +728,29 @@ int main(void)
 	for (size_t r = 0; r < repeat; r++)
 		for (size_t k = 0; k < 3; k++) {
 			struct rates rt = run_phase(&w[(3 * r + k) * clients], clients, ctl, kinds[k], senders * per_run);
+			size_t i = k * repeat + r;
+			uint64_t dt;
 
-			sub[k * repeat + r] = rt.submit;
-			com[k * repeat + r] = rt.commit;
+			sub[i] = rt.submit;
+			com[i] = rt.commit;
+			/* The empty blocks produced since the last run, untimed; then this run's. */
+			(void)shadow_apply(&sh, ctl, rt.h0, NULL, &txs);
+			dt = shadow_apply(&sh, ctl, rt.h1, kinds[k], &txs);
+			app[i] = (double)txs / ((double)dt / 1e9);
+			ratio[i] = com[i] / app[i];
+			fprintf(stderr, "# %s: node.commit %.0f tx/s, settle.apply of the same blocks %.0f tx/s: %.2f x\n",
+			        kinds[k], com[i], app[i], ratio[i]);
 		}
 	for (size_t k = 0; k < 3; k++) {
 		printf("bench rpc.%s %.0f tx/s\n", kinds[k], tu_median(&sub[k * repeat], repeat));
 		printf("bench node.commit%s %.0f tx/s\n", kinds[k] + strlen("submit"), tu_median(&com[k * repeat], repeat));
 	}
+	printf("bench settle.apply_node_blocks %.0f tx/s\n", tu_median(app, 3 * repeat));
+	for (size_t k = 0; k < 3; k++)
+		printf("bench ratio.node_commit%s_vs_apply_same_blocks %.2f x\n", kinds[k] + strlen("submit"),
+		       tu_median(&ratio[k * repeat], repeat));
 	close(ctl->fd);
+	shadow_close(&sh);
 	tu_node_stop(pid, SIGTERM);
 	if (node_log && *node_log)
 		fprintf(stderr, "# the node's log: %s/node.log\n", home);
