@@ -49,8 +49,6 @@ struct node_daemon {
 	struct submit_job *verify_q, *verify_q_tail; /* signature checks queued in this loop turn */
 	uv_check_t verify_check;                     /* hands them to the helpers after the turn's I/O */
 	uv_async_t checks_done;                      /* a helper finished a round or a gossiped tx */
-	unsigned verify_inflight;                    /* rounds of checks not finished yet */
-	bool verify_flushing;                        /* inside verify_flush (no re-entry) */
 	struct verify_round *rounds, *rounds_tail;   /* handed to the helpers, oldest first (node/rpc.c) */
 	int exit_code;
 	struct node_p2p *p2p; /* the peer network (node/p2p.c); NULL when p2p.enabled = 0 */

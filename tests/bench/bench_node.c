@@ -42,7 +42,8 @@
  *
  * Environment: SN_BENCH_CLIENTS (default 8), SN_BENCH_TXS (transfers per run; default 15360),
  * SN_BENCH_REPEAT (default 3), SN_BENCH_PIPELINE (default 8), SN_BENCH_BATCH (default 100),
- * SN_BENCH_NODE_LOG (settled's log level, default warn; when set the node's home and its
+ * SN_BENCH_NODE_SET ("section.key=value ...": settled's --set options, e.g.
+ * "node.engine_threads=3"), SN_BENCH_NODE_LOG (settled's log level, default warn; when set the node's home and its
  * node.log are kept and their path printed), SN_BENCH_DEBUG (monotonic clock times of each
  * run; the shadow store's engine logs at debug). */
 #include "testutil.h"
@@ -96,6 +97,29 @@ static double self_cpu_us(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return (double)ru.ru_utime.tv_sec * 1e6 + (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec * 1e6 +
 	       (double)ru.ru_stime.tv_usec;
+}
+
+/* The machine's idle and busy time so far, in clock ticks (/proc/stat's first line: idle and
+ * iowait are idle; steal, time the hypervisor gave to others, is neither). */
+static void machine_ticks(double *idle, double *busy)
+{
+	unsigned long long v[8] = { 0 };
+	FILE *f = fopen("/proc/stat", "r");
+
+	*idle = *busy = 0;
+	if (!f)
+		return;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+	           &v[7]) == 8) {
+		*idle = (double)(v[3] + v[4]);
+		*busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6]);
+	}
+	fclose(f);
+}
+
+static double idle_pct(double idle, double busy)
+{
+	return idle + busy > 0 ? 100.0 * idle / (idle + busy) : 0;
 }
 
 struct conn {
@@ -562,13 +586,14 @@ static struct rates run_phase(struct worker *w, size_t clients, struct conn *ctl
 {
 	uint64_t t0, t_submitted, t_committed, h0;
 	size_t ok = 0, rejected = 0;
-	double node0, self0;
+	double node0, self0, idle0, busy0, idle_s, busy_s, idle1, busy1;
 	struct rates r;
 
 	prepare_workers(w, clients);
 	h0 = status_u64(ctl, "height");
 	node0 = node_cpu_us();
 	self0 = self_cpu_us();
+	machine_ticks(&idle0, &busy0);
 	t0 = sn_time_mono_ns();
 	run_workers(w, clients);
 	for (size_t c = 0; c < clients; c++) {
@@ -578,6 +603,7 @@ static struct rates run_phase(struct worker *w, size_t clients, struct conn *ctl
 			fprintf(stderr, "# %s client %zu: first rejection: %s\n", name, c, w[c].first_err);
 	}
 	t_submitted = sn_time_mono_ns();
+	machine_ticks(&idle_s, &busy_s);
 	while (status_u64(ctl, "mempool") > 0)
 		usleep(2000);
 	t_committed = sn_time_mono_ns();
@@ -592,9 +618,11 @@ static struct rates run_phase(struct worker *w, size_t clients, struct conn *ctl
 	r.submit = (double)ok / ((double)(t_submitted - t0) / 1e9);
 	r.commit = (double)ok / ((double)(t_committed - t0) / 1e9);
 	/* CPU per transaction (2 cores: 2 s of CPU per second at most). */
-	fprintf(stderr, "# %s: %.0f tx/s submitted, %.0f tx/s committed; CPU per transaction: node %.1f us, load generator %.1f us (%.2f s elapsed)\n",
+	machine_ticks(&idle1, &busy1);
+	fprintf(stderr, "# %s: %.0f tx/s submitted, %.0f tx/s committed; CPU per transaction: node %.1f us, load generator %.1f us (%.2f s elapsed; the machine %.0f%% idle while submitting, %.0f%% until the last commit)\n",
 	        name, r.submit, r.commit, (node_cpu_us() - node0) / (double)(ok ? ok : 1),
-	        (self_cpu_us() - self0) / (double)(ok ? ok : 1), (double)(t_committed - t0) / 1e9);
+	        (self_cpu_us() - self0) / (double)(ok ? ok : 1), (double)(t_committed - t0) / 1e9,
+	        idle_pct(idle_s - idle0, busy_s - busy0), idle_pct(idle1 - idle0, busy1 - busy0));
 	if (rejected)
 		exit(1);
 	return r;
@@ -616,7 +644,8 @@ int main(void)
 	size_t batch = getenv("SN_BENCH_BATCH") ? strtoul(getenv("SN_BENCH_BATCH"), NULL, 10) : 100;
 	struct conn *ctl = malloc(sizeof(*ctl));
 	const char *node_log = getenv("SN_BENCH_NODE_LOG");
-	const char *extra[] = { "--log-level", node_log && *node_log ? node_log : "warn", NULL };
+	const char *extra[2 + 2 * 8 + 1] = { "--log-level", node_log && *node_log ? node_log : "warn", NULL };
+	char *node_set = getenv("SN_BENCH_NODE_SET") ? strdup(getenv("SN_BENCH_NODE_SET")) : NULL;
 	char *init[] = { (char *)tu_bin("settle"), "init", "--home", home, "--min-fee", "1", NULL };
 	pid_t pid;
 	FILE *f;
@@ -637,6 +666,17 @@ int main(void)
 	hex[64] = '\0';
 	if (sn_hex_decode(root_sk, 32, hex) || sn_schnorr_pubkey(root_pk, root_sk))
 		return 1;
+	/* SN_BENCH_NODE_SET: "section.key=value ..." passed to settled as --set options. */
+	for (char *sp = NULL, *kv = node_set ? strtok_r(node_set, " ", &sp) : NULL; kv; kv = strtok_r(NULL, " ", &sp)) {
+		size_t n = 2;
+
+		while (extra[n])
+			n++;
+		if (n + 2 >= sizeof(extra) / sizeof(extra[0]))
+			break;
+		extra[n] = "--set";
+		extra[n + 1] = kv;
+	}
 	port = tu_free_port();
 	pid = tu_node_start(home, port, extra);
 	node_pid = pid;
@@ -752,6 +792,7 @@ int main(void)
 	close(ctl->fd);
 	shadow_close(&sh);
 	tu_node_stop(pid, SIGTERM);
+	free(node_set);
 	if (node_log && *node_log)
 		fprintf(stderr, "# the node's log: %s/node.log\n", home);
 	else
