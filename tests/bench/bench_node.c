@@ -12,6 +12,10 @@
  *                                next requests once the replies of the last ones are in)
  *   bench rpc.submit_batch       the same with JSON-RPC batches: SN_BENCH_BATCH (default 100)
  *   bench node.commit_batch      submit_tx requests in each HTTP request
+ *   bench node.commit_latency_idle
+ *                                after the runs: a transfer submitted to a node idle for 150 ms,
+ *                                from the submit until get_tx says committed (polled every
+ *                                0.5 ms); the median of 15
  *   bench settle.apply_node_blocks
  *                                the paired baseline: transfers per second applying the very
  *                                blocks the node committed in a run, right after that run, in
@@ -582,6 +586,59 @@ struct rates {
 };
 
 /* Sends every worker's requests at once and waits until the mempool is empty again. */
+/* node.commit_latency_idle: LAT_N transfers, each submitted to a node that has been idle
+ * for LAT_IDLE_MS, from the submit until get_tx says it is committed (polled every 0.5 ms);
+ * their median in ms. sk/pk: a sender whose next nonce is nonce; to: the receiver. */
+enum { LAT_N = 15, LAT_IDLE_MS = 150 };
+
+static double idle_latency_ms(struct conn *ctl, const uint8_t *sk, const uint8_t *pk, const uint8_t *to,
+                              uint64_t nonce)
+{
+	static const char result_id[] = "\"result\":{\"id\":\"";
+	double lat[LAT_N];
+
+	for (int i = 0; i < LAT_N; i++) {
+		struct store_tx tx = { .version = STORE_TX_V1, .type = STORE_TX_TRANSFER, .chain_id = 1,
+			               .nonce = nonce + (uint64_t)i, .fee = 1, .amount = 1 };
+		char *req, get[256], id[2 * SN_HASH_LEN + 1];
+		const char *body, *at;
+		uint64_t t0;
+
+		memcpy(tx.signer, pk, 32);
+		memcpy(tx.to, to, 32);
+		if (store_tx_sign(&tx, sk))
+			exit(1);
+		req = submit_json(&tx);
+		usleep(LAT_IDLE_MS * 1000);
+		t0 = sn_time_mono_ns();
+		body = conn_call(ctl, req);
+		free(req);
+		if (!body || !(at = strstr(body, result_id)) || strlen(at) < sizeof(result_id) - 1 + 2 * SN_HASH_LEN) {
+			fprintf(stderr, "bench_node: latency submit refused: %s\n", body ? body : "(no reply)");
+			exit(1);
+		}
+		memcpy(id, at + sizeof(result_id) - 1, 2 * SN_HASH_LEN);
+		id[2 * SN_HASH_LEN] = '\0';
+		snprintf(get, sizeof(get), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get_tx\",\"params\":[\"%s\"]}", id);
+		for (;;) {
+			body = conn_call(ctl, get);
+			if (!body) {
+				fprintf(stderr, "bench_node: get_tx: no reply\n");
+				exit(1);
+			}
+			if (strstr(body, "\"status\":\"committed\""))
+				break;
+			if (sn_time_mono_ns() - t0 > 10ull * 1000000000) {
+				fprintf(stderr, "bench_node: transfer %s not committed after 10 s\n", id);
+				exit(1);
+			}
+			usleep(500);
+		}
+		lat[i] = (double)(sn_time_mono_ns() - t0) / 1e6;
+	}
+	return tu_median(lat, LAT_N);
+}
+
 static struct rates run_phase(struct worker *w, size_t clients, struct conn *ctl, const char *name, size_t total)
 {
 	uint64_t t0, t_submitted, t_committed, h0;
@@ -786,6 +843,8 @@ int main(void)
 		printf("bench node.commit%s %.0f tx/s\n", kinds[k] + strlen("submit"), tu_median(&com[k * repeat], repeat));
 	}
 	printf("bench settle.apply_node_blocks %.0f tx/s\n", tu_median(app, 3 * repeat));
+	/* Sender 0 has used nonces [0, 3 repeat per_run). */
+	printf("bench node.commit_latency_idle %.1f ms\n", idle_latency_ms(ctl, sk[0], pk[0], pk[1], 3 * repeat * per_run));
 	for (size_t k = 0; k < 3; k++)
 		printf("bench ratio.node_commit%s_vs_apply_same_blocks %.2f x\n", kinds[k] + strlen("submit"),
 		       tu_median(&ratio[k * repeat], repeat));
