@@ -274,7 +274,8 @@ static bool worker_send(struct worker *w)
 static bool worker_read(struct worker *w)
 {
 	for (;;) {
-		ssize_t n = recv(w->c.fd, w->c.buf + w->c.have, sizeof(w->c.buf) - 1 - w->c.have, 0);
+		size_t room = sizeof(w->c.buf) - 1 - w->c.have;
+		ssize_t n = recv(w->c.fd, w->c.buf + w->c.have, room, 0);
 
 		if (n < 0 && errno == EAGAIN)
 			return true;
@@ -308,6 +309,10 @@ static bool worker_read(struct worker *w)
 		}
 		if (w->next == w->sent && !worker_send(w))
 			return false;
+		/* Less than asked for: the socket had no more (as wrk, no read just to see EAGAIN;
+		 * with EPOLLET, data arriving later raises a new event). */
+		if ((size_t)n < room)
+			return true;
 	}
 }
 
