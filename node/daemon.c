@@ -361,6 +361,7 @@ static void daemon_maybe_finish(struct node_daemon *d)
 	if (!uv_is_closing((uv_handle_t *)&d->block_timer)) {
 		uv_close((uv_handle_t *)&d->block_timer, NULL);
 		uv_close((uv_handle_t *)&d->verify_check, NULL);
+		uv_close((uv_handle_t *)&d->verify_soon, NULL);
 		uv_close((uv_handle_t *)&d->checks_done, NULL);
 		uv_close((uv_handle_t *)&d->sig_int, NULL);
 		uv_close((uv_handle_t *)&d->sig_term, NULL);
@@ -436,6 +437,7 @@ int node_daemon_run(struct node_daemon *d)
 	d->block_timer.data = d;
 	uv_check_init(d->loop, &d->verify_check);
 	d->verify_check.data = d;
+	uv_idle_init(d->loop, &d->verify_soon);
 	uv_async_init(d->loop, &d->checks_done, on_checks_done);
 	d->checks_done.data = d;
 	uv_signal_init(d->loop, &d->sig_int);

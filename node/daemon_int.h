@@ -48,6 +48,7 @@ struct node_daemon {
 	uint64_t last_block_mono_ms;
 	struct submit_job *verify_q, *verify_q_tail; /* signature checks queued in this loop turn */
 	uv_check_t verify_check;                     /* hands them to the helpers after the turn's I/O */
+	uv_idle_t verify_soon;                       /* keeps the loop from sleeping before that */
 	uv_async_t checks_done;                      /* a helper finished a round or a gossiped tx */
 	struct verify_round *rounds, *rounds_tail;   /* handed to the helpers, oldest first (node/rpc.c) */
 	int exit_code;
@@ -111,6 +112,8 @@ struct submit_job {
 void node_rpc_submit_finish(struct submit_job *job);
 /* The verify_check callback: hands the queued jobs' signature checks to the helpers. */
 void node_rpc_verify_check(uv_check_t *h);
+/* The verify_soon callback: stops itself (it only keeps one poll from blocking). */
+void node_rpc_verify_soon(uv_idle_t *h);
 /* From the checks_done callback: finishes the rounds whose checks all ran, oldest first. */
 void node_rpc_checked(struct node_daemon *d);
 

@@ -570,6 +570,93 @@ static void test_pipelined_nonces(void **state)
 	assert_healthy();
 }
 
+/* More pipelined requests than a connection takes at once (32): the rest are parsed when the
+ * first replies are written, from the HTTP server's flush just before the loop polls. Their
+ * checks must still go to the helpers in that turn: on a node with nothing else to wake it
+ * (not the validator, so no block timer; no peers) a request queued there once waited for
+ * the connection's idle timeout (30 s). */
+static struct {
+	struct tu_pnode node;
+	char home[4096]; /* the test's node's, while home and port point to the quiet one */
+	uint16_t port;
+} quiet;
+
+/* Runs after the test even when it fails: home and port back to the test's node. */
+static int quiet_teardown(void **state)
+{
+	(void)state;
+	if (quiet.node.pid > 0)
+		tu_node_stop(quiet.node.pid, SIGTERM);
+	if (quiet.port) {
+		memcpy(home, quiet.home, sizeof(home));
+		port = quiet.port;
+	}
+	memset(&quiet, 0, sizeof(quiet));
+	return 0;
+}
+
+static void test_pipelined_on_a_quiet_node(void **state)
+{
+	enum { N = 48 };
+	const char *extra[] = { "--set", "p2p.enabled=0", NULL };
+	struct tu_pnode me = { 0 };
+	char b64[400], hex[2 * STORE_TX_MAX + 1], body[2 * STORE_TX_MAX + 256], *req = malloc(N * 2048),
+	     *resp = malloc(65536), one[8192];
+	size_t n = 0, got = 0, pos = 0;
+	int fd;
+
+	(void)state;
+	snprintf(me.home, sizeof(me.home), "%s", home);
+	tu_pnode_init(&quiet.node, dir, "quiet", &me); /* our genesis: the test's node is the validator */
+	quiet.node.pid = tu_node_start(quiet.node.home, quiet.node.rpc, extra);
+	memcpy(quiet.home, home, sizeof(home)); /* the helpers below talk to home and port */
+	quiet.port = port;
+	snprintf(home, sizeof(home), "%s", quiet.node.home);
+	port = quiet.node.rpc;
+	cookie_b64(b64, sizeof(b64));
+	for (int i = 0; i < N; i++) {
+		uint8_t sk[32], pk[32];
+
+		assert_int_equal(sn_schnorr_keygen(sk, pk), SN_OK);
+		root_tx(hex, STORE_TX_REGISTER, (uint64_t)i, pk, 1000, 1); /* the quiet node is at genesis */
+		snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"submit_tx\",\"params\":[\"%s\"]}", i, hex);
+		append_post(req, &n, N * 2048, b64, body);
+	}
+	fd = connect_raw();
+	assert_int_equal(send(fd, req, n, MSG_NOSIGNAL), (ssize_t)n);
+	for (int i = 0; i < N; i++) {
+		int status;
+		json_t *j;
+
+		while (!(status = next_response(resp, got, &pos, one, sizeof(one)))) {
+			struct pollfd p = { fd, POLLIN, 0 };
+			ssize_t k;
+
+			if (poll(&p, 1, 5000) != 1)
+				fail_msg("no reply to request %d within 5 s", i);
+			k = recv(fd, resp + got, 65535 - got, 0);
+			assert_true(k > 0);
+			got += (size_t)k;
+			resp[got] = '\0';
+		}
+		assert_int_equal(status, 200);
+		j = json_loads(one, 0, NULL);
+		assert_non_null(j);
+		assert_int_equal(json_integer_value(json_object_get(j, "id")), i);
+		if (!json_object_get(j, "result"))
+			fail_msg("registration %d refused: %s", i, one);
+		json_decref(j);
+		if (pos == got) {
+			pos = got = 0;
+			resp[0] = '\0';
+		}
+	}
+	close(fd);
+	free(req);
+	free(resp);
+	assert_healthy();
+}
+
 /* Built with AddressSanitizer or ThreadSanitizer (GCC's macros, or clang's __has_feature). */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define TEST_SANITIZED 1
@@ -959,6 +1046,7 @@ int main(void)
 		cmocka_unit_test(test_submit_batch),
 		cmocka_unit_test(test_pipelined_and_half_closed),
 		cmocka_unit_test(test_pipelined_nonces),
+		cmocka_unit_test_teardown(test_pipelined_on_a_quiet_node, quiet_teardown),
 		cmocka_unit_test(test_pipelining_client_never_reads),
 		cmocka_unit_test(test_pipelining_random_mixes),
 		cmocka_unit_test(test_slow_client_and_connection_limit),
