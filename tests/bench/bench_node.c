@@ -41,15 +41,16 @@
  * applies other blocks to 1M accounts (scripts/bench's ratio.*_vs_settle_apply lines divide
  * by that one). Senders are registered first; each sender's transactions go over one
  * connection, in nonce order. The CPU time the node and this load generator (which shares
- * the cores with it) spend per transaction is printed as a comment after each run: on a
- * shared machine it is steadier than the rates.
+ * the cores with it) spend per transaction, and the share of the run the machine sat idle
+ * (/proc/stat), are printed as a comment after each run: on a shared machine they are
+ * steadier than the rates.
  *
  * Environment: SN_BENCH_CLIENTS (default 8), SN_BENCH_TXS (transfers per run; default 15360),
  * SN_BENCH_REPEAT (default 3), SN_BENCH_PIPELINE (default 8), SN_BENCH_BATCH (default 100),
  * SN_BENCH_NODE_SET ("section.key=value ...": settled's --set options, e.g.
- * "node.engine_threads=3"), SN_BENCH_NODE_LOG (settled's log level, default warn; when set the node's home and its
- * node.log are kept and their path printed), SN_BENCH_DEBUG (monotonic clock times of each
- * run; the shadow store's engine logs at debug). */
+ * "node.engine_threads=3"), SN_BENCH_NODE_LOG (settled's log level, default warn; when set
+ * the node's home and its node.log are kept and their path printed), SN_BENCH_DEBUG
+ * (monotonic clock times of each run; the shadow store's engine logs at debug). */
 #include "testutil.h"
 
 #include "node/config_int.h"
