@@ -22,7 +22,8 @@
 #define EXIT_USAGE 2
 #define DEFAULT_HOME ".settled"
 #define WAIT_SECONDS 30
-#define WAIT_POLL_MS 200
+#define WAIT_POLL_FIRST_MS 4 /* a quiet node commits a transaction within a few ms */
+#define WAIT_POLL_MAX_MS 200
 #define INIT_ROOT_BALANCE 1000000000000000ull
 #define INIT_VALIDATOR_POWER 10
 #define INIT_MAX_BLOCK_TXS 10000
@@ -581,6 +582,7 @@ static int next_nonce(struct cli *c, const char *signer_hex, const char *role, c
 static int wait_committed(struct cli *c, const char *id)
 {
 	uint64_t deadline = sn_time_mono_ns() + WAIT_SECONDS * 1000000000ull;
+	long poll_ms = WAIT_POLL_FIRST_MS; /* doubling up to WAIT_POLL_MAX_MS */
 	json_t *tx;
 	bool found;
 	int rc;
@@ -603,7 +605,8 @@ static int wait_committed(struct cli *c, const char *id)
 		if (sn_time_mono_ns() >= deadline)
 			return fail("transaction %s still pending after %d s (settle tx %s shows it later)", id,
 			            WAIT_SECONDS, id);
-		nanosleep(&(struct timespec){ .tv_nsec = WAIT_POLL_MS * 1000000l }, NULL);
+		nanosleep(&(struct timespec){ .tv_nsec = poll_ms * 1000000l }, NULL);
+		poll_ms = poll_ms * 2 < WAIT_POLL_MAX_MS ? poll_ms * 2 : WAIT_POLL_MAX_MS;
 	}
 }
 
