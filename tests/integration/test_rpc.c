@@ -507,13 +507,51 @@ static void test_pipelined_and_half_closed(void **state)
 /* One client pipelines 48 transfers of one signer, nonces 0 to 47, in one write: the node
  * checks their signatures together (several rounds on the helper threads at once) but admits them
  * in request order, so every one is accepted, and the replies come in order. */
+/* Reads n replies from fd, each within 5 s: all 200 with a result, ids 0..n-1 in order
+ * (what names the requests in a failure message). */
+static void expect_results_in_order(int fd, int n, const char *what)
+{
+	char *resp = malloc(65536), one[8192];
+	size_t got = 0, pos = 0;
+
+	resp[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		int status;
+		json_t *j;
+
+		while (!(status = next_response(resp, got, &pos, one, sizeof(one)))) {
+			struct pollfd p = { fd, POLLIN, 0 };
+			ssize_t k;
+
+			if (poll(&p, 1, 5000) != 1)
+				fail_msg("%s %d: no reply within 5 s", what, i);
+			k = recv(fd, resp + got, 65535 - got, 0);
+			assert_true(k > 0);
+			got += (size_t)k;
+			resp[got] = '\0';
+		}
+		assert_int_equal(status, 200);
+		j = json_loads(one, 0, NULL);
+		assert_non_null(j);
+		assert_int_equal(json_integer_value(json_object_get(j, "id")), i); /* in order */
+		if (!json_object_get(j, "result"))
+			fail_msg("%s %d refused: %s", what, i, one);
+		json_decref(j);
+		if (pos == got) { /* everything read so far is parsed: start over in the buffer */
+			pos = got = 0;
+			resp[0] = '\0';
+		}
+	}
+	free(resp);
+}
+
 static void test_pipelined_nonces(void **state)
 {
 	enum { N = 48 };
 	char b64[400], hex[2 * STORE_TX_MAX + 1], body[2 * STORE_TX_MAX + 256], q[256], erinhex[65],
-	     *req = malloc(N * 2048), *resp = malloc(65536), one[8192];
+	     *req = malloc(N * 2048);
 	uint8_t erin_sk[32], erin[32];
-	size_t n = 0, got = 0, pos = 0;
+	size_t n = 0;
 	json_t *acct = NULL;
 	int fd;
 
@@ -536,37 +574,9 @@ static void test_pipelined_nonces(void **state)
 	}
 	fd = connect_raw();
 	assert_int_equal(send(fd, req, n, MSG_NOSIGNAL), (ssize_t)n);
-	for (int i = 0; i < N; i++) {
-		int status;
-
-		while (!(status = next_response(resp, got, &pos, one, sizeof(one)))) {
-			struct pollfd p = { fd, POLLIN, 0 };
-			ssize_t k;
-
-			assert_true(poll(&p, 1, 5000) == 1);
-			k = recv(fd, resp + got, 65535 - got, 0);
-			assert_true(k > 0);
-			got += (size_t)k;
-			resp[got] = '\0';
-		}
-		assert_int_equal(status, 200);
-		{
-			json_t *j = json_loads(one, 0, NULL);
-
-			assert_non_null(j);
-			assert_int_equal(json_integer_value(json_object_get(j, "id")), i); /* in order */
-			if (!json_object_get(j, "result"))
-				fail_msg("transfer with nonce %d refused: %s", i, one);
-			json_decref(j);
-		}
-		if (pos == got) { /* everything read so far is parsed: start over in the buffer */
-			pos = got = 0;
-			resp[0] = '\0';
-		}
-	}
+	expect_results_in_order(fd, N, "transfer with nonce");
 	close(fd);
 	free(req);
-	free(resp);
 	assert_healthy();
 }
 
@@ -600,9 +610,8 @@ static void test_pipelined_on_a_quiet_node(void **state)
 	enum { N = 48 };
 	const char *extra[] = { "--set", "p2p.enabled=0", NULL };
 	struct tu_pnode me = { 0 };
-	char b64[400], hex[2 * STORE_TX_MAX + 1], body[2 * STORE_TX_MAX + 256], *req = malloc(N * 2048),
-	     *resp = malloc(65536), one[8192];
-	size_t n = 0, got = 0, pos = 0;
+	char b64[400], hex[2 * STORE_TX_MAX + 1], body[2 * STORE_TX_MAX + 256], *req = malloc(N * 2048);
+	size_t n = 0;
 	int fd;
 
 	(void)state;
@@ -624,36 +633,9 @@ static void test_pipelined_on_a_quiet_node(void **state)
 	}
 	fd = connect_raw();
 	assert_int_equal(send(fd, req, n, MSG_NOSIGNAL), (ssize_t)n);
-	for (int i = 0; i < N; i++) {
-		int status;
-		json_t *j;
-
-		while (!(status = next_response(resp, got, &pos, one, sizeof(one)))) {
-			struct pollfd p = { fd, POLLIN, 0 };
-			ssize_t k;
-
-			if (poll(&p, 1, 5000) != 1)
-				fail_msg("no reply to request %d within 5 s", i);
-			k = recv(fd, resp + got, 65535 - got, 0);
-			assert_true(k > 0);
-			got += (size_t)k;
-			resp[got] = '\0';
-		}
-		assert_int_equal(status, 200);
-		j = json_loads(one, 0, NULL);
-		assert_non_null(j);
-		assert_int_equal(json_integer_value(json_object_get(j, "id")), i);
-		if (!json_object_get(j, "result"))
-			fail_msg("registration %d refused: %s", i, one);
-		json_decref(j);
-		if (pos == got) {
-			pos = got = 0;
-			resp[0] = '\0';
-		}
-	}
+	expect_results_in_order(fd, N, "registration");
 	close(fd);
 	free(req);
-	free(resp);
 	assert_healthy();
 }
 
