@@ -5,7 +5,6 @@
 #include "testutil.h"
 
 #include <stdlib.h>
-#include <time.h>
 
 #include "node/json_int.h"
 
@@ -118,13 +117,11 @@ static void test_random_texts(void **state)
 {
 	static const char *const pieces[] = { "{", "}", "[", "]", ",", ":", "\"a\"", "\"b\"", "1", "-2", "0.5",
 		                              "1e3", "true", "null", " ", "\"\\u00e9\"", "01", "\"\xc3\xa9\"", "\n" };
-	uint64_t seed = (uint64_t)time(NULL);
-	struct tu_rng rng = { seed };
+	struct tu_rng rng = { tu_seed("test_random_texts") };
 	char t[256];
 	size_t fast = 0;
 
 	(void)state;
-	print_message("seed %llu\n", (unsigned long long)seed);
 	for (int i = 0; i < 200000; i++) {
 		size_t n = 0, k = 1 + tu_rand_below(&rng, 12);
 
