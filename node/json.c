@@ -208,9 +208,8 @@ json_t *node__json_load_fast(const char *text, size_t len)
 	struct fast_build b = { 0 };
 	bool ok;
 
-	for (size_t i = 0; i < len; i++)
-		if (text[i] == '\\' || text[i] == '\v' || text[i] == '\f')
-			return NULL;
+	if (memchr(text, '\\', len) || memchr(text, '\v', len) || memchr(text, '\f', len))
+		return NULL;
 	if (!(b.h = yajl_alloc(&fast_callbacks, NULL, &b)))
 		return NULL;
 	/* Defaults: no comments, strings' UTF-8 checked, no trailing garbage, one value. */
