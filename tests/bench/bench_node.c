@@ -131,7 +131,10 @@ struct conn {
 	int fd;
 	char buf[1 << 16];
 	size_t have;
+	char *reply; /* conn_call's last reply body */
 };
+
+static const char *conn_call(struct conn *c, const char *json);
 
 static void conn_open(struct conn *c)
 {
@@ -141,6 +144,7 @@ static void conn_open(struct conn *c)
 
 	c->fd = socket(AF_INET, SOCK_STREAM, 0);
 	c->have = 0;
+	c->reply = NULL;
 	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
 		perror("bench_node: connect");
 		exit(1);
@@ -148,38 +152,6 @@ static void conn_open(struct conn *c)
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-/* One keep-alive request; returns the body (in c->buf, valid until the next call). */
-static const char *conn_call(struct conn *c, const char *json)
-{
-	size_t jl = strlen(json), need;
-	char *req = malloc(jl + 1024), *sep, *cl;
-	int hn = snprintf(req, 1024,
-	                  "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic %s\r\n"
-	                  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-	                  auth_b64, jl);
-	ssize_t sent;
-
-	/* One write per request, as an HTTP client library would do. */
-	memcpy(req + hn, json, jl);
-	sent = send(c->fd, req, (size_t)hn + jl, MSG_NOSIGNAL);
-	free(req);
-	if (sent != (ssize_t)((size_t)hn + jl))
-		return NULL;
-	c->have = 0;
-	for (;;) {
-		ssize_t n = recv(c->fd, c->buf + c->have, sizeof(c->buf) - 1 - c->have, 0);
-
-		if (n <= 0)
-			return NULL;
-		c->have += (size_t)n;
-		c->buf[c->have] = '\0';
-		if (!(sep = strstr(c->buf, "\r\n\r\n")) || !(cl = strstr(c->buf, "Content-Length: ")))
-			continue;
-		need = (size_t)(sep + 4 - c->buf) + strtoul(cl + 16, NULL, 10);
-		if (c->have >= need)
-			return sep + 4;
-	}
-}
 
 /* One client connection of the load generator: its requests, in order (each sender's
  * transactions go over one connection, in nonce order), up to depth in flight at a time. */
@@ -422,12 +394,12 @@ static char *batch_json(char **reqs, size_t n)
 	return out;
 }
 
-/* One keep-alive request whose reply may be larger than a struct conn holds (a block's hex
- * can be megabytes). Returns the body, NUL-terminated, in a buffer of its own (the caller
- * frees it), or NULL if the connection failed. */
+/* One keep-alive request on c (one write, as an HTTP client library does). Returns the
+ * reply's body, NUL-terminated, in a buffer of its own that grows as needed (a block's hex
+ * can be megabytes; the caller frees it), or NULL if the connection failed. */
 static char *conn_call_alloc(struct conn *c, const char *json)
 {
-	size_t len, cap = 1 << 20, have = 0, head = 0, need = 0;
+	size_t len, cap = 1 << 14, have = 0, head = 0, need = 0; /* doubled as needed */
 	char *req = http_request(json, &len), *buf = malloc(cap + 1);
 	ssize_t sent = send(c->fd, req, len, MSG_NOSIGNAL);
 
@@ -461,6 +433,13 @@ static char *conn_call_alloc(struct conn *c, const char *json)
 			return buf;
 		}
 	}
+}
+
+/* conn_call_alloc, the body kept in c until the next call (NULL if the connection failed). */
+static const char *conn_call(struct conn *c, const char *json)
+{
+	free(c->reply);
+	return c->reply = conn_call_alloc(c, json);
 }
 
 /* The paired baseline: the node's chain replayed in this process on a store of its own, as
@@ -855,6 +834,7 @@ int main(void)
 		printf("bench ratio.node_commit%s_vs_apply_same_blocks %.2f x\n", kinds[k] + strlen("submit"),
 		       tu_median(&ratio[k * repeat], repeat));
 	close(ctl->fd);
+	free(ctl->reply);
 	shadow_close(&sh);
 	tu_node_stop(pid, SIGTERM);
 	free(node_set);
