@@ -73,6 +73,7 @@ struct fast_build {
 static int fast_add(struct fast_build *b, json_t *v)
 {
 	json_t *parent;
+	size_t size;
 
 	if (!v)
 		return 0;
@@ -87,11 +88,10 @@ static int fast_add(struct fast_build *b, json_t *v)
 	parent = b->stack[b->depth - 1];
 	if (json_is_array(parent))
 		return json_array_append_new(parent, v) == 0;
-	if (json_object_getn(parent, b->key, b->key_len)) { /* duplicate key */
-		json_decref(v);
-		return 0;
-	}
-	return json_object_setn_new(parent, b->key, b->key_len, v) == 0; /* checks the key's UTF-8 */
+	size = json_object_size(parent);
+	/* Checks the key's UTF-8. A duplicate key replaces its value and leaves the size as it
+	 * was: then the text is declined (one hash lookup per key, not a get and a set). */
+	return json_object_setn_new(parent, b->key, b->key_len, v) == 0 && json_object_size(parent) > size;
 }
 
 static int fast_null(void *ud)
