@@ -545,21 +545,37 @@ static void expect_results_in_order(int fd, int n, const char *what)
 	free(resp);
 }
 
+/* Sends n submit_tx requests of the transactions hex[0..n) (ids 0..n-1) pipelined on one
+ * new connection in one write, then expects their results in order. */
+static void submit_pipelined(char (*hex)[2 * STORE_TX_MAX + 1], int n, const char *what)
+{
+	char b64[400], body[2 * STORE_TX_MAX + 256], *req = malloc((size_t)n * 2048);
+	size_t len = 0;
+	int fd;
+
+	cookie_b64(b64, sizeof(b64));
+	for (int i = 0; i < n; i++) {
+		snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"submit_tx\",\"params\":[\"%s\"]}", i, hex[i]);
+		append_post(req, &len, (size_t)n * 2048, b64, body);
+	}
+	fd = connect_raw();
+	assert_int_equal(send(fd, req, len, MSG_NOSIGNAL), (ssize_t)len);
+	expect_results_in_order(fd, n, what);
+	close(fd);
+	free(req);
+}
+
 static void test_pipelined_nonces(void **state)
 {
 	enum { N = 48 };
-	char b64[400], hex[2 * STORE_TX_MAX + 1], body[2 * STORE_TX_MAX + 256], q[256], erinhex[65],
-	     *req = malloc(N * 2048);
+	char(*hex)[2 * STORE_TX_MAX + 1] = malloc(N * sizeof(*hex)), q[256], erinhex[65];
 	uint8_t erin_sk[32], erin[32];
-	size_t n = 0;
 	json_t *acct = NULL;
-	int fd;
 
 	(void)state;
-	cookie_b64(b64, sizeof(b64));
 	assert_int_equal(sn_schnorr_keygen(erin_sk, erin), SN_OK);
-	root_tx(hex, STORE_TX_REGISTER, root_nonce(), erin, 1000, 1);
-	assert_int_equal(submit(hex, q, sizeof(q)), 0);
+	root_tx(hex[0], STORE_TX_REGISTER, root_nonce(), erin, 1000, 1);
+	assert_int_equal(submit(hex[0], q, sizeof(q)), 0);
 	sn_hex_encode(erinhex, erin, 32);
 	snprintf(q, sizeof(q), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get_account\",\"params\":[\"%s\"]}", erinhex);
 	for (int i = 0; !(acct = tu_rpc_result(port, home, q)); i++) {
@@ -567,16 +583,10 @@ static void test_pipelined_nonces(void **state)
 		usleep(50000);
 	}
 	json_decref(acct);
-	for (int i = 0; i < N; i++) {
-		signed_tx(hex, erin_sk, erin, STORE_TX_TRANSFER, (uint64_t)i, root_pk, 1, 1);
-		snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"submit_tx\",\"params\":[\"%s\"]}", i, hex);
-		append_post(req, &n, N * 2048, b64, body);
-	}
-	fd = connect_raw();
-	assert_int_equal(send(fd, req, n, MSG_NOSIGNAL), (ssize_t)n);
-	expect_results_in_order(fd, N, "transfer with nonce");
-	close(fd);
-	free(req);
+	for (int i = 0; i < N; i++)
+		signed_tx(hex[i], erin_sk, erin, STORE_TX_TRANSFER, (uint64_t)i, root_pk, 1, 1);
+	submit_pipelined(hex, N, "transfer with nonce");
+	free(hex);
 	assert_healthy();
 }
 
@@ -610,9 +620,7 @@ static void test_pipelined_on_a_quiet_node(void **state)
 	enum { N = 48 };
 	const char *extra[] = { "--set", "p2p.enabled=0", NULL };
 	struct tu_pnode me = { 0 };
-	char b64[400], hex[2 * STORE_TX_MAX + 1], body[2 * STORE_TX_MAX + 256], *req = malloc(N * 2048);
-	size_t n = 0;
-	int fd;
+	char(*hex)[2 * STORE_TX_MAX + 1] = malloc(N * sizeof(*hex));
 
 	(void)state;
 	snprintf(me.home, sizeof(me.home), "%s", home);
@@ -622,20 +630,14 @@ static void test_pipelined_on_a_quiet_node(void **state)
 	quiet.port = port;
 	snprintf(home, sizeof(home), "%s", quiet.node.home);
 	port = quiet.node.rpc;
-	cookie_b64(b64, sizeof(b64));
 	for (int i = 0; i < N; i++) {
 		uint8_t sk[32], pk[32];
 
 		assert_int_equal(sn_schnorr_keygen(sk, pk), SN_OK);
-		root_tx(hex, STORE_TX_REGISTER, (uint64_t)i, pk, 1000, 1); /* the quiet node is at genesis */
-		snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"submit_tx\",\"params\":[\"%s\"]}", i, hex);
-		append_post(req, &n, N * 2048, b64, body);
+		root_tx(hex[i], STORE_TX_REGISTER, (uint64_t)i, pk, 1000, 1); /* the quiet node is at genesis */
 	}
-	fd = connect_raw();
-	assert_int_equal(send(fd, req, n, MSG_NOSIGNAL), (ssize_t)n);
-	expect_results_in_order(fd, N, "registration");
-	close(fd);
-	free(req);
+	submit_pipelined(hex, N, "registration");
+	free(hex);
 	assert_healthy();
 }
 
