@@ -33,6 +33,23 @@
  *                                less noisy than scripts/bench's ratios of figures taken a minute
  *                                apart by two programs. The replay also checks that the node's
  *                                blocks give the same state roots on a fresh store.
+ *   bench rpc.roundtrip_cpu      CPU time, node and load generator together, per bare HTTP
+ *   bench rpc.roundtrip_cpu_pipelined
+ *                                round trip: GET /health (no authentication, JSON, signature
+ *                                or storage) over the same connections, one in flight on each
+ *                                or pipelined as submit_pipelined is; what any request costs
+ *                                here whatever the node does with it (loopback TCP and the
+ *                                wake-ups on both sides, libuv, HTTP parsing); the median
+ *   bench ceiling.node_commit_vs_apply_same_blocks
+ *   bench ceiling.node_commit_pipelined_vs_apply_same_blocks
+ *                                the best ratio a node could reach on this machine with this
+ *                                load generator: every core busy, and per transaction nothing
+ *                                but the paired baseline's CPU and one bare round trip, i.e.
+ *                                cores / (apply CPU per transaction + rpc.roundtrip_cpu),
+ *                                divided by settle.apply_node_blocks, per run; the median.
+ *                                The gap between ratio.* and ceiling.* is the node's own
+ *                                overhead (and idle cores); the gap between ceiling.* and 1 is
+ *                                the machine's price of one request per transaction.
  *
  * Each figure is the median of SN_BENCH_REPEAT (default 3) runs, the three kinds taking turns
  * (a shared machine's speed drifts; every run's figures go to stderr, with its paired
@@ -160,6 +177,7 @@ struct worker {
 	size_t *count; /* transactions in each */
 	size_t n, ok, rejected;
 	size_t depth;  /* requests in flight at once: 1, or pipelined (HTTP/1.1) */
+	bool health;   /* every request is GET /health (reqs and count unused) */
 	char first_err[256];
 	/* while the phase runs */
 	char **http;      /* the whole HTTP request for each body (prepare_workers) */
@@ -196,13 +214,20 @@ static char *http_request(const char *json, size_t *len)
 
 /* Every request of every worker, built before the phase starts, so that the phase measures
  * sending and receiving, not formatting. */
+static char health_get[] = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
 static void prepare_workers(struct worker *w, size_t clients)
 {
 	for (size_t c = 0; c < clients; c++) {
 		w[c].http = calloc(w[c].n + 1, sizeof(*w[c].http));
 		w[c].http_len = calloc(w[c].n + 1, sizeof(*w[c].http_len));
 		for (size_t i = 0; i < w[c].n; i++)
-			w[c].http[i] = http_request(w[c].reqs[i], &w[c].http_len[i]);
+			if (w[c].health) {
+				w[c].http[i] = health_get;
+				w[c].http_len[i] = sizeof(health_get) - 1;
+			} else {
+				w[c].http[i] = http_request(w[c].reqs[i], &w[c].http_len[i]);
+			}
 	}
 }
 
@@ -268,9 +293,12 @@ static bool worker_read(struct worker *w)
 				break;
 			saved = w->c.buf[need];
 			w->c.buf[need] = '\0';
-			count_replies(sep + 4, &ok, &bad);
-			if (ok != w->count[w->next])
-				bad = w->count[w->next] - ok;
+			if (w->health)
+				ok = strstr(sep + 4, "\"status\":\"ok\"") != NULL;
+			else
+				count_replies(sep + 4, &ok, &bad);
+			if (ok != (w->health ? 1 : w->count[w->next]))
+				bad = (w->health ? 1 : w->count[w->next]) - ok;
 			w->ok += ok;
 			w->rejected += bad;
 			if (bad && !w->first_err[0])
@@ -335,7 +363,7 @@ static void run_workers(struct worker *w, size_t clients)
 	}
 	for (size_t c = 0; c < clients; c++) {
 		close(w[c].c.fd);
-		for (size_t i = 0; i < w[c].n; i++)
+		for (size_t i = 0; i < w[c].n && !w[c].health; i++)
 			free(w[c].http[i]);
 		free(w[c].http);
 		free(w[c].http_len);
@@ -523,7 +551,8 @@ static uint8_t *fetch_block(struct conn *c, uint64_t h, size_t *len)
  * time in ns, *txs the blocks' transactions; with a name (a run's) the times go to stderr.
  * The engine checks every state root against the node's, so a failure means the node's
  * blocks do not replay: the benchmark fails. */
-static uint64_t shadow_apply(struct shadow *sh, struct conn *ctl, uint64_t to, const char *name, uint64_t *txs)
+static uint64_t shadow_apply(struct shadow *sh, struct conn *ctl, uint64_t to, const char *name, uint64_t *txs,
+                             double *cpu_per_tx)
 {
 	size_t n = to > sh->height ? (size_t)(to - sh->height) : 0, applied;
 	uint8_t **blk = calloc(n ? n : 1, sizeof(*blk));
@@ -552,6 +581,8 @@ static uint64_t shadow_apply(struct shadow *sh, struct conn *ctl, uint64_t to, c
 	}
 	dt = sn_time_mono_ns() - t1;
 	cpu = self_cpu_us() - c0;
+	if (cpu_per_tx)
+		*cpu_per_tx = cpu / (double)(*txs ? *txs : 1);
 	if (name)
 		fprintf(stderr, "# %s: settle.apply of blocks %llu..%llu (%llu transfers): fetched in %.2f s; applied in %.2f s wall, %.2f s CPU, %.1f us CPU per transaction\n",
 		        name, (unsigned long long)(sh->height + 1), (unsigned long long)to, (unsigned long long)*txs,
@@ -624,6 +655,8 @@ static double idle_latency_ms(struct conn *ctl, const uint8_t *sk, const uint8_t
 	return tu_median(lat, LAT_N);
 }
 
+enum { RTT_N = 4000 }; /* GET /health per connection, one in flight (times the depth, pipelined) */
+
 static struct rates run_phase(struct worker *w, size_t clients, struct conn *ctl, const char *name, size_t total)
 {
 	uint64_t t0, t_submitted, t_committed, h0;
@@ -670,6 +703,49 @@ static struct rates run_phase(struct worker *w, size_t clients, struct conn *ctl
 	return r;
 }
 
+/* The HTTP round trip alone: n GET /health requests on each of `clients` connections, depth
+ * in flight on each (1, or pipelined as submit_pipelined is). The node answers them with no
+ * authentication, JSON, signature check or storage: what is left is what any request costs on
+ * this machine, whatever the node does with it (loopback TCP and the wake-ups on both sides,
+ * libuv, HTTP parsing). Returns the CPU time of the node and the load generator together per
+ * request, in µs; the details go to stderr. */
+static double roundtrip_cpu_us(size_t clients, size_t n, size_t depth, const char *name)
+{
+	struct worker *w = calloc(clients, sizeof(*w));
+	double node0, self0, node_us, self_us, idle0, busy0, idle1, busy1;
+	size_t ok = 0, bad = 0;
+	uint64_t t0, dt;
+
+	for (size_t c = 0; c < clients; c++) {
+		w[c].n = n;
+		w[c].depth = depth;
+		w[c].health = true;
+	}
+	prepare_workers(w, clients);
+	node0 = node_cpu_us();
+	self0 = self_cpu_us();
+	machine_ticks(&idle0, &busy0);
+	t0 = sn_time_mono_ns();
+	run_workers(w, clients);
+	dt = sn_time_mono_ns() - t0;
+	machine_ticks(&idle1, &busy1);
+	node_us = node_cpu_us() - node0;
+	self_us = self_cpu_us() - self0;
+	for (size_t c = 0; c < clients; c++) {
+		ok += w[c].ok;
+		bad += w[c].rejected;
+	}
+	free(w);
+	if (bad || ok != clients * n) {
+		fprintf(stderr, "bench_node: %s: %zu of %zu GET /health not answered 200\n", name, clients * n - ok, clients * n);
+		exit(1);
+	}
+	fprintf(stderr, "# %s: %zu GET /health over %zu connections: %.0f requests/s; CPU per request: node %.1f us, load generator %.1f us (the machine %.0f%% idle)\n",
+	        name, ok, clients, (double)ok / ((double)dt / 1e9), node_us / (double)ok, self_us / (double)ok,
+	        idle_pct(idle1 - idle0, busy1 - busy0));
+	return (node_us + self_us) / (double)ok;
+}
+
 int main(void)
 {
 	size_t clients = getenv("SN_BENCH_CLIENTS") ? strtoul(getenv("SN_BENCH_CLIENTS"), NULL, 10) : 8;
@@ -680,7 +756,9 @@ int main(void)
 	char *dir, path[4200], hex[128] = { 0 }, cookie[256] = { 0 };
 	uint8_t root_sk[32], root_pk[32], (*sk)[32], (*pk)[32];
 	struct worker *w;
-	double *sub, *com, *app, *ratio; /* [kind][run] */
+	double *sub, *com, *app, *app_cpu, *ratio; /* [kind][run] */
+	double *rtt, *ceil_ratio;                   /* [one in flight or pipelined][run] */
+	double ncpu = (double)sysconf(_SC_NPROCESSORS_ONLN);
 	struct shadow sh;
 	uint64_t txs;
 	size_t batch = getenv("SN_BENCH_BATCH") ? strtoul(getenv("SN_BENCH_BATCH"), NULL, 10) : 100;
@@ -757,7 +835,7 @@ int main(void)
 		usleep(20000);
 	/* The paired baseline's store, brought to the node's height (untimed). */
 	shadow_open(&sh);
-	(void)shadow_apply(&sh, ctl, status_u64(ctl, "height"), "registrations (untimed)", &txs);
+	(void)shadow_apply(&sh, ctl, status_u64(ctl, "height"), "registrations (untimed)", &txs, NULL);
 
 	/* Pre-sign every transfer. Run r of kind k gets every sender's nonces
 	 * [(3r + k) per_run, (3r + k + 1) per_run): runs go in that order, so each sender's
@@ -772,6 +850,9 @@ int main(void)
 	sub = calloc(3 * repeat, sizeof(*sub));
 	com = calloc(3 * repeat, sizeof(*com));
 	app = calloc(3 * repeat, sizeof(*app));
+	app_cpu = calloc(3 * repeat, sizeof(*app_cpu));
+	rtt = calloc(2 * repeat, sizeof(*rtt));
+	ceil_ratio = calloc(2 * repeat, sizeof(*ceil_ratio));
 	ratio = calloc(3 * repeat, sizeof(*ratio));
 	for (size_t i = 0; i < 3 * repeat * clients; i++) {
 		size_t cap = senders * per_run / clients + per_run + 1;
@@ -807,7 +888,9 @@ int main(void)
 			}
 			wb->n = m;
 		}
-	for (size_t r = 0; r < repeat; r++)
+	for (size_t r = 0; r < repeat; r++) {
+		rtt[r] = roundtrip_cpu_us(clients, RTT_N, 1, "roundtrip");
+		rtt[repeat + r] = roundtrip_cpu_us(clients, RTT_N * depth, depth, "roundtrip_pipelined");
 		for (size_t k = 0; k < 3; k++) {
 			struct rates rt = run_phase(&w[(3 * r + k) * clients], clients, ctl, kinds[k], senders * per_run);
 			size_t i = k * repeat + r;
@@ -816,13 +899,22 @@ int main(void)
 			sub[i] = rt.submit;
 			com[i] = rt.commit;
 			/* The empty blocks produced since the last run, untimed; then this run's. */
-			(void)shadow_apply(&sh, ctl, rt.h0, NULL, &txs);
-			dt = shadow_apply(&sh, ctl, rt.h1, kinds[k], &txs);
+			(void)shadow_apply(&sh, ctl, rt.h0, NULL, &txs, NULL);
+			dt = shadow_apply(&sh, ctl, rt.h1, kinds[k], &txs, &app_cpu[i]);
 			app[i] = (double)txs / ((double)dt / 1e9);
 			ratio[i] = com[i] / app[i];
 			fprintf(stderr, "# %s: node.commit %.0f tx/s, settle.apply of the same blocks %.0f tx/s: %.2f x\n",
 			        kinds[k], com[i], app[i], ratio[i]);
+			if (k < 2) {
+				/* The ceiling: every core busy, and per transaction nothing but the apply's
+				 * CPU and one bare round trip. */
+				ceil_ratio[k * repeat + r] = ncpu * 1e6 / (app_cpu[i] + rtt[k * repeat + r]) / app[i];
+				fprintf(stderr, "# %s: ceiling %.0f tx/s (%.0f cores / (%.1f us apply + %.1f us round trip)): %.2f x\n",
+				        kinds[k], ncpu * 1e6 / (app_cpu[i] + rtt[k * repeat + r]), ncpu, app_cpu[i],
+				        rtt[k * repeat + r], ceil_ratio[k * repeat + r]);
+			}
 		}
+	}
 	for (size_t k = 0; k < 3; k++) {
 		printf("bench rpc.%s %.0f tx/s\n", kinds[k], tu_median(&sub[k * repeat], repeat));
 		printf("bench node.commit%s %.0f tx/s\n", kinds[k] + strlen("submit"), tu_median(&com[k * repeat], repeat));
@@ -833,6 +925,11 @@ int main(void)
 	for (size_t k = 0; k < 3; k++)
 		printf("bench ratio.node_commit%s_vs_apply_same_blocks %.2f x\n", kinds[k] + strlen("submit"),
 		       tu_median(&ratio[k * repeat], repeat));
+	printf("bench rpc.roundtrip_cpu %.1f us\n", tu_median(rtt, repeat));
+	printf("bench rpc.roundtrip_cpu_pipelined %.1f us\n", tu_median(&rtt[repeat], repeat));
+	for (size_t k = 0; k < 2; k++)
+		printf("bench ceiling.node_commit%s_vs_apply_same_blocks %.2f x\n", kinds[k] + strlen("submit"),
+		       tu_median(&ceil_ratio[k * repeat], repeat));
 	close(ctl->fd);
 	free(ctl->reply);
 	shadow_close(&sh);
