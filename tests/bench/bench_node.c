@@ -33,6 +33,14 @@
  *                                less noisy than scripts/bench's ratios of figures taken a minute
  *                                apart by two programs. The replay also checks that the node's
  *                                blocks give the same state roots on a fresh store.
+ *   bench node.storage_write_per_tx
+ *                                bytes the node sent to storage per transaction over a run,
+ *                                until its last commit (/proc/PID/io write_bytes, whole pages);
+ *                                the median over all runs, beside
+ *   bench settle.apply_node_blocks.storage_write_per_tx
+ *                                the paired baseline's for the same blocks: one commit group
+ *                                for all of a run's blocks, where the node commits (and fsyncs)
+ *                                each block, rewriting every page a block touches
  *   bench rpc.roundtrip_cpu      CPU time, node and load generator together, per bare HTTP
  *   bench rpc.roundtrip_cpu_pipelined
  *                                round trip: GET /health (no authentication, JSON, signature
@@ -119,6 +127,24 @@ static double self_cpu_us(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return (double)ru.ru_utime.tv_sec * 1e6 + (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec * 1e6 +
 	       (double)ru.ru_stime.tv_usec;
+}
+
+/* Bytes process pid (0: this one) has sent or will send to storage so far: /proc/PID/io's
+ * write_bytes, counted as pages are dirtied, so a 100-byte write into a page counts 4 KiB. */
+static double write_bytes(pid_t pid)
+{
+	char path[64], line[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), pid ? "/proc/%d/io" : "/proc/self/io", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "write_bytes: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return (double)v;
 }
 
 /* The machine's idle and busy time so far, in clock ticks (/proc/stat's first line: idle and
@@ -551,15 +577,19 @@ static uint8_t *fetch_block(struct conn *c, uint64_t h, size_t *len)
  * time in ns, *txs the blocks' transactions; with a name (a run's) the times go to stderr.
  * The engine checks every state root against the node's, so a failure means the node's
  * blocks do not replay: the benchmark fails. */
+struct per_tx {
+	double cpu_us, disk_bytes; /* CPU time and write_bytes per transaction */
+};
+
 static uint64_t shadow_apply(struct shadow *sh, struct conn *ctl, uint64_t to, const char *name, uint64_t *txs,
-                             double *cpu_per_tx)
+                             struct per_tx *per)
 {
 	size_t n = to > sh->height ? (size_t)(to - sh->height) : 0, applied;
 	uint8_t **blk = calloc(n ? n : 1, sizeof(*blk));
 	size_t *len = calloc(n ? n : 1, sizeof(*len));
 	uint64_t t0 = sn_time_mono_ns(), t1, dt;
 	struct node_block_result r;
-	double c0, cpu;
+	double c0, cpu, w0;
 
 	*txs = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -574,6 +604,7 @@ static uint64_t shadow_apply(struct shadow *sh, struct conn *ctl, uint64_t to, c
 	}
 	t1 = sn_time_mono_ns();
 	c0 = self_cpu_us();
+	w0 = write_bytes(0);
 	if (node_engine_apply_blocks(sh->eng, (const uint8_t *const *)blk, len, NULL, NULL, n, &applied, &r)) {
 		fprintf(stderr, "bench_node: %s: applying the node's blocks failed: %s at block %llu tx %d\n",
 		        name ? name : "catching up", sn_errname(r.err), (unsigned long long)(sh->height + 1 + applied), r.tx_index);
@@ -581,12 +612,15 @@ static uint64_t shadow_apply(struct shadow *sh, struct conn *ctl, uint64_t to, c
 	}
 	dt = sn_time_mono_ns() - t1;
 	cpu = self_cpu_us() - c0;
-	if (cpu_per_tx)
-		*cpu_per_tx = cpu / (double)(*txs ? *txs : 1);
+	if (per) {
+		per->cpu_us = cpu / (double)(*txs ? *txs : 1);
+		per->disk_bytes = (write_bytes(0) - w0) / (double)(*txs ? *txs : 1);
+	}
 	if (name)
-		fprintf(stderr, "# %s: settle.apply of blocks %llu..%llu (%llu transfers): fetched in %.2f s; applied in %.2f s wall, %.2f s CPU, %.1f us CPU per transaction\n",
+		fprintf(stderr, "# %s: settle.apply of blocks %llu..%llu (%llu transfers): fetched in %.2f s; applied in %.2f s wall, %.2f s CPU, %.1f us CPU per transaction, %.1f KiB written per transaction\n",
 		        name, (unsigned long long)(sh->height + 1), (unsigned long long)to, (unsigned long long)*txs,
-		        (double)(t1 - t0) / 1e9, (double)dt / 1e9, cpu / 1e6, cpu / (double)(*txs ? *txs : 1));
+		        (double)(t1 - t0) / 1e9, (double)dt / 1e9, cpu / 1e6, cpu / (double)(*txs ? *txs : 1),
+		        (write_bytes(0) - w0) / 1024 / (double)(*txs ? *txs : 1));
 	sh->height = to;
 	for (size_t i = 0; i < n; i++)
 		free(blk[i]);
@@ -598,6 +632,7 @@ static uint64_t shadow_apply(struct shadow *sh, struct conn *ctl, uint64_t to, c
 /* One run's rates, and the heights around it: its transfers are in blocks (h0, h1]. */
 struct rates {
 	double submit, commit;
+	double disk_bytes; /* the node's write_bytes per transaction, until the last commit */
 	uint64_t h0, h1;
 };
 
@@ -661,13 +696,14 @@ static struct rates run_phase(struct worker *w, size_t clients, struct conn *ctl
 {
 	uint64_t t0, t_submitted, t_committed, h0;
 	size_t ok = 0, rejected = 0;
-	double node0, self0, idle0, busy0, idle_s, busy_s, idle1, busy1;
+	double node0, self0, disk0, idle0, busy0, idle_s, busy_s, idle1, busy1;
 	struct rates r;
 
 	prepare_workers(w, clients);
 	h0 = status_u64(ctl, "height");
 	node0 = node_cpu_us();
 	self0 = self_cpu_us();
+	disk0 = write_bytes(node_pid);
 	machine_ticks(&idle0, &busy0);
 	t0 = sn_time_mono_ns();
 	run_workers(w, clients);
@@ -698,6 +734,9 @@ static struct rates run_phase(struct worker *w, size_t clients, struct conn *ctl
 	        name, r.submit, r.commit, (node_cpu_us() - node0) / (double)(ok ? ok : 1),
 	        (self_cpu_us() - self0) / (double)(ok ? ok : 1), (double)(t_committed - t0) / 1e9,
 	        idle_pct(idle_s - idle0, busy_s - busy0), idle_pct(idle1 - idle0, busy1 - busy0));
+	r.disk_bytes = (write_bytes(node_pid) - disk0) / (double)(ok ? ok : 1);
+	fprintf(stderr, "# %s: the node wrote %.1f KiB to storage per transaction (write_bytes, until the last commit)\n",
+	        name, r.disk_bytes / 1024);
 	if (rejected)
 		exit(1);
 	return r;
@@ -756,7 +795,8 @@ int main(void)
 	char *dir, path[4200], hex[128] = { 0 }, cookie[256] = { 0 };
 	uint8_t root_sk[32], root_pk[32], (*sk)[32], (*pk)[32];
 	struct worker *w;
-	double *sub, *com, *app, *app_cpu, *ratio; /* [kind][run] */
+	double *sub, *com, *app, *ratio, *node_disk; /* [kind][run] */
+	struct per_tx *app_per;
 	double *rtt, *ceil_ratio;                   /* [one in flight or pipelined][run] */
 	double ncpu = (double)sysconf(_SC_NPROCESSORS_ONLN);
 	struct shadow sh;
@@ -850,7 +890,8 @@ int main(void)
 	sub = calloc(3 * repeat, sizeof(*sub));
 	com = calloc(3 * repeat, sizeof(*com));
 	app = calloc(3 * repeat, sizeof(*app));
-	app_cpu = calloc(3 * repeat, sizeof(*app_cpu));
+	app_per = calloc(3 * repeat, sizeof(*app_per));
+	node_disk = calloc(3 * repeat, sizeof(*node_disk));
 	rtt = calloc(2 * repeat, sizeof(*rtt));
 	ceil_ratio = calloc(2 * repeat, sizeof(*ceil_ratio));
 	ratio = calloc(3 * repeat, sizeof(*ratio));
@@ -898,9 +939,10 @@ int main(void)
 
 			sub[i] = rt.submit;
 			com[i] = rt.commit;
+			node_disk[i] = rt.disk_bytes;
 			/* The empty blocks produced since the last run, untimed; then this run's. */
 			(void)shadow_apply(&sh, ctl, rt.h0, NULL, &txs, NULL);
-			dt = shadow_apply(&sh, ctl, rt.h1, kinds[k], &txs, &app_cpu[i]);
+			dt = shadow_apply(&sh, ctl, rt.h1, kinds[k], &txs, &app_per[i]);
 			app[i] = (double)txs / ((double)dt / 1e9);
 			ratio[i] = com[i] / app[i];
 			fprintf(stderr, "# %s: node.commit %.0f tx/s, settle.apply of the same blocks %.0f tx/s: %.2f x\n",
@@ -908,9 +950,9 @@ int main(void)
 			if (k < 2) {
 				/* The ceiling: every core busy, and per transaction nothing but the apply's
 				 * CPU and one bare round trip. */
-				ceil_ratio[k * repeat + r] = ncpu * 1e6 / (app_cpu[i] + rtt[k * repeat + r]) / app[i];
+				ceil_ratio[k * repeat + r] = ncpu * 1e6 / (app_per[i].cpu_us + rtt[k * repeat + r]) / app[i];
 				fprintf(stderr, "# %s: ceiling %.0f tx/s (%.0f cores / (%.1f us apply + %.1f us round trip)): %.2f x\n",
-				        kinds[k], ncpu * 1e6 / (app_cpu[i] + rtt[k * repeat + r]), ncpu, app_cpu[i],
+				        kinds[k], ncpu * 1e6 / (app_per[i].cpu_us + rtt[k * repeat + r]), ncpu, app_per[i].cpu_us,
 				        rtt[k * repeat + r], ceil_ratio[k * repeat + r]);
 			}
 		}
@@ -925,6 +967,14 @@ int main(void)
 	for (size_t k = 0; k < 3; k++)
 		printf("bench ratio.node_commit%s_vs_apply_same_blocks %.2f x\n", kinds[k] + strlen("submit"),
 		       tu_median(&ratio[k * repeat], repeat));
+	{
+		double app_disk[3 * repeat];
+
+		for (size_t i = 0; i < 3 * repeat; i++)
+			app_disk[i] = app_per[i].disk_bytes;
+		printf("bench node.storage_write_per_tx %.1f KiB\n", tu_median(node_disk, 3 * repeat) / 1024);
+		printf("bench settle.apply_node_blocks.storage_write_per_tx %.1f KiB\n", tu_median(app_disk, 3 * repeat) / 1024);
+	}
 	printf("bench rpc.roundtrip_cpu %.1f us\n", tu_median(rtt, repeat));
 	printf("bench rpc.roundtrip_cpu_pipelined %.1f us\n", tu_median(&rtt[repeat], repeat));
 	for (size_t k = 0; k < 2; k++)
