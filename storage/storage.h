@@ -176,6 +176,11 @@ struct store_opts {
 	uint32_t chain_id;
 	uint64_t map_size; /* initial LMDB map size in bytes; 0 = 256 MiB. It grows when full. */
 	bool no_sync;      /* benchmarks and tests only: no fsync at commit (not crash-safe) */
+	/* No index of committed transactions by id (`txs`): blocks committed meanwhile are not
+	 * found by store_tx_locate, and each block's commit writes ~10x fewer pages (a random
+	 * 32-byte key rewrites a page per insert). Opening a store again without it indexes the
+	 * blocks committed meanwhile before it returns (docs/storage.md, "The txs index"). */
+	bool no_tx_index;
 };
 
 struct store_info {
@@ -228,6 +233,10 @@ struct store_wtxn;
  * SN_E_VERSION (written by a newer schema), SN_E_CHAIN (store belongs to another chain id),
  * SN_E_BUSY (another process has it open: one process per store, by flock). */
 SN_MUST_CHECK int store_open(struct store **out, const char *path, const struct store_opts *opts);
+/* SN_OK and *from when blocks from height *from on are not in the txs index (the store was
+ * opened with no_tx_index when they were committed, and is now); SN_E_NOTFOUND when every
+ * committed block is indexed. */
+SN_MUST_CHECK int store_tx_index_gap(struct store *st, uint64_t *from);
 void store_close(struct store *st); /* accepts NULL */
 
 /* Writes the genesis state and block (height 0). SN_E_EXISTS if the store has one;

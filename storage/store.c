@@ -261,6 +261,65 @@ int store__gov_root(struct store *st, MDB_txn *txn, const struct gov_overlay *ov
 
 /* Rebuilds the deep-sum index and the Merkle tree from every account record and checks the
  * result against the stored state root. */
+/* The txs index's gap record (store_int.h): SN_OK and *from, SN_E_NOTFOUND without one. */
+static int txidx_gap_get(struct store *st, MDB_txn *txn, uint64_t *from)
+{
+	MDB_val k = mval(STORE_KEY_TXIDX_FROM, strlen(STORE_KEY_TXIDX_FROM)), v;
+	struct sn_reader r;
+	int rc = mdb_get(txn, st->db_meta, &k, &v);
+
+	if (rc)
+		return rc == MDB_NOTFOUND ? SN_E_NOTFOUND : store__mdb_err(rc, "reading the txs index's gap");
+	r = sn_reader_init(v.mv_data, v.mv_size);
+	if (sn_read_u8(&r) != 1)
+		return SN_E_CORRUPT;
+	*from = sn_read_le64(&r);
+	return sn_reader_finish(&r) ? SN_E_CORRUPT : SN_OK;
+}
+
+/* Opened with the txs index after blocks were committed without it: indexes them now, in
+ * the open transaction, so the index is whole again once store_open returns. */
+static int txidx_catch_up(struct store *st, MDB_txn *txn)
+{
+	MDB_val k = mval(STORE_KEY_TXIDX_FROM, strlen(STORE_KEY_TXIDX_FROM));
+	uint64_t from, txs = 0, t0 = sn_time_mono_ns();
+	int err = txidx_gap_get(st, txn, &from), rc;
+
+	if (err == SN_E_NOTFOUND || (!err && !st->tx_index))
+		return SN_OK;
+	if (err) {
+		SN_LOG(SN_LOG_ERROR, "store", "the txs index's gap record is corrupt");
+		return err;
+	}
+	for (uint64_t h = from; st->info.has_genesis && h <= st->info.height; h++) {
+		uint8_t hb[8];
+		MDB_val bk = mval(hb, 8), bv;
+		struct store_block b;
+		size_t pos = 0, len;
+		const uint8_t *tx;
+		uint8_t id[SN_HASH_LEN];
+
+		sn_put_be64(hb, h);
+		if ((rc = mdb_get(txn, st->db_blocks, &bk, &bv)))
+			return store__mdb_err(rc, "reading a block to index");
+		if (store_block_decode(&b, bv.mv_data, bv.mv_size)) {
+			SN_LOG(SN_LOG_ERROR, "store", "block %llu is corrupt", (unsigned long long)h);
+			return SN_E_CORRUPT;
+		}
+		for (uint32_t i = 0; store_block_next_tx(&b, &pos, &tx, &len); i++, txs++) {
+			store_tx_id(id, tx, len);
+			if ((rc = store__txs_put(st, txn, id, h, i)))
+				return store__mdb_err(rc, "indexing a transaction");
+		}
+	}
+	if ((rc = mdb_del(txn, st->db_meta, &k, NULL)))
+		return store__mdb_err(rc, "deleting the txs index's gap");
+	SN_LOG(SN_LOG_INFO, "store", "indexed %llu transactions of blocks %llu..%llu, committed without the txs index, in %.1f s",
+	       (unsigned long long)txs, (unsigned long long)from, (unsigned long long)st->info.height,
+	       (double)(sn_time_mono_ns() - t0) / 1e9);
+	return SN_OK;
+}
+
 static int store_rebuild(struct store *st, MDB_txn *txn)
 {
 	uint64_t n = st->info.accounts;
@@ -510,6 +569,7 @@ int store_open(struct store **out, const char *path, const struct store_opts *op
 	}
 	pthread_mutex_init(&st->writer, NULL);
 	st->no_sync = opts->no_sync;
+	st->tx_index = !opts->no_tx_index;
 	st->info.chain_id = opts->chain_id;
 	if ((rc = mdb_env_create(&st->env))) {
 		err = store__mdb_err(rc, "creating environment");
@@ -558,7 +618,7 @@ int store_open(struct store **out, const char *path, const struct store_opts *op
 		err = store__mdb_err(rc, "reading tip");
 		goto fail;
 	}
-	if ((err = store_rebuild(st, txn)))
+	if ((err = store_rebuild(st, txn)) || (err = txidx_catch_up(st, txn)))
 		goto fail;
 	if ((rc = mdb_txn_commit(txn))) {
 		txn = NULL;
@@ -794,6 +854,19 @@ int store_block_height(struct store *st, const uint8_t hash[SN_HASH_LEN], uint64
 		err = SN_E_CORRUPT;
 	else
 		*height = sn_get_be64(v.mv_data);
+	read_end(st, txn);
+	return err;
+}
+
+int store_tx_index_gap(struct store *st, uint64_t *from)
+{
+	MDB_txn *txn;
+	int err;
+
+	*from = 0;
+	if ((err = read_begin(st, &txn)))
+		return err;
+	err = txidx_gap_get(st, txn, from);
 	read_end(st, txn);
 	return err;
 }

@@ -73,6 +73,7 @@ struct store {
 	int lock_fd; /* flock held on <path>/store.lock: one process per store */
 	MDB_dbi db_meta, db_accounts, db_state, db_blocks, db_block_hash, db_txs, db_commits, db_referrals, db_gov;
 	bool no_sync;
+	bool tx_index; /* committed blocks' transactions go into `txs` (store_opts.no_tx_index) */
 	/* Two locks, always taken in this order:
 	 * - lock (the map): held for reading by every LMDB read transaction for as long as it
 	 *   lives (a mempool's speculative view holds it between blocks), for writing only to
@@ -95,6 +96,14 @@ struct store {
 	uint32_t *direct;     /* direct referrals per account, by seq */
 	uint32_t direct_cap;
 };
+
+/* The txs index (docs/storage.md). Meta record KEY_TXIDX_FROM, present only while some
+ * committed blocks are not indexed: u8 version (1) | u64 height, the first such block. */
+#define STORE_KEY_TXIDX_FROM "txidx_from"
+#define STORE_TXIDX_FROM_LEN 9
+/* Indexes the transaction with this id as the index-th of block height: an LMDB return code. */
+SN_MUST_CHECK int store__txs_put(struct store *st, MDB_txn *txn, const uint8_t id[SN_HASH_LEN], uint64_t height,
+                                 uint32_t index);
 
 /* An account as the store keeps it (schema 2, docs/storage.md): the fields registration
  * fixes under its key in `accounts`, and the ones transactions change under its seq in

@@ -656,6 +656,34 @@ static int put(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kn, const void *
 	return mdb_put(txn, dbi, &mk, &mv, 0);
 }
 
+/* txs value v1: u8 version | u64 height | u32 index */
+int store__txs_put(struct store *st, MDB_txn *txn, const uint8_t id[SN_HASH_LEN], uint64_t height, uint32_t index)
+{
+	uint8_t loc[13];
+	struct sn_writer lw = sn_writer_init(loc, sizeof(loc));
+
+	sn_write_u8(&lw, 1);
+	sn_write_le64(&lw, height);
+	sn_write_le32(&lw, index);
+	return put(txn, st->db_txs, id, SN_HASH_LEN, loc, sizeof(loc));
+}
+
+/* Without the txs index: the first block committed so records that blocks from its height on
+ * are not indexed (a store opened with the index again indexes them, store_open). */
+static int txidx_gap_mark(struct store *st, MDB_txn *txn, uint64_t height)
+{
+	MDB_val k = { strlen(STORE_KEY_TXIDX_FROM), (void *)STORE_KEY_TXIDX_FROM }, v;
+	uint8_t rec[STORE_TXIDX_FROM_LEN];
+	struct sn_writer w = sn_writer_init(rec, sizeof(rec));
+	int rc = mdb_get(txn, st->db_meta, &k, &v);
+
+	if (rc != MDB_NOTFOUND)
+		return rc; /* 0: marked already, by an earlier block */
+	sn_write_u8(&w, 1);
+	sn_write_le64(&w, height);
+	return put(txn, st->db_meta, STORE_KEY_TXIDX_FROM, strlen(STORE_KEY_TXIDX_FROM), rec, sizeof(rec));
+}
+
 /* An account's changing half under its seq; with created, also the half its registration
  * fixed, under its key (docs/storage.md: a transfer rewrites 25 bytes, not the record). */
 static int account_put(struct store *st, MDB_txn *txn, const struct store_account *a, bool created)
@@ -706,15 +734,12 @@ static int wtxn_write(struct store_wtxn *w, MDB_txn *txn, const uint32_t *dirty,
 		return rc;
 	if (commit_len && (rc = put(txn, st->db_commits, hb, 8, commit, commit_len)))
 		return rc;
-	for (uint32_t i = 0; i < w->n_tx; i++) {
-		uint8_t loc[13];
-		struct sn_writer lw = sn_writer_init(loc, sizeof(loc));
-
-		sn_write_u8(&lw, 1);
-		sn_write_le64(&lw, hdr->height);
-		sn_write_le32(&lw, i);
-		if ((rc = put(txn, st->db_txs, w->tx_ids[i], SN_HASH_LEN, loc, sizeof(loc))))
-			return rc;
+	if (st->tx_index) {
+		for (uint32_t i = 0; i < w->n_tx; i++)
+			if ((rc = store__txs_put(st, txn, w->tx_ids[i], hdr->height, i)))
+				return rc;
+	} else if ((rc = txidx_gap_mark(st, txn, hdr->height))) {
+		return rc;
 	}
 	for (size_t i = 0; i < w->n_gov; i++)
 		if ((rc = put(txn, st->db_gov, w->gov[i].key, w->gov[i].klen, w->gov[i].val, w->gov[i].vlen)))

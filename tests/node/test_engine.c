@@ -412,6 +412,142 @@ static void test_replay_is_deterministic(void **state)
 	fx_free(&e);
 }
 
+/* Reopens f's store with or without the txs index (and a new engine on it). */
+static void fx_reopen(struct fixture *f, bool tx_index)
+{
+	struct store_opts o = { .chain_id = TU_CHAIN, .no_sync = true, .no_tx_index = !tx_index };
+
+	node_engine_free(f->eng);
+	store_close(f->st);
+	assert_int_equal(store_open(&f->st, f->dir, &o), SN_OK);
+	assert_int_equal(node_engine_new(&f->eng, f->st, NULL), SN_OK);
+}
+
+/* Every transaction of a's blocks [from, to] is where a's index says: in b's index (found) or
+ * absent from it (!found). Returns how many transactions there were. */
+static size_t txs_indexed_as(struct store *a, struct store *b, uint64_t from, uint64_t to, bool found)
+{
+	size_t n = 0;
+
+	for (uint64_t h = from; h <= to; h++) {
+		struct store_block blk;
+		uint8_t *raw, id[SN_HASH_LEN];
+		const uint8_t *tx;
+		size_t len, tlen, pos = 0;
+
+		assert_int_equal(store_block_get(a, h, &raw, &len), SN_OK);
+		assert_int_equal(store_block_decode(&blk, raw, len), SN_OK);
+		for (uint32_t i = 0; store_block_next_tx(&blk, &pos, &tx, &tlen); i++, n++) {
+			uint64_t ha, hb;
+			uint32_t ia, ib;
+
+			store_tx_id(id, tx, tlen);
+			assert_int_equal(store_tx_locate(a, id, &ha, &ia), SN_OK);
+			assert_int_equal(ha, h);
+			assert_int_equal(ia, i);
+			if (!found) {
+				assert_int_equal(store_tx_locate(b, id, &hb, &ib), SN_E_NOTFOUND);
+				continue;
+			}
+			assert_int_equal(store_tx_locate(b, id, &hb, &ib), SN_OK);
+			assert_int_equal(hb, h);
+			assert_int_equal(ib, i);
+		}
+		sn_free(raw);
+	}
+	return n;
+}
+
+/* store_opts.no_tx_index: blocks committed without the index, block by block (a producer) or
+ * in commit groups (a replay), are not found; the store records where its gap starts; and
+ * opening it with the index again indexes them, to the same places as a store that always
+ * indexed. */
+static void test_tx_index_off_and_caught_up(void **state)
+{
+	struct fixture a = fx_new(2, FEE), b = fx_new_grouped(2, FEE, 500, 64u << 20);
+	struct tu_rng rng = { tu_seed("tx_index_off_and_caught_up") };
+	static struct keyset ks;
+	struct store_info ia;
+	uint8_t **blks;
+	size_t *lens, applied;
+	struct node_block_result r;
+	uint64_t from;
+
+	(void)state;
+	for (uint64_t i = 1; i <= 8; i++)
+		do_register(&a, 0, i, 1000000000ull);
+	ks.next_key = 9;
+	random_blocks(&a, &rng, 6, 200, &ks);
+	store_info_get(a.st, &ia);
+	blks = calloc(ia.height, sizeof(*blks));
+	lens = calloc(ia.height, sizeof(*lens));
+	for (uint64_t h = 1; h <= ia.height; h++)
+		assert_int_equal(store_block_get(a.st, h, &blks[h - 1], &lens[h - 1]), SN_OK);
+	assert_int_equal(store_tx_index_gap(a.st, &from), SN_E_NOTFOUND);
+
+	/* b: blocks 1..4 with the index, the rest without, in commit groups. */
+	assert_int_equal(node_engine_apply_blocks(b.eng, (const uint8_t *const *)blks, lens, NULL, NULL, 4, &applied, &r),
+	                 SN_OK);
+	fx_reopen(&b, false);
+	assert_int_equal(store_tx_index_gap(b.st, &from), SN_E_NOTFOUND); /* nothing missing yet */
+	assert_int_equal(node_engine_apply_blocks(b.eng, (const uint8_t *const *)blks + 4, lens + 4, NULL, NULL,
+	                                          ia.height - 5, &applied, &r),
+	                 SN_OK);
+	assert_int_equal(store_tx_index_gap(b.st, &from), SN_OK);
+	assert_int_equal(from, 5);
+	assert_int_equal(txs_indexed_as(a.st, b.st, 1, 4, true), 4); /* the first registrations */
+	assert_true(txs_indexed_as(a.st, b.st, 5, ia.height - 1, false) > 50);
+	/* reopened still without it: the gap stays where it began; the last block, alone */
+	fx_reopen(&b, false);
+	assert_int_equal(node_engine_apply_block(b.eng, blks[ia.height - 1], lens[ia.height - 1], NULL, 0, &r), SN_OK);
+	assert_int_equal(store_tx_index_gap(b.st, &from), SN_OK);
+	assert_int_equal(from, 5);
+	assert_true(txs_indexed_as(a.st, b.st, ia.height, ia.height, false) > 0);
+	/* with the index again: every block indexed as a's, the gap gone, and it stays so */
+	fx_reopen(&b, true);
+	assert_int_equal(store_tx_index_gap(b.st, &from), SN_E_NOTFOUND);
+	assert_true(txs_indexed_as(a.st, b.st, 1, ia.height, true) > 50);
+	{
+		struct store_info ib;
+
+		store_info_get(b.st, &ib);
+		assert_int_equal(ib.height, ia.height);
+		assert_memory_equal(ib.state_root, ia.state_root, SN_HASH_LEN);
+	}
+	fx_reopen(&b, true);
+	assert_int_equal(store_tx_index_gap(b.st, &from), SN_E_NOTFOUND);
+	/* a producer without the index: its next block is not found until it reopens with it */
+	fx_reopen(&a, false);
+	do_register(&a, 0, 100000, 1);
+	assert_int_equal(store_tx_index_gap(a.st, &from), SN_OK);
+	assert_int_equal(from, ia.height + 1);
+	assert_int_equal(txs_indexed_as(b.st, a.st, 1, ia.height, true), txs_indexed_as(a.st, b.st, 1, ia.height, true));
+	fx_reopen(&a, true);
+	{
+		struct store_block blk;
+		uint8_t *raw, id[SN_HASH_LEN];
+		const uint8_t *tx;
+		size_t len, tlen, pos = 0;
+		uint64_t h;
+		uint32_t i;
+
+		assert_int_equal(store_block_get(a.st, ia.height + 1, &raw, &len), SN_OK);
+		assert_int_equal(store_block_decode(&blk, raw, len), SN_OK);
+		assert_true(store_block_next_tx(&blk, &pos, &tx, &tlen));
+		store_tx_id(id, tx, tlen);
+		assert_int_equal(store_tx_locate(a.st, id, &h, &i), SN_OK);
+		assert_int_equal(h, ia.height + 1);
+		assert_int_equal(i, 0);
+		sn_free(raw);
+	}
+	for (uint64_t h = 0; h < ia.height; h++)
+		sn_free(blks[h]);
+	free(blks);
+	free(lens);
+	fx_free(&a);
+	fx_free(&b);
+}
+
 /* Builds a block by hand (valid header fields, given transactions, correct tx root, given
  * state root). *out is malloc'd. */
 static size_t hand_block(struct store *st, const uint8_t *const *txs, const size_t *lens, uint32_t n,
@@ -655,6 +791,7 @@ int main(void)
 		cmocka_unit_test(test_every_error),
 		cmocka_unit_test(test_team_figures_match_oracle),
 		cmocka_unit_test(test_replay_is_deterministic),
+		cmocka_unit_test(test_tx_index_off_and_caught_up),
 		cmocka_unit_test(test_block_rejected_whole),
 		cmocka_unit_test(test_alloc_failures_leave_store_consistent),
 		cmocka_unit_test(test_check_async),
