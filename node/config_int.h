@@ -24,6 +24,7 @@ struct node_config {
 	uint64_t block_interval_ms;
 	uint64_t engine_threads;
 	uint64_t map_size_mb;
+	uint64_t tx_index;
 	/* [rpc] */
 	char rpc_address[64];
 	uint64_t rpc_port;

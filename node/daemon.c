@@ -268,7 +268,8 @@ void node_daemon_maybe_finish(struct node_daemon *d)
 static void open_work(uv_work_t *w)
 {
 	struct node_daemon *d = w->data;
-	struct store_opts so = { .chain_id = d->gen.chain_id, .map_size = d->cfg.map_size_mb << 20 };
+	struct store_opts so = { .chain_id = d->gen.chain_id, .map_size = d->cfg.map_size_mb << 20,
+		                 .no_tx_index = !d->cfg.tx_index };
 	struct node_engine_opts eo = { .threads = (unsigned)d->cfg.engine_threads };
 	struct store_info info;
 	char path[PATH_MAX + 300];

@@ -262,8 +262,22 @@ static json_t *m_get_tx(struct node_daemon *d, json_t *params, json_t **err)
 		return tx_json(id, e->raw, e->len, "pending");
 	if (store_tx_locate(d->st, id, &height, &index) || store_block_get(d->st, height, &blk, &len) ||
 	    store_block_decode(&b, blk, len)) {
+		char msg[200];
+		uint64_t from;
+		bool gap = store_tx_index_gap(d->st, &from) == SN_OK;
+
 		sn_free(blk);
-		*err = rpc_err(NODE_RPC_NOT_FOUND, "no such transaction (neither committed nor pending)", NULL);
+		if (gap && from == 0)
+			snprintf(msg, sizeof(msg), "no such transaction pending (this node does not index committed "
+			                           "transactions: node.tx_index = 0)");
+		else if (gap)
+			snprintf(msg, sizeof(msg),
+			         "no such transaction pending, nor committed up to block %llu (this node does not index "
+			         "committed transactions from block %llu on: node.tx_index = 0)",
+			         (unsigned long long)(from ? from - 1 : 0), (unsigned long long)from);
+		else
+			snprintf(msg, sizeof(msg), "no such transaction (neither committed nor pending)");
+		*err = rpc_err(NODE_RPC_NOT_FOUND, msg, NULL);
 		return NULL;
 	}
 	for (uint32_t i = 0;; i++) {

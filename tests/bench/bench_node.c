@@ -522,7 +522,9 @@ static void shadow_open(struct shadow *sh)
 		fprintf(stderr, "bench_node: %s: %s (%s)\n", path, err, sn_errname(rc));
 		exit(1);
 	}
-	o = (struct store_opts){ .chain_id = gen.chain_id, .map_size = 1ull << 30 };
+	/* Without the txs index when the node runs without it (SN_BENCH_NODE_SET), as the node does. */
+	o = (struct store_opts){ .chain_id = gen.chain_id, .map_size = 1ull << 30,
+		                 .no_tx_index = getenv("SN_BENCH_NODE_SET") && strstr(getenv("SN_BENCH_NODE_SET"), "node.tx_index=0") };
 	memset(sh, 0, sizeof(*sh));
 	sh->dir = tu_tmpdir("sn-bench-shadow");
 	if (!sh->dir || (rc = store_open(&sh->st, sh->dir, &o)) || (rc = store_genesis_init(sh->st, &gen.g)) ||

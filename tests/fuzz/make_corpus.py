@@ -273,7 +273,7 @@ def genesis_seeds(pk1, pk2, pk3):
 
 def config_seeds():
     every = (b"; every key\n[node]\ndata_dir = /var/lib/settled\nlog_level = debug\n"
-             b"block_interval_ms = 250\nengine_threads = 4\nmap_size_mb = 64\n\n"
+             b"block_interval_ms = 250\nengine_threads = 4\nmap_size_mb = 64\ntx_index = 0\n\n"
              b"[rpc]\naddress = 0.0.0.0\nport = 18645\nuser = alice\npassword = s3cret=x\n"
              b"max_body_bytes = 2048\nmax_header_bytes = 1024\nmax_connections = 8\n"
              b"idle_timeout_ms = 500\n# mempool\n[mempool]\nmax_txs = 10\nmax_bytes = 4096\n")

@@ -1020,6 +1020,117 @@ static void test_map_full_while_producing(void **state)
 	free(mdir);
 }
 
+/* get_tx of id on the node at port p with home h: the JSON-RPC error code (0: found, and
+ * committed) and the error's message in msg. */
+static int get_reg_tx(uint16_t p, const char *h, const char *id, char *msg, size_t cap)
+{
+	char req[256], *body;
+	json_t *j, *e;
+	int code = 0;
+
+	snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get_tx\",\"params\":[\"%s\"]}", id);
+	assert_int_equal(tu_rpc(p, h, req, &body), 200);
+	j = json_loads(body, 0, NULL);
+	assert_non_null(j);
+	msg[0] = '\0';
+	if ((e = json_object_get(j, "error"))) {
+		code = (int)json_integer_value(json_object_get(e, "code"));
+		snprintf(msg, cap, "%s", json_string_value(json_object_get(e, "message")));
+	} else {
+		assert_string_equal(json_string_value(json_object_get(json_object_get(j, "result"), "status")), "committed");
+	}
+	json_decref(j);
+	free(body);
+	return code;
+}
+
+/* node.tx_index = 0: transactions committed meanwhile are not found by get_tx, which says
+ * why; a committed transaction sent again is refused on its spent nonce (no index to call it
+ * a duplicate); restarted with the index, the node indexes the blocks it missed and finds
+ * them all. */
+/* submit_tx of hex on the node at port p with home h: the JSON-RPC error code (0: accepted)
+ * and a rejected transaction's error name in err. */
+static int submit_to(uint16_t p, const char *h, const char *hex, char *err, size_t cap)
+{
+	size_t n = strlen(hex) + 128;
+	char *req = malloc(n), *body;
+	int code;
+
+	snprintf(req, n, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"submit_tx\",\"params\":[\"%s\"]}", hex);
+	assert_int_equal(tu_rpc(p, h, req, &body), 200);
+	err[0] = '\0';
+	code = rpc_code(body, err, cap);
+	free(req);
+	free(body);
+	return code;
+}
+
+static void test_tx_index_off(void **state)
+{
+	enum { N = 5 };
+	static char hex[N][2 * STORE_TX_MAX + 1];
+	char *tdir = tu_tmpdir("sn-rpc-txidx"), thome[4096], id[N][65], msg[256], path[4200];
+	char *init[] = { (char *)tu_bin("settle"), "init", "--home", thome, NULL }, *log;
+	const char *off[] = { "--set", "node.tx_index=0", "--set", "p2p.enabled=0", "--log-level", "info", NULL };
+	const char *on[] = { "--set", "p2p.enabled=0", "--log-level", "info", NULL };
+	uint16_t tport = tu_free_port();
+	uint8_t sk[32], pk[32];
+	pid_t tpid;
+	size_t len;
+
+	(void)state;
+	snprintf(thome, sizeof(thome), "%s/node", tdir);
+	assert_int_equal(tu_run(init, NULL, 0), 0);
+	tu_home_root_key(thome, sk, pk);
+	tpid = tu_node_start(thome, tport, off);
+	for (uint64_t i = 0; i < N; i++) {
+		struct store_tx tx = { .version = STORE_TX_V1, .type = STORE_TX_REGISTER, .chain_id = 1, .nonce = i,
+			               .fee = 1, .amount = 1 };
+		uint8_t raw[STORE_TX_MAX], txid[32];
+		char err[64];
+		size_t rl;
+
+		memcpy(tx.signer, pk, 32);
+		tu_pk(200000 + i, tx.to);
+		assert_int_equal(store_tx_sign(&tx, sk), SN_OK);
+		assert_int_equal(store_tx_encode(raw, sizeof(raw), &rl, &tx), SN_OK);
+		sn_hex_encode(hex[i], raw, rl);
+		store_tx_id(txid, raw, rl);
+		sn_hex_encode(id[i], txid, 32);
+		assert_int_equal(submit_to(tport, thome, hex[i], err, sizeof(err)), 0);
+	}
+	for (int t = 0; t < 100; t++) { /* all committed (up to 10 s) */
+		json_t *st = status_of(tport, thome);
+		uint64_t accounts = tu_json_u64(st, "accounts");
+
+		json_decref(st);
+		if (accounts == N + 1)
+			break;
+		tu_sleep_ms(100);
+	}
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(get_reg_tx(tport, thome, id[i], msg, sizeof(msg)), -32001); /* not found */
+		assert_non_null(strstr(msg, "node.tx_index = 0"));
+	}
+	assert_int_equal(submit_to(tport, thome, hex[0], msg, sizeof(msg)), -32000);
+	assert_string_equal(msg, "bad_nonce");
+	assert_int_equal(tu_node_stop(tpid, SIGTERM), 0);
+	/* with the index again */
+	tpid = tu_node_start(thome, tport, on);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(get_reg_tx(tport, thome, id[i], msg, sizeof(msg)), 0);
+	assert_int_equal(submit_to(tport, thome, hex[0], msg, sizeof(msg)), -32000);
+	assert_string_equal(msg, "duplicate_tx");
+	assert_int_equal(tu_node_stop(tpid, SIGTERM), 0);
+	snprintf(path, sizeof(path), "%s/node.log", thome);
+	log = (char *)tu_read_file(path, &len);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "indexed 5 transactions of blocks"));
+	free(log);
+	tu_rmtree(tdir);
+	free(tdir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1036,6 +1147,7 @@ int main(void)
 		cmocka_unit_test(test_slow_client_and_connection_limit),
 		cmocka_unit_test(test_client_leaves_mid_reply),
 		cmocka_unit_test(test_map_full_while_producing),
+		cmocka_unit_test(test_tx_index_off),
 	};
 
 	assert_int_equal(sn_crypto_init(), SN_OK);

@@ -72,6 +72,7 @@ static void assert_config_equal(const struct node_config *a, const struct node_c
 	assert_int_equal(a->block_interval_ms, b->block_interval_ms);
 	assert_int_equal(a->engine_threads, b->engine_threads);
 	assert_int_equal(a->map_size_mb, b->map_size_mb);
+	assert_int_equal(a->tx_index, b->tx_index);
 	assert_string_equal(a->rpc_address, b->rpc_address);
 	assert_int_equal(a->rpc_port, b->rpc_port);
 	assert_string_equal(a->rpc_user, b->rpc_user);
@@ -96,6 +97,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.block_interval_ms, 1000);
 	assert_int_equal(c.engine_threads, 0);
 	assert_int_equal(c.map_size_mb, 1024);
+	assert_int_equal(c.tx_index, 1);
 	assert_string_equal(c.rpc_address, "127.0.0.1");
 	assert_int_equal(c.rpc_port, NODE_DEFAULT_RPC_PORT);
 	assert_string_equal(c.rpc_user, "");
@@ -115,6 +117,7 @@ static const char every_key[] = "; every key, none at its default\n"
                                 "block_interval_ms = 250\n"
                                 "engine_threads = 4\n"
                                 "map_size_mb = 64\n"
+                                "tx_index = 0\n"
                                 "\n"
                                 "[rpc]\n"
                                 "address = 0.0.0.0\n"
@@ -138,6 +141,7 @@ static void every_key_config(struct node_config *c)
 	c->block_interval_ms = 250;
 	c->engine_threads = 4;
 	c->map_size_mb = 64;
+	c->tx_index = 0;
 	strcpy(c->rpc_address, "0.0.0.0");
 	c->rpc_port = 18645;
 	strcpy(c->rpc_user, "alice");
