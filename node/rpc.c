@@ -84,18 +84,24 @@ static int param_limit(json_t *params, size_t pos, const char *name, size_t def,
 static json_t *m_status(struct node_daemon *d, json_t *params, json_t **err)
 {
 	struct store_info i;
+	uint64_t from;
+	json_t *tx_index;
 
 	(void)params;
 	(void)err;
 	store_info_get(d->st, &i);
-	return json_pack("{s:I,s:I,s:o,s:I,s:o,s:I,s:o,s:o,s:I,s:{s:I,s:I},s:o,s:s,s:b}", "chain_id",
+	/* {"on":bool,"unindexed_from":height or null}: blocks from that height on are not in the
+	 * index of committed transactions (node.tx_index = 0 when they were committed) */
+	tx_index = json_pack("{s:b,s:o}", "on", d->cfg.tx_index != 0, "unindexed_from",
+	                     store_tx_index_gap(d->st, &from) == SN_OK ? json_integer((json_int_t)from) : json_null());
+	return json_pack("{s:I,s:I,s:o,s:I,s:o,s:I,s:o,s:o,s:I,s:{s:I,s:I},s:o,s:o,s:s,s:b}", "chain_id",
 	                 (json_int_t)i.chain_id, "height", (json_int_t)i.height, "tip_hash",
 	                 node_json_hex(i.tip_hash, SN_HASH_LEN), "tip_time_ms", (json_int_t)i.tip_time_ms, "state_root",
 	                 node_json_hex(i.state_root, SN_HASH_LEN), "accounts", (json_int_t)i.accounts, "treasury",
 	                 node_json_dec(i.treasury), "min_fee", node_json_dec(i.params.min_fee), "max_block_txs",
 	                 (json_int_t)i.params.max_block_txs, "mempool", "count",
 	                 (json_int_t)node_mempool_count(d->mp), "bytes", (json_int_t)node_mempool_bytes(d->mp),
-	                 "node_key", node_json_hex(d->node_pk, NODE_ED25519_PK_LEN), "version", SETTLED_VERSION,
+	                 "tx_index", tx_index, "node_key", node_json_hex(d->node_pk, NODE_ED25519_PK_LEN), "version", SETTLED_VERSION,
 	                 "validator", d->producer);
 }
 

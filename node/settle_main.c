@@ -890,7 +890,7 @@ static int cmd_tx(struct cli *c)
 
 static void print_status(const json_t *s)
 {
-	const json_t *mp = json_object_get(s, "mempool");
+	const json_t *mp = json_object_get(s, "mempool"), *txi = json_object_get(s, "tx_index");
 	char t[96];
 
 	printf("chain id       %s\n", JT(s, "chain_id"));
@@ -903,6 +903,11 @@ static void print_status(const json_t *s)
 	printf("min fee        %s\n", JT(s, "min_fee"));
 	printf("max block txs  %s\n", JT(s, "max_block_txs"));
 	printf("mempool        %s transactions, %s bytes\n", JT(mp, "count"), JT(mp, "bytes"));
+	if (json_is_integer(json_object_get(txi, "unindexed_from")))
+		printf("tx index       %s (blocks from %s on are not indexed: settle tx finds them only with the index on)\n",
+		       json_is_true(json_object_get(txi, "on")) ? "on" : "off", JT(txi, "unindexed_from"));
+	else
+		printf("tx index       %s\n", json_is_true(json_object_get(txi, "on")) ? "on" : "off");
 	printf("node key       %s\n", JT(s, "node_key"));
 	printf("version        %s\n", JT(s, "version"));
 }

@@ -1114,6 +1114,13 @@ static void test_tx_index_off(void **state)
 	}
 	assert_int_equal(submit_to(tport, thome, hex[0], msg, sizeof(msg)), -32000);
 	assert_string_equal(msg, "bad_nonce");
+	{ /* status says so: off, and nothing indexed from the genesis block on (the node made it) */
+		json_t *st = status_of(tport, thome), *ti = json_object_get(st, "tx_index");
+
+		assert_true(json_is_false(json_object_get(ti, "on")));
+		assert_int_equal(tu_json_u64(ti, "unindexed_from"), 0);
+		json_decref(st);
+	}
 	assert_int_equal(tu_node_stop(tpid, SIGTERM), 0);
 	/* with the index again */
 	tpid = tu_node_start(thome, tport, on);
@@ -1121,6 +1128,13 @@ static void test_tx_index_off(void **state)
 		assert_int_equal(get_reg_tx(tport, thome, id[i], msg, sizeof(msg)), 0);
 	assert_int_equal(submit_to(tport, thome, hex[0], msg, sizeof(msg)), -32000);
 	assert_string_equal(msg, "duplicate_tx");
+	{
+		json_t *st = status_of(tport, thome), *ti = json_object_get(st, "tx_index");
+
+		assert_true(json_is_true(json_object_get(ti, "on")));
+		assert_true(json_is_null(json_object_get(ti, "unindexed_from")));
+		json_decref(st);
+	}
 	assert_int_equal(tu_node_stop(tpid, SIGTERM), 0);
 	snprintf(path, sizeof(path), "%s/node.log", thome);
 	log = (char *)tu_read_file(path, &len);
