@@ -261,62 +261,137 @@ int store__gov_root(struct store *st, MDB_txn *txn, const struct gov_overlay *ov
 
 /* Rebuilds the deep-sum index and the Merkle tree from every account record and checks the
  * result against the stored state root. */
-/* The txs index's gap record (store_int.h): SN_OK and *from, SN_E_NOTFOUND without one. */
-static int txidx_gap_get(struct store *st, MDB_txn *txn, uint64_t *from)
+/* The txs index's gap record (store_int.h) in txn: an LMDB return code (MDB_NOTFOUND
+ * without one, MDB_CORRUPTED for a record that does not decode) and *from. */
+static int txidx_gap_read(struct store *st, MDB_txn *txn, uint64_t *from)
 {
 	MDB_val k = mval(STORE_KEY_TXIDX_FROM, strlen(STORE_KEY_TXIDX_FROM)), v;
 	struct sn_reader r;
 	int rc = mdb_get(txn, st->db_meta, &k, &v);
 
 	if (rc)
-		return rc == MDB_NOTFOUND ? SN_E_NOTFOUND : store__mdb_err(rc, "reading the txs index's gap");
+		return rc;
 	r = sn_reader_init(v.mv_data, v.mv_size);
 	if (sn_read_u8(&r) != 1)
-		return SN_E_CORRUPT;
+		return MDB_CORRUPTED;
 	*from = sn_read_le64(&r);
-	return sn_reader_finish(&r) ? SN_E_CORRUPT : SN_OK;
+	return sn_reader_finish(&r) ? MDB_CORRUPTED : 0;
 }
 
-/* Opened with the txs index after blocks were committed without it: indexes them now, in
- * the open transaction, so the index is whole again once store_open returns. */
-static int txidx_catch_up(struct store *st, MDB_txn *txn)
+/* The same as an error code: SN_OK, SN_E_NOTFOUND without a gap, SN_E_CORRUPT, ... */
+static int txidx_gap_get(struct store *st, MDB_txn *txn, uint64_t *from)
+{
+	int rc = txidx_gap_read(st, txn, from);
+
+	if (rc == MDB_NOTFOUND)
+		return SN_E_NOTFOUND;
+	if (rc == MDB_CORRUPTED) {
+		SN_LOG(SN_LOG_ERROR, "store", "the txs index's gap record is corrupt");
+		return SN_E_CORRUPT;
+	}
+	return rc ? store__mdb_err(rc, "reading the txs index's gap") : SN_OK;
+}
+
+/* The gap, read in a transaction of its own. */
+static int txidx_gap_get_now(struct store *st, uint64_t *from)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn), err;
+
+	if (rc)
+		return store__mdb_err(rc, "reading the txs index's gap");
+	err = txidx_gap_get(st, txn, from);
+	mdb_txn_abort(txn);
+	return err;
+}
+
+/* One step of txidx_catch_up in txn: indexes blocks from the gap's start on, ~TXIDX_STEP_TXS
+ * transactions' worth (*txs of them), then moves the gap past them or, at the tip, deletes it.
+ * *done: no gap is left once txn commits. An LMDB error comes back as its return code (MDB_MAP_FULL: grow and retry). */
+enum { TXIDX_STEP_TXS = 100000 };
+
+static int txidx_step(struct store *st, MDB_txn *txn, uint64_t *txs, bool *done)
 {
 	MDB_val k = mval(STORE_KEY_TXIDX_FROM, strlen(STORE_KEY_TXIDX_FROM));
-	uint64_t from, txs = 0, t0 = sn_time_mono_ns();
-	int err = txidx_gap_get(st, txn, &from), rc;
+	uint64_t from, h, n = 0;
+	int rc = txidx_gap_read(st, txn, &from);
 
-	if (err == SN_E_NOTFOUND || (!err && !st->tx_index))
-		return SN_OK;
-	if (err) {
-		SN_LOG(SN_LOG_ERROR, "store", "the txs index's gap record is corrupt");
-		return err;
-	}
-	for (uint64_t h = from; st->info.has_genesis && h <= st->info.height; h++) {
-		uint8_t hb[8];
+	*txs = 0;
+	*done = rc == MDB_NOTFOUND;
+	if (rc)
+		return *done ? 0 : rc;
+	for (h = from; st->info.has_genesis && h <= st->info.height && n < TXIDX_STEP_TXS; h++) {
+		uint8_t hb[8], id[SN_HASH_LEN];
 		MDB_val bk = mval(hb, 8), bv;
 		struct store_block b;
 		size_t pos = 0, len;
 		const uint8_t *tx;
-		uint8_t id[SN_HASH_LEN];
 
 		sn_put_be64(hb, h);
 		if ((rc = mdb_get(txn, st->db_blocks, &bk, &bv)))
-			return store__mdb_err(rc, "reading a block to index");
-		if (store_block_decode(&b, bv.mv_data, bv.mv_size)) {
-			SN_LOG(SN_LOG_ERROR, "store", "block %llu is corrupt", (unsigned long long)h);
-			return SN_E_CORRUPT;
-		}
-		for (uint32_t i = 0; store_block_next_tx(&b, &pos, &tx, &len); i++, txs++) {
+			return rc;
+		if (store_block_decode(&b, bv.mv_data, bv.mv_size))
+			return MDB_CORRUPTED;
+		for (uint32_t i = 0; store_block_next_tx(&b, &pos, &tx, &len); i++, n++) {
 			store_tx_id(id, tx, len);
 			if ((rc = store__txs_put(st, txn, id, h, i)))
-				return store__mdb_err(rc, "indexing a transaction");
+				return rc;
 		}
 	}
-	if ((rc = mdb_del(txn, st->db_meta, &k, NULL)))
-		return store__mdb_err(rc, "deleting the txs index's gap");
-	SN_LOG(SN_LOG_INFO, "store", "indexed %llu transactions of blocks %llu..%llu, committed without the txs index, in %.1f s",
-	       (unsigned long long)txs, (unsigned long long)from, (unsigned long long)st->info.height,
-	       (double)(sn_time_mono_ns() - t0) / 1e9);
+	*txs = n;
+	if (!st->info.has_genesis || h > st->info.height) {
+		*done = true;
+		return mdb_del(txn, st->db_meta, &k, NULL);
+	}
+	{
+		uint8_t rec[STORE_TXIDX_FROM_LEN];
+		struct sn_writer w = sn_writer_init(rec, sizeof(rec));
+		MDB_val v = mval(rec, sizeof(rec));
+
+		sn_write_u8(&w, 1);
+		sn_write_le64(&w, h);
+		return mdb_put(txn, st->db_meta, &k, &v, 0);
+	}
+}
+
+/* Opened with the txs index after blocks were committed without it: indexes them before the
+ * store is used, in transactions of ~TXIDX_STEP_TXS transactions (each moves the gap's start,
+ * so a crash keeps what was done), growing the map when it fills. */
+static int txidx_catch_up(struct store *st)
+{
+	uint64_t from, txs = 0, step, t0 = sn_time_mono_ns();
+	bool done = false;
+	MDB_txn *txn;
+	int rc, err;
+
+	if (!st->tx_index || (err = txidx_gap_get_now(st, &from)) == SN_E_NOTFOUND)
+		return SN_OK;
+	if (err)
+		return err;
+	SN_LOG(SN_LOG_INFO, "store", "indexing the transactions of blocks %llu..%llu (committed without the txs index)",
+	       (unsigned long long)from, (unsigned long long)st->info.height);
+	while (!done) {
+		if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)))
+			return store__mdb_err(rc, "beginning to index transactions");
+		if (!(rc = txidx_step(st, txn, &step, &done)))
+			rc = mdb_txn_commit(txn);
+		else
+			mdb_txn_abort(txn);
+		if (!rc)
+			txs += step;
+		if (rc == MDB_MAP_FULL) {
+			done = false;
+			if ((err = store__grow_map(st)))
+				return err;
+			continue;
+		}
+		if (rc) {
+			SN_LOG(SN_LOG_ERROR, "store", "indexing transactions: %s", mdb_strerror(rc));
+			return rc == MDB_CORRUPTED ? SN_E_CORRUPT : store__mdb_err(rc, "indexing transactions");
+		}
+	}
+	SN_LOG(SN_LOG_INFO, "store", "indexed %llu transactions of blocks %llu..%llu in %.1f s", (unsigned long long)txs,
+	       (unsigned long long)from, (unsigned long long)st->info.height, (double)(sn_time_mono_ns() - t0) / 1e9);
 	return SN_OK;
 }
 
@@ -618,13 +693,16 @@ int store_open(struct store **out, const char *path, const struct store_opts *op
 		err = store__mdb_err(rc, "reading tip");
 		goto fail;
 	}
-	if ((err = store_rebuild(st, txn)) || (err = txidx_catch_up(st, txn)))
+	if ((err = store_rebuild(st, txn)))
 		goto fail;
-	if ((rc = mdb_txn_commit(txn))) {
-		txn = NULL;
+	rc = mdb_txn_commit(txn);
+	txn = NULL; /* committed or not, it is gone */
+	if (rc) {
 		err = store__mdb_err(rc, "committing open transaction");
 		goto fail;
 	}
+	if ((err = txidx_catch_up(st)))
+		goto fail;
 	st->idx_txnid = store__last_txnid(st);
 	*out = st;
 	return SN_OK;

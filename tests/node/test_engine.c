@@ -412,15 +412,22 @@ static void test_replay_is_deterministic(void **state)
 	fx_free(&e);
 }
 
-/* Reopens f's store with or without the txs index (and a new engine on it). */
-static void fx_reopen(struct fixture *f, bool tx_index)
+/* Reopens f's store with or without the txs index (and a new engine on it); with tight, with
+ * a map no larger than what the store holds (LMDB keeps the map at least that large). */
+static void fx_reopen_map(struct fixture *f, bool tx_index, bool tight)
 {
-	struct store_opts o = { .chain_id = TU_CHAIN, .no_sync = true, .no_tx_index = !tx_index };
+	struct store_opts o = { .chain_id = TU_CHAIN, .no_sync = true, .no_tx_index = !tx_index,
+		                .map_size = tight ? 4096 : 0 };
 
 	node_engine_free(f->eng);
 	store_close(f->st);
 	assert_int_equal(store_open(&f->st, f->dir, &o), SN_OK);
 	assert_int_equal(node_engine_new(&f->eng, f->st, NULL), SN_OK);
+}
+
+static void fx_reopen(struct fixture *f, bool tx_index)
+{
+	fx_reopen_map(f, tx_index, false);
 }
 
 /* Every transaction of a's blocks [from, to] is where a's index says: in b's index (found) or
@@ -458,6 +465,38 @@ static size_t txs_indexed_as(struct store *a, struct store *b, uint64_t from, ui
 	return n;
 }
 
+/* Blocks of per_block transfers each, among accounts 1..8 (registered), all valid. */
+static void transfer_blocks(struct fixture *f, int blocks, size_t per_block)
+{
+	static uint8_t bufs[512][STORE_TX_MAX];
+	const uint8_t *txs[512];
+	size_t lens[512], inc;
+	uint64_t nonce[9];
+	int errs[512];
+
+	assert_true(per_block <= 512);
+	for (int b = 0; b < blocks; b++) {
+		uint8_t *blk, to[SN_PUBKEY_LEN];
+		size_t blen;
+
+		for (uint64_t i = 1; i <= 8; i++)
+			nonce[i] = nonce_of(f, i);
+		for (size_t k = 0; k < per_block; k++) {
+			uint64_t from = 1 + k % 8;
+
+			tu_pk(1 + (k + 1) % 8, to);
+			lens[k] = tu_tx(bufs[k], STORE_TX_TRANSFER, from, nonce[from]++, FEE, to, 1);
+			txs[k] = bufs[k];
+		}
+		assert_int_equal(node_engine_propose(f->eng, txs, lens, per_block,
+		                                     &(struct node_propose_opts){ .time_ms = 1700000002000ull + (uint64_t)b },
+		                                     errs, &blk, &blen, &inc),
+		                 SN_OK);
+		assert_int_equal(inc, per_block);
+		sn_free(blk);
+	}
+}
+
 /* store_opts.no_tx_index: blocks committed without the index, block by block (a producer) or
  * in commit groups (a replay), are not found; the store records where its gap starts; and
  * opening it with the index again indexes them, to the same places as a store that always
@@ -465,9 +504,7 @@ static size_t txs_indexed_as(struct store *a, struct store *b, uint64_t from, ui
 static void test_tx_index_off_and_caught_up(void **state)
 {
 	struct fixture a = fx_new(2, FEE), b = fx_new_grouped(2, FEE, 500, 64u << 20);
-	struct tu_rng rng = { tu_seed("tx_index_off_and_caught_up") };
-	static struct keyset ks;
-	struct store_info ia;
+	struct store_info ia, ib0, ib1;
 	uint8_t **blks;
 	size_t *lens, applied;
 	struct node_block_result r;
@@ -476,8 +513,7 @@ static void test_tx_index_off_and_caught_up(void **state)
 	(void)state;
 	for (uint64_t i = 1; i <= 8; i++)
 		do_register(&a, 0, i, 1000000000ull);
-	ks.next_key = 9;
-	random_blocks(&a, &rng, 6, 200, &ks);
+	transfer_blocks(&a, 8, 500); /* 4,000: more index pages than LMDB has free in b below */
 	store_info_get(a.st, &ia);
 	blks = calloc(ia.height, sizeof(*blks));
 	lens = calloc(ia.height, sizeof(*lens));
@@ -496,17 +532,22 @@ static void test_tx_index_off_and_caught_up(void **state)
 	assert_int_equal(store_tx_index_gap(b.st, &from), SN_OK);
 	assert_int_equal(from, 5);
 	assert_int_equal(txs_indexed_as(a.st, b.st, 1, 4, true), 4); /* the first registrations */
-	assert_true(txs_indexed_as(a.st, b.st, 5, ia.height - 1, false) > 50);
+	assert_int_equal(txs_indexed_as(a.st, b.st, 5, ia.height - 1, false), 4 + 7 * 500);
 	/* reopened still without it: the gap stays where it began; the last block, alone */
 	fx_reopen(&b, false);
 	assert_int_equal(node_engine_apply_block(b.eng, blks[ia.height - 1], lens[ia.height - 1], NULL, 0, &r), SN_OK);
 	assert_int_equal(store_tx_index_gap(b.st, &from), SN_OK);
 	assert_int_equal(from, 5);
-	assert_true(txs_indexed_as(a.st, b.st, ia.height, ia.height, false) > 0);
-	/* with the index again: every block indexed as a's, the gap gone, and it stays so */
-	fx_reopen(&b, true);
+	assert_int_equal(txs_indexed_as(a.st, b.st, ia.height, ia.height, false), 500);
+	/* with the index again: every block indexed as a's, the gap gone, and it stays so; the
+	 * map, no larger than the store, fills on the way and grows */
+	fx_reopen_map(&b, false, true);
+	store_info_get(b.st, &ib0);
+	fx_reopen_map(&b, true, true);
+	store_info_get(b.st, &ib1);
+	assert_true(ib1.map_size > ib0.map_size);
 	assert_int_equal(store_tx_index_gap(b.st, &from), SN_E_NOTFOUND);
-	assert_true(txs_indexed_as(a.st, b.st, 1, ia.height, true) > 50);
+	assert_int_equal(txs_indexed_as(a.st, b.st, 1, ia.height, true), 8 + 8 * 500);
 	{
 		struct store_info ib;
 
