@@ -101,8 +101,8 @@ static json_t *m_status(struct node_daemon *d, json_t *params, json_t **err)
 	                 node_json_dec(i.treasury), "min_fee", node_json_dec(i.params.min_fee), "max_block_txs",
 	                 (json_int_t)i.params.max_block_txs, "mempool", "count",
 	                 (json_int_t)node_mempool_count(d->mp), "bytes", (json_int_t)node_mempool_bytes(d->mp),
-	                 "tx_index", tx_index, "node_key", node_json_hex(d->node_pk, NODE_ED25519_PK_LEN), "version", SETTLED_VERSION,
-	                 "validator", d->producer);
+	                 "tx_index", tx_index, "node_key", node_json_hex(d->node_pk, NODE_ED25519_PK_LEN), "version",
+	                 SETTLED_VERSION, "validator", d->producer);
 }
 
 static json_t *m_get_account(struct node_daemon *d, json_t *params, json_t **err)

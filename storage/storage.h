@@ -176,10 +176,10 @@ struct store_opts {
 	uint32_t chain_id;
 	uint64_t map_size; /* initial LMDB map size in bytes; 0 = 256 MiB. It grows when full. */
 	bool no_sync;      /* benchmarks and tests only: no fsync at commit (not crash-safe) */
-	/* No index of committed transactions by id (`txs`): blocks committed meanwhile are not
-	 * found by store_tx_locate, and each block's commit writes ~10x fewer pages (a random
-	 * 32-byte key rewrites a page per insert). Opening a store again without it indexes the
-	 * blocks committed meanwhile before it returns (docs/storage.md, "The txs index"). */
+	/* No index of committed transactions by id (`txs`): store_tx_locate does not find the
+	 * blocks committed meanwhile, and a block's commit writes far fewer pages (each random
+	 * 32-byte key rewrites a page of its own). Opened again with the index, the store indexes
+	 * those blocks before store_open returns (docs/storage.md, "The txs index"). */
 	bool no_tx_index;
 };
 

@@ -259,8 +259,6 @@ int store__gov_root(struct store *st, MDB_txn *txn, const struct gov_overlay *ov
 	return SN_OK;
 }
 
-/* Rebuilds the deep-sum index and the Merkle tree from every account record and checks the
- * result against the stored state root. */
 /* The txs index's gap record (store_int.h) in txn: an LMDB return code (MDB_NOTFOUND
  * without one, MDB_CORRUPTED for a record that does not decode) and *from. */
 static int txidx_gap_read(struct store *st, MDB_txn *txn, uint64_t *from)
@@ -307,7 +305,8 @@ static int txidx_gap_get_now(struct store *st, uint64_t *from)
 
 /* One step of txidx_catch_up in txn: indexes blocks from the gap's start on, ~TXIDX_STEP_TXS
  * transactions' worth (*txs of them), then moves the gap past them or, at the tip, deletes it.
- * *done: no gap is left once txn commits. An LMDB error comes back as its return code (MDB_MAP_FULL: grow and retry). */
+ * *done: no gap is left once txn commits. Returns an LMDB return code (MDB_MAP_FULL: grow the
+ * map and retry; MDB_CORRUPTED: a gap record or block that does not decode). */
 enum { TXIDX_STEP_TXS = 100000 };
 
 static int txidx_step(struct store *st, MDB_txn *txn, uint64_t *txs, bool *done)
@@ -395,6 +394,8 @@ static int txidx_catch_up(struct store *st)
 	return SN_OK;
 }
 
+/* Rebuilds the deep-sum index and the Merkle tree from every account record and checks the
+ * result against the stored state root. */
 static int store_rebuild(struct store *st, MDB_txn *txn)
 {
 	uint64_t n = st->info.accounts;

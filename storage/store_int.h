@@ -97,7 +97,7 @@ struct store {
 	uint32_t direct_cap;
 };
 
-/* The txs index (docs/storage.md). Meta record KEY_TXIDX_FROM, present only while some
+/* The txs index (docs/storage.md). Meta record STORE_KEY_TXIDX_FROM, present only while some
  * committed blocks are not indexed: u8 version (1) | u64 height, the first such block. */
 #define STORE_KEY_TXIDX_FROM "txidx_from"
 #define STORE_TXIDX_FROM_LEN 9

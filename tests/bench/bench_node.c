@@ -130,7 +130,8 @@ static double self_cpu_us(void)
 }
 
 /* Bytes process pid (0: this one) has sent or will send to storage so far: /proc/PID/io's
- * write_bytes, counted as pages are dirtied, so a 100-byte write into a page counts 4 KiB. */
+ * write_bytes, counted as page-cache pages (or larger folios) are dirtied, so a 100-byte write
+ * into a page counts at least 4 KiB. */
 static double write_bytes(pid_t pid)
 {
 	char path[64], line[128];
@@ -238,10 +239,10 @@ static char *http_request(const char *json, size_t *len)
 	return req;
 }
 
-/* Every request of every worker, built before the phase starts, so that the phase measures
- * sending and receiving, not formatting. */
 static char health_get[] = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 
+/* Every request of every worker, built before the phase starts, so that the phase measures
+ * sending and receiving, not formatting. */
 static void prepare_workers(struct worker *w, size_t clients)
 {
 	for (size_t c = 0; c < clients; c++) {
@@ -515,6 +516,7 @@ static void shadow_open(struct shadow *sh)
 	struct node_genesis gen;
 	struct store_opts o;
 	char path[4200], err[512];
+	const char *set = getenv("SN_BENCH_NODE_SET");
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s", home, NODE_GENESIS_FILE);
@@ -524,7 +526,7 @@ static void shadow_open(struct shadow *sh)
 	}
 	/* Without the txs index when the node runs without it (SN_BENCH_NODE_SET), as the node does. */
 	o = (struct store_opts){ .chain_id = gen.chain_id, .map_size = 1ull << 30,
-		                 .no_tx_index = getenv("SN_BENCH_NODE_SET") && strstr(getenv("SN_BENCH_NODE_SET"), "node.tx_index=0") };
+		                 .no_tx_index = set && strstr(set, "node.tx_index=0") };
 	memset(sh, 0, sizeof(*sh));
 	sh->dir = tu_tmpdir("sn-bench-shadow");
 	if (!sh->dir || (rc = store_open(&sh->st, sh->dir, &o)) || (rc = store_genesis_init(sh->st, &gen.g)) ||
@@ -573,15 +575,17 @@ static uint8_t *fetch_block(struct conn *c, uint64_t h, size_t *len)
 	return blk;
 }
 
-/* Fetches the node's blocks (sh->height, to] and applies them to the shadow store all at once
- * through node_engine_apply_blocks, as bench_settle's apply_all does (NULL commits: the
- * engine checks no commit; the node has checked its own). Only the apply is timed: its wall
- * time in ns, *txs the blocks' transactions; with a name (a run's) the times go to stderr.
- * The engine checks every state root against the node's, so a failure means the node's
- * blocks do not replay: the benchmark fails. */
 struct per_tx {
 	double cpu_us, disk_bytes; /* CPU time and write_bytes per transaction */
 };
+
+/* Fetches the node's blocks (sh->height, to] and applies them to the shadow store all at once
+ * through node_engine_apply_blocks, as bench_settle's apply_all does (NULL commits: the
+ * engine checks no commit; the node has checked its own). Only the apply is timed: its wall
+ * time in ns, *txs the blocks' transactions, *per (if not NULL) the apply's CPU and writes per
+ * transaction; with a name (a run's) the times go to stderr.
+ * The engine checks every state root against the node's, so a failure means the node's
+ * blocks do not replay: the benchmark fails. */
 
 static uint64_t shadow_apply(struct shadow *sh, struct conn *ctl, uint64_t to, const char *name, uint64_t *txs,
                              struct per_tx *per)
@@ -591,7 +595,7 @@ static uint64_t shadow_apply(struct shadow *sh, struct conn *ctl, uint64_t to, c
 	size_t *len = calloc(n ? n : 1, sizeof(*len));
 	uint64_t t0 = sn_time_mono_ns(), t1, dt;
 	struct node_block_result r;
-	double c0, cpu, w0;
+	double c0, cpu, w0, wrote;
 
 	*txs = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -614,15 +618,16 @@ static uint64_t shadow_apply(struct shadow *sh, struct conn *ctl, uint64_t to, c
 	}
 	dt = sn_time_mono_ns() - t1;
 	cpu = self_cpu_us() - c0;
+	wrote = write_bytes(0) - w0;
 	if (per) {
 		per->cpu_us = cpu / (double)(*txs ? *txs : 1);
-		per->disk_bytes = (write_bytes(0) - w0) / (double)(*txs ? *txs : 1);
+		per->disk_bytes = wrote / (double)(*txs ? *txs : 1);
 	}
 	if (name)
 		fprintf(stderr, "# %s: settle.apply of blocks %llu..%llu (%llu transfers): fetched in %.2f s; applied in %.2f s wall, %.2f s CPU, %.1f us CPU per transaction, %.1f KiB written per transaction\n",
 		        name, (unsigned long long)(sh->height + 1), (unsigned long long)to, (unsigned long long)*txs,
 		        (double)(t1 - t0) / 1e9, (double)dt / 1e9, cpu / 1e6, cpu / (double)(*txs ? *txs : 1),
-		        (write_bytes(0) - w0) / 1024 / (double)(*txs ? *txs : 1));
+		        wrote / 1024 / (double)(*txs ? *txs : 1));
 	sh->height = to;
 	for (size_t i = 0; i < n; i++)
 		free(blk[i]);
@@ -971,12 +976,13 @@ int main(void)
 		printf("bench ratio.node_commit%s_vs_apply_same_blocks %.2f x\n", kinds[k] + strlen("submit"),
 		       tu_median(&ratio[k * repeat], repeat));
 	{
-		double app_disk[3 * repeat];
+		double *app_disk = calloc(3 * repeat, sizeof(*app_disk));
 
 		for (size_t i = 0; i < 3 * repeat; i++)
 			app_disk[i] = app_per[i].disk_bytes;
 		printf("bench node.storage_write_per_tx %.1f KiB\n", tu_median(node_disk, 3 * repeat) / 1024);
 		printf("bench settle.apply_node_blocks.storage_write_per_tx %.1f KiB\n", tu_median(app_disk, 3 * repeat) / 1024);
+		free(app_disk);
 	}
 	printf("bench rpc.roundtrip_cpu %.1f us\n", tu_median(rtt, repeat));
 	printf("bench rpc.roundtrip_cpu_pipelined %.1f us\n", tu_median(&rtt[repeat], repeat));
