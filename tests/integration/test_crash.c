@@ -1,7 +1,9 @@
 /* tests/integration/test_crash.c — kill -9 a settled process while transactions stream in,
- * ten times, restarting it each time. Every block it had committed is still there with the
- * same hash, a replay of all its blocks on a fresh store reaches the same state root, and no
- * transaction was applied twice. */
+ * ten times, restarting it each time, every other time without the txs index
+ * (node.tx_index = 0). Every block it had committed is still there with the same hash, a
+ * replay of all its blocks on a fresh store reaches the same state root, no transaction was
+ * applied twice, and once the store is opened with the index every transaction is found
+ * where its block holds it. */
 #include "testutil.h"
 
 #include <jansson.h>
@@ -20,6 +22,8 @@ static void test_kill9_restarts(void **state)
 	char *dir = tu_tmpdir("sn-crash"), home[4096], path[4200];
 	char *init[] = { (char *)tu_bin("settle"), "init", "--home", home, NULL };
 	const char *extra[] = { "--set", "node.block_interval_ms=100", "--log-level", "warn", NULL };
+	const char *no_index[] = { "--set", "node.block_interval_ms=100", "--set", "node.tx_index=0", "--log-level",
+		                   "warn", NULL };
 	struct tu_rng rng = { tu_seed("kill9_restarts") };
 	uint8_t (*hashes)[32] = calloc(100000, 32);
 	uint64_t known_height = 0;
@@ -31,7 +35,7 @@ static void test_kill9_restarts(void **state)
 
 	for (int round = 0; round < 10; round++) {
 		uint16_t port = tu_free_port();
-		pid_t pid = tu_node_start(home, port, extra);
+		pid_t pid = tu_node_start(home, port, round % 2 ? no_index : extra);
 		uint64_t nonce = tu_account_nonce(port, home, root_pk), deadline;
 		json_t *st;
 
@@ -104,6 +108,7 @@ static void test_kill9_restarts(void **state)
 		struct store_opts o;
 		size_t n_ids = 0, cap_ids = 1024;
 		uint8_t (*ids)[32] = malloc(cap_ids * 32);
+		uint64_t (*where)[2] = malloc(cap_ids * sizeof(*where)); /* each id's height and index */
 
 		snprintf(path, sizeof(path), "%s/genesis.json", home);
 		assert_int_equal(node_genesis_load(&gen, path, err, sizeof(err)), SN_OK);
@@ -127,11 +132,14 @@ static void test_kill9_restarts(void **state)
 			assert_int_equal(store_block_get(orig, h, &blk, &len), SN_OK);
 			assert_int_equal(store_commit_get(orig, h, &commit, &clen), SN_OK);
 			assert_int_equal(store_block_decode(&sb, blk, len), SN_OK);
-			while (store_block_next_tx(&sb, &pos, &tx, &tlen)) {
+			for (uint64_t i = 0; store_block_next_tx(&sb, &pos, &tx, &tlen); i++) {
 				if (n_ids == cap_ids) {
 					cap_ids *= 2;
 					ids = realloc(ids, cap_ids * 32);
+					where = realloc(where, cap_ids * sizeof(*where));
 				}
+				where[n_ids][0] = h;
+				where[n_ids][1] = i;
 				store_tx_id(ids[n_ids++], tx, tlen);
 			}
 			if (node_engine_apply_block(eng, blk, len, commit, clen, &r))
@@ -147,13 +155,27 @@ static void test_kill9_restarts(void **state)
 			for (size_t k = i + 1; k < n_ids; k++)
 				if (memcmp(ids[i], ids[k], 32) == 0)
 					fail_msg("transaction applied twice (blocks hold it at %zu and %zu)", i, k);
-		fprintf(stderr, "kill9_restarts: %llu blocks, %zu transactions, replay root matches\n",
+		/* orig was opened with the index: every block the killed nodes committed without it
+		 * is indexed by now */
+		{
+			uint64_t from, height;
+			uint32_t index;
+
+			assert_int_equal(store_tx_index_gap(orig, &from), SN_E_NOTFOUND);
+			for (size_t i = 0; i < n_ids; i++) {
+				assert_int_equal(store_tx_locate(orig, ids[i], &height, &index), SN_OK);
+				assert_int_equal(height, where[i][0]);
+				assert_int_equal(index, where[i][1]);
+			}
+		}
+		fprintf(stderr, "kill9_restarts: %llu blocks, %zu transactions, replay root matches, all indexed\n",
 		        (unsigned long long)a.height, n_ids);
 		node_engine_free(eng);
 		store_close(fresh);
 		store_close(orig);
 		node_genesis_free(&gen);
 		free(ids);
+		free(where);
 	}
 	free(hashes);
 	tu_rmtree(dir);
