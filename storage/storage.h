@@ -172,15 +172,19 @@ struct store_params {
 	uint32_t max_block_txs; /* at most STORE_BLOCK_MAX_TXS */
 };
 
+#define STORE_TXGEN_TXS 65536
+
 struct store_opts {
 	uint32_t chain_id;
 	uint64_t map_size; /* initial LMDB map size in bytes; 0 = 256 MiB. It grows when full. */
 	bool no_sync;      /* benchmarks and tests only: no fsync at commit (not crash-safe) */
-	/* No index of committed transactions by id (`txs`): store_tx_locate does not find the
-	 * blocks committed meanwhile, and a block's commit writes far fewer pages (each random
-	 * 32-byte key rewrites a page of its own). Opened again with the index, the store indexes
-	 * those blocks before store_open returns (docs/storage.md, "The txs index"). */
+	/* No index of committed transactions by id: store_tx_locate does not find the blocks
+	 * committed meanwhile (nor those it held in memory only). Opened again with the index,
+	 * the store indexes them before store_open returns (docs/storage.md, "The txs index"). */
 	bool no_tx_index;
+	/* The txs index writes a generation once it holds this many transactions in memory;
+	 * 0 = STORE_TXGEN_TXS (tests set fewer). */
+	size_t txgen_txs;
 };
 
 struct store_info {

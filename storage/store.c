@@ -259,141 +259,6 @@ int store__gov_root(struct store *st, MDB_txn *txn, const struct gov_overlay *ov
 	return SN_OK;
 }
 
-/* The txs index's gap record (store_int.h) in txn: an LMDB return code (MDB_NOTFOUND
- * without one, MDB_CORRUPTED for a record that does not decode) and *from. */
-static int txidx_gap_read(struct store *st, MDB_txn *txn, uint64_t *from)
-{
-	MDB_val k = mval(STORE_KEY_TXIDX_FROM, strlen(STORE_KEY_TXIDX_FROM)), v;
-	struct sn_reader r;
-	int rc = mdb_get(txn, st->db_meta, &k, &v);
-
-	if (rc)
-		return rc;
-	r = sn_reader_init(v.mv_data, v.mv_size);
-	if (sn_read_u8(&r) != 1)
-		return MDB_CORRUPTED;
-	*from = sn_read_le64(&r);
-	return sn_reader_finish(&r) ? MDB_CORRUPTED : 0;
-}
-
-/* The same as an error code: SN_OK, SN_E_NOTFOUND without a gap, SN_E_CORRUPT, ... */
-static int txidx_gap_get(struct store *st, MDB_txn *txn, uint64_t *from)
-{
-	int rc = txidx_gap_read(st, txn, from);
-
-	if (rc == MDB_NOTFOUND)
-		return SN_E_NOTFOUND;
-	if (rc == MDB_CORRUPTED) {
-		SN_LOG(SN_LOG_ERROR, "store", "the txs index's gap record is corrupt");
-		return SN_E_CORRUPT;
-	}
-	return rc ? store__mdb_err(rc, "reading the txs index's gap") : SN_OK;
-}
-
-/* The gap, read in a transaction of its own. */
-static int txidx_gap_get_now(struct store *st, uint64_t *from)
-{
-	MDB_txn *txn;
-	int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn), err;
-
-	if (rc)
-		return store__mdb_err(rc, "reading the txs index's gap");
-	err = txidx_gap_get(st, txn, from);
-	mdb_txn_abort(txn);
-	return err;
-}
-
-/* One step of txidx_catch_up in txn: indexes blocks from the gap's start on, ~TXIDX_STEP_TXS
- * transactions' worth (*txs of them), then moves the gap past them or, at the tip, deletes it.
- * *done: no gap is left once txn commits. Returns an LMDB return code (MDB_MAP_FULL: grow the
- * map and retry; MDB_CORRUPTED: a gap record or block that does not decode). */
-enum { TXIDX_STEP_TXS = 100000 };
-
-static int txidx_step(struct store *st, MDB_txn *txn, uint64_t *txs, bool *done)
-{
-	MDB_val k = mval(STORE_KEY_TXIDX_FROM, strlen(STORE_KEY_TXIDX_FROM));
-	uint64_t from, h, n = 0;
-	int rc = txidx_gap_read(st, txn, &from);
-
-	*txs = 0;
-	*done = rc == MDB_NOTFOUND;
-	if (rc)
-		return *done ? 0 : rc;
-	for (h = from; st->info.has_genesis && h <= st->info.height && n < TXIDX_STEP_TXS; h++) {
-		uint8_t hb[8], id[SN_HASH_LEN];
-		MDB_val bk = mval(hb, 8), bv;
-		struct store_block b;
-		size_t pos = 0, len;
-		const uint8_t *tx;
-
-		sn_put_be64(hb, h);
-		if ((rc = mdb_get(txn, st->db_blocks, &bk, &bv)))
-			return rc;
-		if (store_block_decode(&b, bv.mv_data, bv.mv_size))
-			return MDB_CORRUPTED;
-		for (uint32_t i = 0; store_block_next_tx(&b, &pos, &tx, &len); i++, n++) {
-			store_tx_id(id, tx, len);
-			if ((rc = store__txs_put(st, txn, id, h, i)))
-				return rc;
-		}
-	}
-	*txs = n;
-	if (!st->info.has_genesis || h > st->info.height) {
-		*done = true;
-		return mdb_del(txn, st->db_meta, &k, NULL);
-	}
-	{
-		uint8_t rec[STORE_TXIDX_FROM_LEN];
-		struct sn_writer w = sn_writer_init(rec, sizeof(rec));
-		MDB_val v = mval(rec, sizeof(rec));
-
-		sn_write_u8(&w, 1);
-		sn_write_le64(&w, h);
-		return mdb_put(txn, st->db_meta, &k, &v, 0);
-	}
-}
-
-/* Opened with the txs index after blocks were committed without it: indexes them before the
- * store is used, in transactions of ~TXIDX_STEP_TXS transactions (each moves the gap's start,
- * so a crash keeps what was done), growing the map when it fills. */
-static int txidx_catch_up(struct store *st)
-{
-	uint64_t from, txs = 0, step, t0 = sn_time_mono_ns();
-	bool done = false;
-	MDB_txn *txn;
-	int rc, err;
-
-	if (!st->tx_index || (err = txidx_gap_get_now(st, &from)) == SN_E_NOTFOUND)
-		return SN_OK;
-	if (err)
-		return err;
-	SN_LOG(SN_LOG_INFO, "store", "indexing the transactions of blocks %llu..%llu (committed without the txs index)",
-	       (unsigned long long)from, (unsigned long long)st->info.height);
-	while (!done) {
-		if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)))
-			return store__mdb_err(rc, "beginning to index transactions");
-		if (!(rc = txidx_step(st, txn, &step, &done)))
-			rc = mdb_txn_commit(txn);
-		else
-			mdb_txn_abort(txn);
-		if (!rc)
-			txs += step;
-		if (rc == MDB_MAP_FULL) {
-			done = false;
-			if ((err = store__grow_map(st)))
-				return err;
-			continue;
-		}
-		if (rc) {
-			SN_LOG(SN_LOG_ERROR, "store", "indexing transactions: %s", mdb_strerror(rc));
-			return rc == MDB_CORRUPTED ? SN_E_CORRUPT : store__mdb_err(rc, "indexing transactions");
-		}
-	}
-	SN_LOG(SN_LOG_INFO, "store", "indexed %llu transactions of blocks %llu..%llu in %.1f s", (unsigned long long)txs,
-	       (unsigned long long)from, (unsigned long long)st->info.height, (double)(sn_time_mono_ns() - t0) / 1e9);
-	return SN_OK;
-}
-
 /* Rebuilds the deep-sum index and the Merkle tree from every account record and checks the
  * result against the stored state root. */
 static int store_rebuild(struct store *st, MDB_txn *txn)
@@ -646,13 +511,14 @@ int store_open(struct store **out, const char *path, const struct store_opts *op
 	pthread_mutex_init(&st->writer, NULL);
 	st->no_sync = opts->no_sync;
 	st->tx_index = !opts->no_tx_index;
+	st->txgen_txs = opts->txgen_txs ? opts->txgen_txs : STORE_TXGEN_TXS;
 	st->info.chain_id = opts->chain_id;
 	if ((rc = mdb_env_create(&st->env))) {
 		err = store__mdb_err(rc, "creating environment");
 		st->env = NULL;
 		goto fail;
 	}
-	mdb_env_set_maxdbs(st->env, 10);
+	mdb_env_set_maxdbs(st->env, 16);
 	mdb_env_set_maxreaders(st->env, 256);
 	mdb_env_set_mapsize(st->env, opts->map_size ? opts->map_size : STORE_DEFAULT_MAP);
 	rc = mdb_env_open(st->env, path, MDB_NOTLS | (opts->no_sync ? MDB_NOSYNC : 0), 0600);
@@ -673,6 +539,7 @@ int store_open(struct store **out, const char *path, const struct store_opts *op
 	    (rc = mdb_dbi_open(txn, "blocks", MDB_CREATE, &st->db_blocks)) ||
 	    (rc = mdb_dbi_open(txn, "block_hash", MDB_CREATE, &st->db_block_hash)) ||
 	    (rc = mdb_dbi_open(txn, "txs", MDB_CREATE, &st->db_txs)) ||
+	    (rc = mdb_dbi_open(txn, "txgen", MDB_CREATE, &st->db_txgen)) ||
 	    (rc = mdb_dbi_open(txn, "commits", MDB_CREATE, &st->db_commits)) ||
 	    (rc = mdb_dbi_open(txn, "referrals", MDB_CREATE, &st->db_referrals)) ||
 	    (rc = mdb_dbi_open(txn, "gov", MDB_CREATE, &st->db_gov))) {
@@ -702,7 +569,7 @@ int store_open(struct store **out, const char *path, const struct store_opts *op
 		err = store__mdb_err(rc, "committing open transaction");
 		goto fail;
 	}
-	if ((err = txidx_catch_up(st)))
+	if ((err = store__txgen_open(st)))
 		goto fail;
 	st->idx_txnid = store__last_txnid(st);
 	*out = st;
@@ -723,6 +590,7 @@ void store_close(struct store *st)
 	if (st->lock_fd >= 0)
 		close(st->lock_fd); /* releases the flock */
 	store_deepsum_free(st->deepsum);
+	store__txmem_free(st);
 	store__merkle_free(&st->merkle);
 	sn_free(st->direct);
 	pthread_rwlock_destroy(&st->lock);
@@ -937,46 +805,6 @@ int store_block_height(struct store *st, const uint8_t hash[SN_HASH_LEN], uint64
 	return err;
 }
 
-int store_tx_index_gap(struct store *st, uint64_t *from)
-{
-	MDB_txn *txn;
-	int err;
-
-	*from = 0;
-	if ((err = read_begin(st, &txn)))
-		return err;
-	err = txidx_gap_get(st, txn, from);
-	read_end(st, txn);
-	return err;
-}
-
-/* txs value v1: u8 version | u64 height | u32 index */
-int store_tx_locate(struct store *st, const uint8_t id[SN_HASH_LEN], uint64_t *height, uint32_t *index)
-{
-	MDB_val k = mval(id, SN_HASH_LEN), v;
-	MDB_txn *txn;
-	int rc, err;
-
-	*height = 0;
-	*index = 0;
-	if ((err = read_begin(st, &txn)))
-		return err;
-	rc = mdb_get(txn, st->db_txs, &k, &v);
-	if (rc) {
-		err = store__mdb_err(rc, "reading tx");
-	} else {
-		struct sn_reader r = sn_reader_init(v.mv_data, v.mv_size);
-
-		if (sn_read_u8(&r) != 1)
-			err = SN_E_CORRUPT;
-		*height = sn_read_le64(&r);
-		*index = sn_read_le32(&r);
-		if (!err && sn_reader_finish(&r))
-			err = SN_E_CORRUPT;
-	}
-	read_end(st, txn);
-	return err;
-}
 
 /* Calls fn for each record of dbi, in key order, from the first key >= start (slen bytes;
  * 0: from the first record) for as long as keys begin with start's first plen bytes, all in

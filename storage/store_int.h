@@ -71,9 +71,23 @@ SN_MUST_CHECK int store__gov_root(struct store *st, MDB_txn *txn, const struct g
 struct store {
 	MDB_env *env;
 	int lock_fd; /* flock held on <path>/store.lock: one process per store */
-	MDB_dbi db_meta, db_accounts, db_state, db_blocks, db_block_hash, db_txs, db_commits, db_referrals, db_gov;
+	MDB_dbi db_meta, db_accounts, db_state, db_blocks, db_block_hash, db_txs, db_commits, db_referrals, db_gov,
+	    db_txgen;
 	bool no_sync;
-	bool tx_index; /* committed blocks' transactions go into `txs` (store_opts.no_tx_index) */
+	bool tx_index;        /* committed blocks' transactions are indexed (store_opts.no_tx_index) */
+	size_t txgen_txs;     /* a generation is written once memory holds this many */
+	uint32_t txgen_next;  /* generations 0 .. txgen_next - 1 are written (idx_lock) */
+	uint64_t txgen_height; /* the first block whose transactions are not in them (idx_lock) */
+	struct store_txmem {
+		struct store_txmem_ent {
+			uint8_t id[SN_HASH_LEN];
+			uint64_t height;
+			uint32_t index;
+		} *ent;
+		size_t n, cap;
+		uint32_t *slots;
+		size_t n_slots;
+	} txmem; /* idx_lock */
 	/* Two locks, always taken in this order:
 	 * - lock (the map): held for reading by every LMDB read transaction for as long as it
 	 *   lives (a mempool's speculative view holds it between blocks), for writing only to
@@ -97,13 +111,28 @@ struct store {
 	uint32_t direct_cap;
 };
 
-/* The txs index (docs/storage.md). Meta record STORE_KEY_TXIDX_FROM, present only while some
- * committed blocks are not indexed: u8 version (1) | u64 height, the first such block. */
+/* The txs index (storage/txindex.c, docs/storage.md). The ids of the blocks after the part
+ * written to LMDB, in memory: entries in commit order, an open-addressing table over them
+ * (index + 1, 0 = empty; a power of two, at least twice the entries). Changed only under
+ * idx_lock held for writing, after the LMDB commit it follows (reserve before). */
+SN_MUST_CHECK const struct store_txmem_ent *store__txmem_find(const struct store *st, const uint8_t id[SN_HASH_LEN]);
+SN_MUST_CHECK int store__txmem_reserve(struct store *st, size_t more);
+void store__txmem_add(struct store *st, const uint8_t id[SN_HASH_LEN], uint64_t height, uint32_t index);
+void store__txmem_clear(struct store *st);
+void store__txmem_free(struct store *st);
+/* Writes memory's entries and extra as generation st->txgen_next, with the meta record saying
+ * that blocks up to through are written: an LMDB return code. After txn commits,
+ * store__txgen_written(st, through) brings memory along. */
+SN_MUST_CHECK int store__txgen_write(struct store *st, MDB_txn *txn, const struct store_txmem_ent *extra,
+                                     size_t n_extra, uint64_t through);
+void store__txgen_written(struct store *st, uint64_t through);
+/* At open, after the open transaction: reads (or first writes) the meta record and, with the
+ * index, fills memory from the blocks after the written part, writing generations on the way. */
+SN_MUST_CHECK int store__txgen_open(struct store *st);
+/* Until generations: a store that ran without the index recorded in meta "txidx_from" (u8 1 |
+ * u64 height) the first block it did not index; store__txgen_open takes it over. */
 #define STORE_KEY_TXIDX_FROM "txidx_from"
 #define STORE_TXIDX_FROM_LEN 9
-/* Indexes the transaction with this id as the index-th of block height: an LMDB return code. */
-SN_MUST_CHECK int store__txs_put(struct store *st, MDB_txn *txn, const uint8_t id[SN_HASH_LEN], uint64_t height,
-                                 uint32_t index);
 
 /* An account as the store keeps it (schema 2, docs/storage.md): the fields registration
  * fixes under its key in `accounts`, and the ones transactions change under its seq in

@@ -4,6 +4,7 @@
 #include "storage/store_int.h"
 
 #include <sodium.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -35,6 +36,7 @@ struct store_wtxn {
 	struct merkle_update mu;
 	struct store_group *group; /* writing into a commit group's transaction, or NULL */
 	bool speculative;
+	bool txgen_written;       /* wtxn_write wrote the txs index's generation with this block */
 	bool root_valid;
 	uint8_t root[SN_HASH_LEN];
 	uint32_t *sorted; /* with root_valid: the dirty entries in seq order (the root's leaves) */
@@ -151,6 +153,9 @@ struct store_group {
 	struct group_vol *vols;         /* personal volume added to existing accounts */
 	size_t n_vols, cap_vols;
 	int failed;                     /* an error that poisoned the transaction */
+	struct store_txmem_ent *txp;    /* the blocks' transactions, for the txs index */
+	size_t n_txp, cap_txp;
+	bool txgen_written;             /* group_finish wrote them as a generation */
 	bool merkle_ahead;              /* st->merkle holds blocks that are not durable yet */
 	/* Accounts the group's blocks changed, latest value, written to LMDB once at the end
 	 * (an account several blocks touch costs one put; the accounts table stays clean until
@@ -656,34 +661,6 @@ static int put(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kn, const void *
 	return mdb_put(txn, dbi, &mk, &mv, 0);
 }
 
-/* txs value v1: u8 version | u64 height | u32 index */
-int store__txs_put(struct store *st, MDB_txn *txn, const uint8_t id[SN_HASH_LEN], uint64_t height, uint32_t index)
-{
-	uint8_t loc[13];
-	struct sn_writer lw = sn_writer_init(loc, sizeof(loc));
-
-	sn_write_u8(&lw, 1);
-	sn_write_le64(&lw, height);
-	sn_write_le32(&lw, index);
-	return put(txn, st->db_txs, id, SN_HASH_LEN, loc, sizeof(loc));
-}
-
-/* Without the txs index: the first block committed so records that blocks from its height on
- * are not indexed (a store opened with the index again indexes them, store_open). */
-static int txidx_gap_mark(struct store *st, MDB_txn *txn, uint64_t height)
-{
-	MDB_val k = { strlen(STORE_KEY_TXIDX_FROM), (void *)STORE_KEY_TXIDX_FROM }, v;
-	uint8_t rec[STORE_TXIDX_FROM_LEN];
-	struct sn_writer w = sn_writer_init(rec, sizeof(rec));
-	int rc = mdb_get(txn, st->db_meta, &k, &v);
-
-	if (rc != MDB_NOTFOUND)
-		return rc; /* 0: marked already, by an earlier block */
-	sn_write_u8(&w, 1);
-	sn_write_le64(&w, height);
-	return put(txn, st->db_meta, STORE_KEY_TXIDX_FROM, strlen(STORE_KEY_TXIDX_FROM), rec, sizeof(rec));
-}
-
 /* An account's changing half under its seq; with created, also the half its registration
  * fixed, under its key (docs/storage.md: a transfer rewrites 25 bytes, not the record). */
 static int account_put(struct store *st, MDB_txn *txn, const struct store_account *a, bool created)
@@ -734,12 +711,24 @@ static int wtxn_write(struct store_wtxn *w, MDB_txn *txn, const uint32_t *dirty,
 		return rc;
 	if (commit_len && (rc = put(txn, st->db_commits, hb, 8, commit, commit_len)))
 		return rc;
-	if (st->tx_index) {
+	/* A block committed alone: the txs index writes a generation once memory and this block
+	 * hold enough (the block's ids go to memory after the commit otherwise; a commit group
+	 * decides once for all its blocks, group_finish). */
+	w->txgen_written = false;
+	if (accounts && st->tx_index && st->txmem.n + w->n_tx >= st->txgen_txs) {
+		struct store_txmem_ent *e = sn_malloc((w->n_tx ? w->n_tx : 1) * sizeof(*e));
+
+		if (!e)
+			return ENOMEM;
 		for (uint32_t i = 0; i < w->n_tx; i++)
-			if ((rc = store__txs_put(st, txn, w->tx_ids[i], hdr->height, i)))
-				return rc;
-	} else if ((rc = txidx_gap_mark(st, txn, hdr->height))) {
-		return rc;
+			e[i] = (struct store_txmem_ent){ .height = hdr->height, .index = i };
+		for (uint32_t i = 0; i < w->n_tx; i++)
+			memcpy(e[i].id, w->tx_ids[i], SN_HASH_LEN);
+		rc = store__txgen_write(st, txn, e, w->n_tx, hdr->height);
+		sn_free(e);
+		if (rc)
+			return rc;
+		w->txgen_written = true;
 	}
 	for (size_t i = 0; i < w->n_gov; i++)
 		if ((rc = put(txn, st->db_gov, w->gov[i].key, w->gov[i].klen, w->gov[i].val, w->gov[i].vlen)))
@@ -772,6 +761,11 @@ static int wtxn_apply_memory(struct store_wtxn *w, const struct store_info *tip)
 			err = store_deepsum_add_volume(st->deepsum, (uint32_t)oe->a.seq,
 			                               oe->a.personal_volume - oe->orig_pvol);
 	}
+	if (st->tx_index && w->txgen_written)
+		store__txgen_written(st, tip->height);
+	else if (st->tx_index)
+		for (uint32_t i = 0; i < w->n_tx; i++)
+			store__txmem_add(st, w->tx_ids[i], tip->height, i); /* reserved before the commit */
 	st->info = *tip;
 	memcpy(st->gov_root, w->gov_root, SN_HASH_LEN);
 	return err;
@@ -828,7 +822,8 @@ static int group_write(struct store_group *g, struct store_wtxn *w, const uint32
 
 	if ((err = store__merkle_reserve(&st->merkle, &w->mu)) || (err = gacc_reserve(g, n_dirty)) ||
 	    (err = grow_array((void **)&g->news, &g->cap_news, g->n_news, w->n_new, sizeof(*g->news))) ||
-	    (err = grow_array((void **)&g->vols, &g->cap_vols, g->n_vols, w->n_ent, sizeof(*g->vols))))
+	    (err = grow_array((void **)&g->vols, &g->cap_vols, g->n_vols, w->n_ent, sizeof(*g->vols))) ||
+	    (st->tx_index && (err = grow_array((void **)&g->txp, &g->cap_txp, g->n_txp, w->n_tx, sizeof(*g->txp)))))
 		return err;
 	uint64_t t0 = sn_time_mono_ns();
 	if ((rc = wtxn_write(w, g->txn, dirty, n_dirty, false, hdr, hash, block, block_len, commit, commit_len, tip))) {
@@ -854,6 +849,13 @@ static int group_write(struct store_group *g, struct store_wtxn *w, const uint32
 		if (!oe->is_new && oe->a.personal_volume != oe->orig_pvol)
 			g->vols[g->n_vols++] = (struct group_vol){ .seq = (uint32_t)oe->a.seq,
 				                                   .delta = oe->a.personal_volume - oe->orig_pvol };
+	}
+	for (uint32_t i = 0; i < w->n_tx && st->tx_index; i++) {
+		struct store_txmem_ent *e = &g->txp[g->n_txp++];
+
+		memcpy(e->id, w->tx_ids[i], SN_HASH_LEN);
+		e->height = hdr->height;
+		e->index = i;
 	}
 	g->tip = *tip;
 	memcpy(g->gov_root, w->gov_root, SN_HASH_LEN);
@@ -914,6 +916,8 @@ int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr
 	err = reserve_indexes(st, tip.accounts);
 	if (!err)
 		err = store__merkle_reserve(&st->merkle, &w->mu);
+	if (!err && st->tx_index)
+		err = store__txmem_reserve(st, w->n_tx);
 	pthread_rwlock_unlock(&st->idx_lock);
 	if (err)
 		goto out;
@@ -1029,6 +1033,11 @@ static int group_apply_memory(struct store_group *g)
 	}
 	for (size_t i = 0; i < g->n_vols && !err; i++)
 		err = store_deepsum_add_volume(st->deepsum, g->vols[i].seq, g->vols[i].delta);
+	if (st->tx_index && g->txgen_written)
+		store__txgen_written(st, g->tip.height);
+	else if (st->tx_index)
+		for (size_t i = 0; i < g->n_txp; i++)
+			store__txmem_add(st, g->txp[i].id, g->txp[i].height, g->txp[i].index); /* reserved */
 	st->info = g->tip;
 	st->info.map_size = map_size;
 	memcpy(st->gov_root, g->gov_root, SN_HASH_LEN);
@@ -1079,8 +1088,20 @@ static int group_finish(struct store_group *g, bool commit)
 			g->failed = err;
 			goto abandon;
 		}
+		/* The txs index: one generation for memory and the whole group once they hold
+		 * enough (a group is ~100k transactions: mostly it does); memory keeps them
+		 * otherwise. */
+		if (st->tx_index && g->n_txp && st->txmem.n + g->n_txp >= st->txgen_txs) {
+			if ((rc = store__txgen_write(st, g->txn, g->txp, g->n_txp, g->tip.height))) {
+				err = g->failed = rc == ENOMEM ? SN_E_NOMEM : store__mdb_err(rc, "writing the txs index");
+				goto abandon;
+			}
+			g->txgen_written = true;
+		}
 		pthread_rwlock_wrlock(&st->idx_lock);
 		err = reserve_indexes(st, g->tip.accounts);
+		if (!err && st->tx_index && !g->txgen_written)
+			err = store__txmem_reserve(st, g->n_txp);
 		pthread_rwlock_unlock(&st->idx_lock);
 		if (!err) {
 			rc = mdb_txn_commit(g->txn); /* no lock across the fsync, as in store_wtxn_commit */
@@ -1132,6 +1153,7 @@ abandon:
 	}
 	sn_free(g->news);
 	sn_free(g->vols);
+	sn_free(g->txp);
 	sn_free(g->acc);
 	sn_free(g->acc_slots);
 	sn_free(g);

@@ -412,11 +412,12 @@ static void test_replay_is_deterministic(void **state)
 	fx_free(&e);
 }
 
-/* Reopens f's store with or without the txs index (and a new engine on it); with tight, with
- * a map no larger than what the store holds (LMDB keeps the map at least that large). */
-static void fx_reopen_map(struct fixture *f, bool tx_index, bool tight)
+/* Reopens f's store with or without the txs index (and a new engine on it), writing a
+ * generation every txgen transactions; with tight, with a map no larger than what the store
+ * holds (LMDB keeps the map at least that large). */
+static void fx_reopen_map(struct fixture *f, bool tx_index, size_t txgen, bool tight)
 {
-	struct store_opts o = { .chain_id = TU_CHAIN, .no_sync = true, .no_tx_index = !tx_index,
+	struct store_opts o = { .chain_id = TU_CHAIN, .no_sync = true, .no_tx_index = !tx_index, .txgen_txs = txgen,
 		                .map_size = tight ? 4096 : 0 };
 
 	node_engine_free(f->eng);
@@ -427,16 +428,22 @@ static void fx_reopen_map(struct fixture *f, bool tx_index, bool tight)
 
 static void fx_reopen(struct fixture *f, bool tx_index)
 {
-	fx_reopen_map(f, tx_index, false);
+	fx_reopen_map(f, tx_index, 700, false);
 }
 
-/* Every transaction of a's blocks [from, to] is where a's index says: in b's index (found) or
- * absent from it (!found). Returns how many transactions there were. */
-static size_t txs_indexed_as(struct store *a, struct store *b, uint64_t from, uint64_t to, bool found)
+/* b's index against the blocks of a (b holds the same chain): every transaction of a block
+ * below b's gap (store_tx_index_gap; none: the tip + 1) is found where its block holds it,
+ * none above. Returns how many transactions were found. */
+static size_t index_matches_blocks(struct store *a, struct store *b)
 {
-	size_t n = 0;
+	struct store_info ib;
+	uint64_t from;
+	size_t found = 0;
 
-	for (uint64_t h = from; h <= to; h++) {
+	store_info_get(b, &ib);
+	if (store_tx_index_gap(b, &from) != SN_OK)
+		from = ib.height + 1;
+	for (uint64_t h = 1; h <= ib.height; h++) {
 		struct store_block blk;
 		uint8_t *raw, id[SN_HASH_LEN];
 		const uint8_t *tx;
@@ -444,25 +451,23 @@ static size_t txs_indexed_as(struct store *a, struct store *b, uint64_t from, ui
 
 		assert_int_equal(store_block_get(a, h, &raw, &len), SN_OK);
 		assert_int_equal(store_block_decode(&blk, raw, len), SN_OK);
-		for (uint32_t i = 0; store_block_next_tx(&blk, &pos, &tx, &tlen); i++, n++) {
-			uint64_t ha, hb;
-			uint32_t ia, ib;
+		for (uint32_t i = 0; store_block_next_tx(&blk, &pos, &tx, &tlen); i++) {
+			uint64_t hb;
+			uint32_t ib2;
 
 			store_tx_id(id, tx, tlen);
-			assert_int_equal(store_tx_locate(a, id, &ha, &ia), SN_OK);
-			assert_int_equal(ha, h);
-			assert_int_equal(ia, i);
-			if (!found) {
-				assert_int_equal(store_tx_locate(b, id, &hb, &ib), SN_E_NOTFOUND);
+			if (h >= from) {
+				assert_int_equal(store_tx_locate(b, id, &hb, &ib2), SN_E_NOTFOUND);
 				continue;
 			}
-			assert_int_equal(store_tx_locate(b, id, &hb, &ib), SN_OK);
+			assert_int_equal(store_tx_locate(b, id, &hb, &ib2), SN_OK);
 			assert_int_equal(hb, h);
-			assert_int_equal(ib, i);
+			assert_int_equal(ib2, i);
+			found++;
 		}
 		sn_free(raw);
 	}
-	return n;
+	return found;
 }
 
 /* Blocks of per_block transfers each, among accounts 1..8 (registered), all valid. */
@@ -497,13 +502,15 @@ static void transfer_blocks(struct fixture *f, int blocks, size_t per_block)
 	}
 }
 
-/* store_opts.no_tx_index: blocks committed without the index, block by block (a producer) or
- * in commit groups (a replay), are not found; the store records where its gap starts; and
- * opening it with the index again indexes them, to the same places as a store that always
- * indexed. */
-static void test_tx_index_off_and_caught_up(void **state)
+/* The txs index (docs/storage.md): ids in memory, written as a generation every 700 here,
+ * by blocks committed alone and by commit groups; rebuilt from the blocks at open. Without
+ * the index (store_opts.no_tx_index) nothing from the first block not written on is found,
+ * and the store says so; opened with it again, it indexes them, growing a map that fills. */
+static void test_txs_index(void **state)
 {
-	struct fixture a = fx_new(2, FEE), b = fx_new_grouped(2, FEE, 500, 64u << 20);
+	enum { ALL = 8 + 8 * 500 };
+	struct fixture a = fx_new(2, FEE), b = fx_new_grouped(2, FEE, 2000, 64u << 20),
+	               c = fx_new_grouped(2, FEE, 2000, 64u << 20);
 	struct store_info ia, ib0, ib1;
 	uint8_t **blks;
 	size_t *lens, applied;
@@ -511,82 +518,76 @@ static void test_tx_index_off_and_caught_up(void **state)
 	uint64_t from;
 
 	(void)state;
+	fx_reopen(&a, true);
 	for (uint64_t i = 1; i <= 8; i++)
 		do_register(&a, 0, i, 1000000000ull);
-	transfer_blocks(&a, 8, 500); /* 4,000: more index pages than LMDB has free in b below */
+	transfer_blocks(&a, 8, 500);
 	store_info_get(a.st, &ia);
+	assert_int_equal(store_tx_index_gap(a.st, &from), SN_E_NOTFOUND);
+	assert_int_equal(index_matches_blocks(a.st, a.st), ALL); /* block by block: 5 generations */
+	fx_reopen(&a, true);
+	assert_int_equal(index_matches_blocks(a.st, a.st), ALL); /* the rest rebuilt from blocks */
 	blks = calloc(ia.height, sizeof(*blks));
 	lens = calloc(ia.height, sizeof(*lens));
 	for (uint64_t h = 1; h <= ia.height; h++)
 		assert_int_equal(store_block_get(a.st, h, &blks[h - 1], &lens[h - 1]), SN_OK);
-	assert_int_equal(store_tx_index_gap(a.st, &from), SN_E_NOTFOUND);
 
-	/* b: blocks 1..4 with the index, the rest without, in commit groups. */
+	/* c: commit groups of ~2000 with the index: a generation per group */
+	fx_reopen(&c, true);
+	assert_int_equal(node_engine_apply_blocks(c.eng, (const uint8_t *const *)blks, lens, NULL, NULL, ia.height,
+	                                          &applied, &r),
+	                 SN_OK);
+	assert_int_equal(index_matches_blocks(a.st, c.st), ALL);
+	fx_reopen(&c, true);
+	assert_int_equal(index_matches_blocks(a.st, c.st), ALL);
+
+	/* b: blocks 1..4 with the index (in memory only), the rest without, in groups */
+	fx_reopen(&b, true);
 	assert_int_equal(node_engine_apply_blocks(b.eng, (const uint8_t *const *)blks, lens, NULL, NULL, 4, &applied, &r),
 	                 SN_OK);
+	assert_int_equal(index_matches_blocks(a.st, b.st), 4);
 	fx_reopen(&b, false);
-	assert_int_equal(store_tx_index_gap(b.st, &from), SN_E_NOTFOUND); /* nothing missing yet */
+	assert_int_equal(store_tx_index_gap(b.st, &from), SN_OK);
+	assert_int_equal(from, 0); /* memory (the genesis block on) is not kept without the index */
 	assert_int_equal(node_engine_apply_blocks(b.eng, (const uint8_t *const *)blks + 4, lens + 4, NULL, NULL,
 	                                          ia.height - 5, &applied, &r),
 	                 SN_OK);
-	assert_int_equal(store_tx_index_gap(b.st, &from), SN_OK);
-	assert_int_equal(from, 5);
-	assert_int_equal(txs_indexed_as(a.st, b.st, 1, 4, true), 4); /* the first registrations */
-	assert_int_equal(txs_indexed_as(a.st, b.st, 5, ia.height - 1, false), 4 + 7 * 500);
-	/* reopened still without it: the gap stays where it began; the last block, alone */
-	fx_reopen(&b, false);
 	assert_int_equal(node_engine_apply_block(b.eng, blks[ia.height - 1], lens[ia.height - 1], NULL, 0, &r), SN_OK);
 	assert_int_equal(store_tx_index_gap(b.st, &from), SN_OK);
-	assert_int_equal(from, 5);
-	assert_int_equal(txs_indexed_as(a.st, b.st, ia.height, ia.height, false), 500);
-	/* with the index again: every block indexed as a's, the gap gone, and it stays so; the
-	 * map, no larger than the store, fills on the way and grows */
-	fx_reopen_map(&b, false, true);
+	assert_int_equal(from, 0);
+	assert_int_equal(index_matches_blocks(a.st, b.st), 0);
+	/* with the index again, from a map no larger than the store: everything, the map grown */
+	fx_reopen_map(&b, false, 700, true);
 	store_info_get(b.st, &ib0);
-	fx_reopen_map(&b, true, true);
+	fx_reopen_map(&b, true, 1200, true); /* generations through blocks 11 and 14; 15, 16 in memory */
 	store_info_get(b.st, &ib1);
 	assert_true(ib1.map_size > ib0.map_size);
 	assert_int_equal(store_tx_index_gap(b.st, &from), SN_E_NOTFOUND);
-	assert_int_equal(txs_indexed_as(a.st, b.st, 1, ia.height, true), 8 + 8 * 500);
-	{
-		struct store_info ib;
+	assert_int_equal(index_matches_blocks(a.st, b.st), ALL);
+	store_info_get(b.st, &ib1);
+	assert_int_equal(ib1.height, ia.height);
+	assert_memory_equal(ib1.state_root, ia.state_root, SN_HASH_LEN);
+	/* without it once more: the generations written stay found, memory's blocks do not */
+	fx_reopen(&b, false);
+	assert_int_equal(store_tx_index_gap(b.st, &from), SN_OK);
+	assert_int_equal(from, 15);
+	assert_int_equal(index_matches_blocks(a.st, b.st), ALL - 2 * 500);
 
-		store_info_get(b.st, &ib);
-		assert_int_equal(ib.height, ia.height);
-		assert_memory_equal(ib.state_root, ia.state_root, SN_HASH_LEN);
-	}
-	fx_reopen(&b, true);
-	assert_int_equal(store_tx_index_gap(b.st, &from), SN_E_NOTFOUND);
-	/* a producer without the index: its next block is not found until it reopens with it */
+	/* a producer without the index: its next block is not found until it has it again */
 	fx_reopen(&a, false);
 	do_register(&a, 0, 100000, 1);
 	assert_int_equal(store_tx_index_gap(a.st, &from), SN_OK);
-	assert_int_equal(from, ia.height + 1);
-	assert_int_equal(txs_indexed_as(b.st, a.st, 1, ia.height, true), txs_indexed_as(a.st, b.st, 1, ia.height, true));
+	assert_true(index_matches_blocks(a.st, a.st) < ALL + 1);
 	fx_reopen(&a, true);
-	{
-		struct store_block blk;
-		uint8_t *raw, id[SN_HASH_LEN];
-		const uint8_t *tx;
-		size_t len, tlen, pos = 0;
-		uint64_t h;
-		uint32_t i;
-
-		assert_int_equal(store_block_get(a.st, ia.height + 1, &raw, &len), SN_OK);
-		assert_int_equal(store_block_decode(&blk, raw, len), SN_OK);
-		assert_true(store_block_next_tx(&blk, &pos, &tx, &tlen));
-		store_tx_id(id, tx, tlen);
-		assert_int_equal(store_tx_locate(a.st, id, &h, &i), SN_OK);
-		assert_int_equal(h, ia.height + 1);
-		assert_int_equal(i, 0);
-		sn_free(raw);
-	}
+	assert_int_equal(store_tx_index_gap(a.st, &from), SN_E_NOTFOUND);
+	assert_int_equal(index_matches_blocks(a.st, a.st), ALL + 1);
 	for (uint64_t h = 0; h < ia.height; h++)
 		sn_free(blks[h]);
 	free(blks);
 	free(lens);
 	fx_free(&a);
 	fx_free(&b);
+	fx_free(&c);
 }
 
 /* Builds a block by hand (valid header fields, given transactions, correct tx root, given
@@ -832,7 +833,7 @@ int main(void)
 		cmocka_unit_test(test_every_error),
 		cmocka_unit_test(test_team_figures_match_oracle),
 		cmocka_unit_test(test_replay_is_deterministic),
-		cmocka_unit_test(test_tx_index_off_and_caught_up),
+		cmocka_unit_test(test_txs_index),
 		cmocka_unit_test(test_block_rejected_whole),
 		cmocka_unit_test(test_alloc_failures_leave_store_consistent),
 		cmocka_unit_test(test_check_async),

@@ -241,43 +241,64 @@ static void raw_flip(const char *dir, const char *name, const void *key, size_t 
 	raw_close(env, txn);
 }
 
-/* The txs index's gap record (docs/storage.md) that does not decode: opening with the index
- * (which would index the gap) fails with corrupt, cleanly, after the open transaction
- * committed (it once freed that transaction twice); without the index the store opens and
- * store_tx_index_gap says corrupt. A valid record past the tip just goes away. */
-static void test_txidx_gap_corrupt(void **state)
+/* Puts (or with len 0 deletes) meta record key behind the store's back. */
+static void raw_meta(const char *dir, const char *key, const void *val, size_t len)
+{
+	MDB_txn *txn;
+	MDB_env *env = raw_open(dir, &txn);
+	MDB_dbi dbi;
+	MDB_val k = { strlen(key), (void *)key }, v = { len, (void *)val };
+
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	if (len)
+		assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	else
+		assert_int_equal(mdb_del(txn, dbi, &k, NULL), 0);
+	raw_close(env, txn);
+}
+
+/* The txs index's meta record (docs/storage.md): one that does not decode makes opening fail
+ * with corrupt, cleanly, after the open transaction committed (an error there once freed
+ * that transaction twice); a store from before generations gets one, and its gap record
+ * (txidx_from, written while it ran without the index) is taken over. */
+static void test_txgen_meta(void **state)
 {
 	struct store_opts on = { .chain_id = TU_CHAIN }, off = { .chain_id = TU_CHAIN, .no_tx_index = true };
 	char *dir;
 	struct store *st = tu_store_new(&dir, 1000, 1, true);
-	MDB_txn *txn;
-	MDB_env *env;
-	MDB_dbi dbi;
-	MDB_val k = { strlen(STORE_KEY_TXIDX_FROM), (void *)STORE_KEY_TXIDX_FROM }, v;
-	uint8_t bad[3] = { 1, 2, 3 }, past[STORE_TXIDX_FROM_LEN] = { 1, 99 };
+	uint8_t bad[3] = { 1, 2, 3 }, gap[STORE_TXIDX_FROM_LEN] = { 1, 1 };
 	uint64_t from;
 
 	(void)state;
 	assert_int_equal(commit_register_block(st, 0, 1, 3), SN_OK);
+	assert_int_equal(commit_register_block(st, 0, 4, 3), SN_OK);
 	store_close(st);
-	env = raw_open(dir, &txn);
-	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
-	v = (MDB_val){ sizeof(bad), bad };
-	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
-	raw_close(env, txn);
+	raw_meta(dir, "txgen", bad, sizeof(bad));
 	assert_int_equal(store_open(&st, dir, &on), SN_E_CORRUPT);
-	assert_int_equal(store_open(&st, dir, &off), SN_OK);
-	assert_int_equal(store_tx_index_gap(st, &from), SN_E_CORRUPT);
-	store_close(st);
-	/* from block 99 on, on a store at height 1: nothing to index, and no gap after */
-	env = raw_open(dir, &txn);
-	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
-	v = (MDB_val){ sizeof(past), past };
-	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
-	raw_close(env, txn);
+	assert_int_equal(store_open(&st, dir, &off), SN_E_CORRUPT);
+	/* before generations, run without the index from block 1 on */
+	raw_meta(dir, "txgen", NULL, 0);
+	raw_meta(dir, STORE_KEY_TXIDX_FROM, gap, sizeof(gap));
 	assert_int_equal(store_open(&st, dir, &off), SN_OK);
 	assert_int_equal(store_tx_index_gap(st, &from), SN_OK);
-	assert_int_equal(from, 99);
+	assert_int_equal(from, 1);
+	store_close(st);
+	{
+		MDB_txn *txn;
+		MDB_env *env = raw_open(dir, &txn);
+		MDB_dbi dbi;
+		MDB_val k = { strlen(STORE_KEY_TXIDX_FROM), STORE_KEY_TXIDX_FROM }, v;
+
+		assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+		assert_int_equal(mdb_get(txn, dbi, &k, &v), MDB_NOTFOUND); /* taken over */
+		k = (MDB_val){ 5, "txgen" };
+		assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+		raw_close(env, txn);
+	}
+	/* and before generations, every block indexed in txs: no gap even without the index */
+	raw_meta(dir, "txgen", NULL, 0);
+	assert_int_equal(store_open(&st, dir, &off), SN_OK);
+	assert_int_equal(store_tx_index_gap(st, &from), SN_E_NOTFOUND);
 	store_close(st);
 	assert_int_equal(store_open(&st, dir, &on), SN_OK);
 	assert_int_equal(store_tx_index_gap(st, &from), SN_E_NOTFOUND);
@@ -824,7 +845,7 @@ int main(void)
 		cmocka_unit_test(test_kill9_mid_group),
 		cmocka_unit_test(test_reads_during_commits),
 		cmocka_unit_test(test_grow_map_waits_for_writer),
-		cmocka_unit_test(test_txidx_gap_corrupt),
+		cmocka_unit_test(test_txgen_meta),
 	};
 
 	assert_int_equal(sn_crypto_init(), SN_OK);
