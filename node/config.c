@@ -35,8 +35,8 @@ static const struct cfg_key cfg_keys[] = {
 	U64("node", "map_size_mb", map_size_mb, 1, 1u << 24, "1024",
 	    "initial LMDB map size in MiB (it grows when full)"),
 	U64("node", "tx_index", tx_index, 0, 1, "1",
-	    "1: index committed transactions by id (get_tx, settle tx); 0: do not, writing far less to disk "
-	    "per transaction; turned back on, the node indexes the blocks it missed when it starts"),
+	    "1: index committed transactions by id (get_tx, settle tx); 0: do not (get_tx finds pending ones "
+	    "only); turned back on, the node indexes the blocks it missed when it starts"),
 	STR("rpc", "address", rpc_address, "127.0.0.1", "JSON-RPC listen address (127.0.0.1 keeps it local)"),
 	U64("rpc", "port", rpc_port, 1, 65535, "8645", "JSON-RPC listen port"),
 	STR("rpc", "user", rpc_user, "", "optional basic-auth user (the cookie file always works)"),
