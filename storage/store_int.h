@@ -87,6 +87,7 @@ struct store {
 		size_t n, cap;
 		uint32_t *slots;
 		size_t n_slots;
+		unsigned char hash_key[16]; /* crypto_shorthash_KEYBYTES, made at open */
 	} txmem; /* idx_lock */
 	/* Two locks, always taken in this order:
 	 * - lock (the map): held for reading by every LMDB read transaction for as long as it

@@ -11,6 +11,7 @@
 #include "storage/store_int.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,12 +37,15 @@ static MDB_val mv(const void *p, size_t n)
 
 /* ---------------------------------------------------------------- memory */
 
-static uint32_t mem_hash(const uint8_t id[SN_HASH_LEN])
-{
-	uint32_t h;
+_Static_assert(sizeof(((struct store_txmem *)0)->hash_key) == crypto_shorthash_KEYBYTES, "siphash key");
 
-	memcpy(&h, id, sizeof(h)); /* ids are hashes: any 4 bytes are uniform */
-	return h;
+/* Ids are hashes, but a sender can grind them: a keyed hash keeps the probes short. */
+static uint32_t mem_hash(const struct store_txmem *m, const uint8_t id[SN_HASH_LEN])
+{
+	uint8_t h[crypto_shorthash_BYTES];
+
+	crypto_shorthash(h, id, SN_HASH_LEN, m->hash_key);
+	return (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
 }
 
 const struct store_txmem_ent *store__txmem_find(const struct store *st, const uint8_t id[SN_HASH_LEN])
@@ -51,7 +55,7 @@ const struct store_txmem_ent *store__txmem_find(const struct store *st, const ui
 
 	if (!m->n_slots)
 		return NULL;
-	for (uint32_t i = mem_hash(id) & mask;; i = (i + 1) & mask) {
+	for (uint32_t i = mem_hash(m, id) & mask;; i = (i + 1) & mask) {
 		uint32_t s = m->slots[i];
 
 		if (!s)
@@ -87,7 +91,7 @@ int store__txmem_reserve(struct store *st, size_t more)
 		if (!s)
 			return SN_E_NOMEM;
 		for (size_t k = 0; k < m->n; k++) {
-			uint32_t i = mem_hash(m->ent[k].id) & mask;
+			uint32_t i = mem_hash(m, m->ent[k].id) & mask;
 
 			while (s[i])
 				i = (i + 1) & mask;
@@ -103,7 +107,7 @@ int store__txmem_reserve(struct store *st, size_t more)
 void store__txmem_add(struct store *st, const uint8_t id[SN_HASH_LEN], uint64_t height, uint32_t index)
 {
 	struct store_txmem *m = &st->txmem;
-	uint32_t mask = (uint32_t)m->n_slots - 1, i = mem_hash(id) & mask;
+	uint32_t mask = (uint32_t)m->n_slots - 1, i = mem_hash(m, id) & mask;
 	struct store_txmem_ent *e = &m->ent[m->n];
 
 	memcpy(e->id, id, SN_HASH_LEN);
@@ -127,7 +131,9 @@ void store__txmem_free(struct store *st)
 {
 	sn_free(st->txmem.ent);
 	sn_free(st->txmem.slots);
-	memset(&st->txmem, 0, sizeof(st->txmem));
+	st->txmem.ent = NULL;
+	st->txmem.slots = NULL;
+	st->txmem.n = st->txmem.cap = st->txmem.n_slots = 0;
 }
 
 /* ---------------------------------------------------------------- generations */
@@ -282,6 +288,7 @@ int store__txgen_open(struct store *st)
 	bool wrote = true;
 	int rc, err;
 
+	crypto_shorthash_keygen(st->txmem.hash_key);
 	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)))
 		return store__mdb_err(rc, "opening the txs index");
 	if ((rc = txgen_meta(st, txn))) {
