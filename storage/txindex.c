@@ -213,7 +213,8 @@ void store__txgen_written(struct store *st, uint64_t through)
  * while it ran without the index ("txidx_from"), which goes away. An LMDB return code. */
 static int txgen_meta(struct store *st, MDB_txn *txn)
 {
-	MDB_val k = mv(KEY_TXGEN, strlen(KEY_TXGEN)), v, ok = mv(STORE_KEY_TXIDX_FROM, strlen(STORE_KEY_TXIDX_FROM)), ov;
+	MDB_val k = mv(KEY_TXGEN, strlen(KEY_TXGEN)), v, ov;
+	MDB_val ok = mv(STORE_KEY_TXIDX_FROM, strlen(STORE_KEY_TXIDX_FROM));
 	uint8_t rec[TXGEN_REC_LEN];
 	struct sn_reader r;
 	int rc = mdb_get(txn, st->db_meta, &k, &v);
@@ -336,12 +337,15 @@ int store__txgen_open(struct store *st)
 		if (rc) {
 			SN_LOG(SN_LOG_ERROR, "store", "rebuilding the txs index: %s",
 			       rc == ENOMEM ? "out of memory" : mdb_strerror(rc));
-			return rc == MDB_CORRUPTED ? SN_E_CORRUPT : rc == ENOMEM ? SN_E_NOMEM : store__mdb_err(rc, "rebuilding the txs index");
+			if (rc == MDB_CORRUPTED || rc == ENOMEM)
+				return rc == ENOMEM ? SN_E_NOMEM : SN_E_CORRUPT;
+			return store__mdb_err(rc, "rebuilding the txs index");
 		}
 	}
 	if (gens || st->txmem.n)
 		SN_LOG(SN_LOG_INFO, "store",
-		       "txs index: %zu transactions of blocks %llu..%llu in memory, %llu generations written, in %.1f s",
+		       "txs index: %zu transactions of blocks %llu..%llu in memory, %llu generations written, "
+		       "in %.1f s",
 		       st->txmem.n, (unsigned long long)st->txgen_height, (unsigned long long)st->info.height,
 		       (unsigned long long)gens, (double)(sn_time_mono_ns() - t0) / 1e9);
 	return SN_OK;

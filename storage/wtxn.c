@@ -1093,7 +1093,8 @@ static int group_finish(struct store_group *g, bool commit)
 		 * otherwise. */
 		if (st->tx_index && g->n_txp && st->txmem.n + g->n_txp >= st->txgen_txs) {
 			if ((rc = store__txgen_write(st, g->txn, g->txp, g->n_txp, g->tip.height))) {
-				err = g->failed = rc == ENOMEM ? SN_E_NOMEM : store__mdb_err(rc, "writing the txs index");
+				err = rc == ENOMEM ? SN_E_NOMEM : store__mdb_err(rc, "writing the txs index");
+				g->failed = err;
 				goto abandon;
 			}
 			g->txgen_written = true;

@@ -481,6 +481,7 @@ static void transfer_blocks(struct fixture *f, int blocks, size_t per_block)
 
 	assert_true(per_block <= 512);
 	for (int b = 0; b < blocks; b++) {
+		struct node_propose_opts o = { .time_ms = 1700000002000ull + (uint64_t)b };
 		uint8_t *blk, to[SN_PUBKEY_LEN];
 		size_t blen;
 
@@ -493,10 +494,7 @@ static void transfer_blocks(struct fixture *f, int blocks, size_t per_block)
 			lens[k] = tu_tx(bufs[k], STORE_TX_TRANSFER, from, nonce[from]++, FEE, to, 1);
 			txs[k] = bufs[k];
 		}
-		assert_int_equal(node_engine_propose(f->eng, txs, lens, per_block,
-		                                     &(struct node_propose_opts){ .time_ms = 1700000002000ull + (uint64_t)b },
-		                                     errs, &blk, &blen, &inc),
-		                 SN_OK);
+		assert_int_equal(node_engine_propose(f->eng, txs, lens, per_block, &o, errs, &blk, &blen, &inc), SN_OK);
 		assert_int_equal(inc, per_block);
 		sn_free(blk);
 	}
