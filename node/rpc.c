@@ -280,7 +280,7 @@ static json_t *m_get_tx(struct node_daemon *d, json_t *params, json_t **err)
 			snprintf(msg, sizeof(msg),
 			         "no such transaction pending, nor committed up to block %llu (this node does not index "
 			         "committed transactions from block %llu on: node.tx_index = 0)",
-			         (unsigned long long)(from ? from - 1 : 0), (unsigned long long)from);
+			         (unsigned long long)(from - 1), (unsigned long long)from);
 		else
 			snprintf(msg, sizeof(msg), "no such transaction (neither committed nor pending)");
 		*err = rpc_err(NODE_RPC_NOT_FOUND, msg, NULL);

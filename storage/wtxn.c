@@ -720,10 +720,11 @@ static int wtxn_write(struct store_wtxn *w, MDB_txn *txn, const uint32_t *dirty,
 
 		if (!e)
 			return ENOMEM;
-		for (uint32_t i = 0; i < w->n_tx; i++)
-			e[i] = (struct store_txmem_ent){ .height = hdr->height, .index = i };
-		for (uint32_t i = 0; i < w->n_tx; i++)
+		for (uint32_t i = 0; i < w->n_tx; i++) {
 			memcpy(e[i].id, w->tx_ids[i], SN_HASH_LEN);
+			e[i].height = hdr->height;
+			e[i].index = i;
+		}
 		rc = store__txgen_write(st, txn, e, w->n_tx, hdr->height);
 		sn_free(e);
 		if (rc)
@@ -956,6 +957,10 @@ int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr
 		} else {
 			mdb_txn_abort(txn);
 			txn = NULL;
+			if (rc == ENOMEM) { /* aborted before the commit: nothing written, memory as it was */
+				err = SN_E_NOMEM;
+				goto out;
+			}
 		}
 		if (rc != MDB_MAP_FULL || attempt >= 20) {
 			err = store__mdb_err(rc, "writing block");
