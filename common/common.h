@@ -72,7 +72,8 @@
 	X(E_BUSY, "busy", "busy, try again")                                          \
 	X(E_CANCELLED, "cancelled", "cancelled")                                       \
 	X(E_TIMEOUT, "timeout", "timed out")                                           \
-	X(E_BANNED, "banned", "peer is banned for misbehaviour")
+	X(E_BANNED, "banned", "peer is banned for misbehaviour")                       \
+	X(E_DISKFULL, "disk_full", "no space left for the store: free disk space, writes resume by themselves")
 
 enum sn_err_index {
 #define SN_ERR_INDEX(n, s, m) SN__IDX_##n,

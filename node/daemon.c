@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #define BLOCK_POLL_MS 50 /* how often the producer looks at the mempool */
+#define DISKFULL_RETRY_MS 1000 /* how often it tries a block again while the disk is full */
 
 static uint64_t now_ms_wall(void)
 {
@@ -102,6 +103,10 @@ static void produce_done(uv_work_t *w, int status)
 		err = store_grow_map(d->st);
 		SN_LOG(err ? SN_LOG_ERROR : SN_LOG_INFO, "producer", "block not produced: storage map full; %s",
 		       err ? sn_strerror(err) : "map grown, the next block follows");
+	} else if (j->err == SN_E_DISKFULL) {
+		/* The store said so (once); the block is tried again every DISKFULL_RETRY_MS, its
+		 * transactions still pending. */
+		SN_LOG(SN_LOG_DEBUG, "producer", "block not produced: %s", sn_strerror(j->err));
 	} else if (j->err) {
 		SN_LOG(SN_LOG_ERROR, "producer", "block not produced: %s", sn_strerror(j->err));
 	} else {
@@ -204,6 +209,8 @@ static void on_block_timer(uv_timer_t *t)
 
 	if (d->stopping || d->producing || !d->ready || store_status(d->st) || !producer_still_validator(d))
 		return;
+	if (store_disk_full(d->st) && since < DISKFULL_RETRY_MS)
+		return;
 	if (node_mempool_count(d->mp) > 0 || since >= d->cfg.block_interval_ms)
 		produce_start(d);
 }
@@ -236,6 +243,10 @@ static int on_health(void *ud, const char **reason)
 	}
 	if (store_status(d->st)) {
 		*reason = "store failed: restart the node";
+		return 503;
+	}
+	if (store_disk_full(d->st)) {
+		*reason = "disk full: free space for the store (blocks resume by themselves)";
 		return 503;
 	}
 	*reason = "ok";

@@ -94,7 +94,11 @@ static json_t *m_status(struct node_daemon *d, json_t *params, json_t **err)
 	 * index of committed transactions (node.tx_index = 0 when they were committed) */
 	tx_index = json_pack("{s:b,s:o}", "on", d->cfg.tx_index != 0, "unindexed_from",
 	                     store_tx_index_gap(d->st, &from) == SN_OK ? json_integer((json_int_t)from) : json_null());
-	return json_pack("{s:I,s:I,s:o,s:I,s:o,s:I,s:o,s:o,s:I,s:{s:I,s:I},s:o,s:o,s:s,s:b}", "chain_id",
+	/* "ok"; "disk_full" while blocks cannot be written for want of space (they resume by
+	 * themselves); "failed" after a write error (the node must be restarted) */
+	const char *store = store_status(d->st) ? "failed" : store_disk_full(d->st) ? "disk_full" : "ok";
+
+	return json_pack("{s:I,s:I,s:o,s:I,s:o,s:I,s:o,s:o,s:I,s:{s:I,s:I},s:o,s:o,s:s,s:b,s:s}", "chain_id",
 	                 (json_int_t)i.chain_id, "height", (json_int_t)i.height, "tip_hash",
 	                 node_json_hex(i.tip_hash, SN_HASH_LEN), "tip_time_ms", (json_int_t)i.tip_time_ms, "state_root",
 	                 node_json_hex(i.state_root, SN_HASH_LEN), "accounts", (json_int_t)i.accounts, "treasury",
@@ -102,7 +106,7 @@ static json_t *m_status(struct node_daemon *d, json_t *params, json_t **err)
 	                 (json_int_t)i.params.max_block_txs, "mempool", "count",
 	                 (json_int_t)node_mempool_count(d->mp), "bytes", (json_int_t)node_mempool_bytes(d->mp),
 	                 "tx_index", tx_index, "node_key", node_json_hex(d->node_pk, NODE_ED25519_PK_LEN), "version",
-	                 SETTLED_VERSION, "validator", d->producer);
+	                 SETTLED_VERSION, "validator", d->producer, "store", store);
 }
 
 static json_t *m_get_account(struct node_daemon *d, json_t *params, json_t **err)

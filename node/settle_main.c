@@ -908,6 +908,13 @@ static void print_status(const json_t *s)
 		       json_is_true(json_object_get(txi, "on")) ? "on" : "off", JT(txi, "unindexed_from"));
 	else
 		printf("tx index       %s\n", json_is_true(json_object_get(txi, "on")) ? "on" : "off");
+	if (json_is_string(json_object_get(s, "store"))) {
+		const char *store = json_string_value(json_object_get(s, "store"));
+
+		printf("store          %s\n", strcmp(store, "disk_full") == 0 ? "disk full: no block is written until there is room (free disk space; the node resumes by itself)"
+		                            : strcmp(store, "failed") == 0    ? "failed after a write error: restart the node"
+		                                                              : store);
+	}
 	printf("node key       %s\n", JT(s, "node_key"));
 	printf("version        %s\n", JT(s, "version"));
 }

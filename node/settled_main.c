@@ -118,6 +118,9 @@ int main(int argc, char **argv)
 	}
 	/* libuv writes with write(2): a client that goes away mid-reply must not kill the node. */
 	signal(SIGPIPE, SIG_IGN);
+	/* A file-size limit (ulimit -f) reached by the store is a full disk, not a reason to die:
+	 * the write fails with EFBIG and the store waits for room (store_disk_full). */
+	signal(SIGXFSZ, SIG_IGN);
 	if (!home || !*home)
 		home = ".settled";
 	if (strlen(home) >= sizeof(d.home) - 64)

@@ -249,6 +249,11 @@ SN_MUST_CHECK int store_genesis_init(struct store *st, const struct store_genesi
 
 /* SN_OK, or the error a failed commit latched (SN_E_FATAL): the store then refuses writes. */
 int store_status(struct store *st);
+/* Whether the last commit failed for want of space (the disk or the quota full, or a file-size
+ * limit reached: ENOSPC, EDQUOT, EFBIG). Such a commit returns SN_E_DISKFULL having written
+ * nothing: the store, on disk and in memory, stays at its last block, and a later commit
+ * succeeds once there is room (which clears this). */
+bool store_disk_full(struct store *st);
 
 /* Doubles the map now. A commit grows a full map by itself, but it cannot while a
  * speculative wtxn (a mempool's view) lives: it then fails with SN_E_MAPFULL, and the

@@ -36,6 +36,10 @@ int store__mdb_err(int rc, const char *what)
 		return SN_E_CORRUPT;
 	case ENOMEM:
 		return SN_E_NOMEM;
+	case ENOSPC:
+	case EDQUOT:
+	case EFBIG:
+		return SN_E_DISKFULL; /* logged by store__commit_failed, once per episode */
 	default:
 		SN_LOG(SN_LOG_ERROR, "store", "%s: %s", what, mdb_strerror(rc));
 		return SN_E_IO;
@@ -602,6 +606,39 @@ void store_close(struct store *st)
 int store_status(struct store *st)
 {
 	return atomic_load(&st->fatal);
+}
+
+bool store_disk_full(struct store *st)
+{
+	return atomic_load(&st->disk_full);
+}
+
+void store__disk_full_mark(struct store *st, const char *what, const char *why)
+{
+	if (!atomic_exchange(&st->disk_full, true))
+		SN_LOG(SN_LOG_ERROR, "store", "%s: %s: nothing written; writes resume once there is room", what, why);
+}
+
+int store__commit_failed(struct store *st, int rc, const char *what)
+{
+	int err = store__mdb_err(rc, what);
+
+	if (err == SN_E_DISKFULL) {
+		/* Nothing was written: LMDB writes a commit's pages where the last block's do not
+		 * point, and its meta page last (a failure there sets its own fatal flag, and the
+		 * next write fails with MDB_PANIC). So the store may simply try again later. */
+		store__disk_full_mark(st, what, mdb_strerror(rc));
+	} else if (rc != MDB_MAP_FULL && rc != ENOMEM) {
+		SN_LOG(SN_LOG_ERROR, "store", "commit failed: the store stops accepting writes");
+		st->fatal = SN_E_FATAL;
+	}
+	return err;
+}
+
+void store__commit_succeeded(struct store *st)
+{
+	if (atomic_exchange(&st->disk_full, false))
+		SN_LOG(SN_LOG_INFO, "store", "there is room again: writes resumed");
 }
 
 void store_info_get(struct store *st, struct store_info *out)

@@ -104,6 +104,7 @@ struct store {
 	uint64_t idx_txnid;
 	pthread_mutex_t writer; /* one wtxn at a time */
 	atomic_int fatal;       /* latched error after a failed commit */
+	atomic_bool disk_full;  /* the last commit failed for want of space (store_disk_full) */
 	struct store_info info;
 	struct merkle merkle;
 	struct store_deepsum *deepsum;
@@ -150,6 +151,14 @@ SN_MUST_CHECK int store__account_hot_decode(struct store_account *a, const uint8
 
 /* Maps an LMDB return code to an sn error (logging where it happened). */
 int store__mdb_err(int rc, const char *what);
+/* A write transaction failed with rc (LMDB's or errno) and was aborted: returns the error
+ * (store__mdb_err). For want of space (SN_E_DISKFULL) marks the store disk_full, logging once;
+ * for anything but a full map or ENOMEM latches it fatal. */
+int store__commit_failed(struct store *st, int rc, const char *what);
+/* Marks the store disk_full (logging once per episode): a write failed for want of space. */
+void store__disk_full_mark(struct store *st, const char *what, const char *why);
+/* A commit succeeded: clears disk_full (logging that writes resumed). */
+void store__commit_succeeded(struct store *st);
 /* Doubles the map: takes the map lock for writing, waiting at most a moment for readers
  * (SN_E_BUSY if a long-lived view keeps it), and idx_lock for the new size. Caller holds
  * st->writer with no write transaction open (store_grow_map takes it). */

@@ -926,6 +926,8 @@ int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr
 	for (int attempt = 0;; attempt++) {
 		if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn))) {
 			err = store__mdb_err(rc, "beginning write");
+			if (rc == MDB_PANIC) /* an earlier commit failed writing LMDB's meta page */
+				st->fatal = SN_E_FATAL;
 			goto out;
 		}
 		uint64_t t0 = sn_time_mono_ns(), t1;
@@ -941,6 +943,7 @@ int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr
 			       (unsigned long long)hdr->height, n_dirty, (double)(t1 - t0) / 1e6,
 			       (double)(sn_time_mono_ns() - t1) / 1e6);
 			if (rc == 0) {
+				store__commit_succeeded(st);
 				if (store__test_swap_delay_us)
 					usleep(store__test_swap_delay_us);
 				pthread_rwlock_wrlock(&st->idx_lock);
@@ -963,11 +966,7 @@ int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr
 			}
 		}
 		if (rc != MDB_MAP_FULL || attempt >= 20) {
-			err = store__mdb_err(rc, "writing block");
-			if (rc != MDB_MAP_FULL) {
-				SN_LOG(SN_LOG_ERROR, "store", "commit failed: the store stops accepting writes");
-				st->fatal = SN_E_FATAL;
-			}
+			err = store__commit_failed(st, rc, "writing block");
 			goto out;
 		}
 		if ((err = store__grow_map(st))) {
@@ -1113,12 +1112,9 @@ static int group_finish(struct store_group *g, bool commit)
 			rc = mdb_txn_commit(g->txn); /* no lock across the fsync, as in store_wtxn_commit */
 			g->txn = NULL;
 			if (rc) {
-				err = store__mdb_err(rc, "committing blocks");
-				if (rc != MDB_MAP_FULL) {
-					SN_LOG(SN_LOG_ERROR, "store", "commit failed: the store stops accepting writes");
-					st->fatal = SN_E_FATAL;
-				}
+				err = store__commit_failed(st, rc, "committing blocks");
 			} else {
+				store__commit_succeeded(st);
 				pthread_rwlock_wrlock(&st->idx_lock);
 				g->merkle_ahead = false;
 				if (group_apply_memory(g)) {
@@ -1135,6 +1131,8 @@ static int group_finish(struct store_group *g, bool commit)
 		       sn_errname(err));
 	}
 abandon:
+	if (err == SN_E_DISKFULL)
+		store__disk_full_mark(st, "committing blocks", "no space left");
 	if (g->txn)
 		mdb_txn_abort(g->txn);
 	g->txn = NULL;

@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <sodium.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -947,34 +949,20 @@ static json_t *status_of(uint16_t p, const char *h)
 	return st;
 }
 
-/* A node whose LMDB map fills while it produces: the commit cannot resize the map while the
- * mempool's view holds it, so the block fails with map_full; the daemon then ends the view,
- * grows the map and produces again. Nothing is lost: every accepted registration ends up in
- * a block. (The map starts at 1 MiB; 3,000 registrations need several.) */
-static void test_map_full_while_producing(void **state)
+/* Submits registrations i = from..to-1 of new accounts tu_pk(100000 + i), signed by the
+ * root key (sk, pk) with nonce i, in JSON-RPC batches of 100; asserts every one accepted. */
+static void submit_registrations(uint16_t p, const char *h, const uint8_t sk[32], const uint8_t pk[32], uint64_t from,
+                                 uint64_t to)
 {
-	enum { N = 3000, BATCH = 100 };
-	char *mdir = tu_tmpdir("sn-rpc-map"), mhome[4096], path[4200], *req, *body, *log;
-	const char *extra[] = { "--set", "node.map_size_mb=1", "--set", "node.block_interval_ms=200",
-		                "--set", "p2p.enabled=0", "--log-level", "info", NULL };
-	char *init[] = { (char *)tu_bin("settle"), "init", "--home", mhome, NULL };
-	uint16_t mport = tu_free_port();
-	uint8_t sk[32], pk[32];
-	pid_t mpid;
-	json_t *st;
-	size_t len;
+	enum { BATCH = 100 };
+	char *req = malloc((size_t)BATCH * (2 * STORE_TX_MAX + 128) + 16), *body;
 
-	(void)state;
-	snprintf(mhome, sizeof(mhome), "%s/node", mdir);
-	assert_int_equal(tu_run(init, NULL, 0), 0);
-	tu_home_root_key(mhome, sk, pk);
-	mpid = tu_node_start(mhome, mport, extra);
-	req = malloc((size_t)BATCH * (2 * STORE_TX_MAX + 128) + 16);
-	for (uint64_t b = 0; b < N / BATCH; b++) {
+	assert_non_null(req);
+	for (uint64_t b = from; b < to; b += BATCH) {
 		size_t n = 0;
 
 		req[n++] = '[';
-		for (uint64_t i = b * BATCH; i < (b + 1) * BATCH; i++) {
+		for (uint64_t i = b; i < b + BATCH && i < to; i++) {
 			struct store_tx tx = { .version = STORE_TX_V1, .type = STORE_TX_REGISTER, .chain_id = 1,
 				               .nonce = i, .fee = 1, .amount = 1 };
 			uint8_t raw[STORE_TX_MAX];
@@ -987,28 +975,68 @@ static void test_map_full_while_producing(void **state)
 			assert_int_equal(store_tx_encode(raw, sizeof(raw), &rl, &tx), SN_OK);
 			sn_hex_encode(txhex, raw, rl);
 			n += (size_t)sprintf(req + n, "%s{\"jsonrpc\":\"2.0\",\"id\":%llu,\"method\":\"submit_tx\",\"params\":[\"%s\"]}",
-			                     i > b * BATCH ? "," : "", (unsigned long long)i, txhex);
+			                     i > b ? "," : "", (unsigned long long)i, txhex);
 		}
 		req[n++] = ']';
 		req[n] = '\0';
-		assert_int_equal(tu_rpc(mport, mhome, req, &body), 200);
+		assert_int_equal(tu_rpc(p, h, req, &body), 200);
 		assert_null(strstr(body, "\"error\"")); /* every one accepted */
 		free(body);
 	}
 	free(req);
-	/* Every accepted registration lands in a block (up to 60 s). */
+}
+
+/* Waits up to 60 s for the node's status to count n accounts; asserts it does. */
+static void wait_accounts(uint16_t p, const char *h, uint64_t n)
+{
+	json_t *st;
+
 	for (int t = 0; t < 600; t++) {
-		st = status_of(mport, mhome);
-		if (tu_json_u64(st, "accounts") == N + 1) {
+		st = status_of(p, h);
+		if (tu_json_u64(st, "accounts") == n) {
 			json_decref(st);
-			break;
+			return;
 		}
 		json_decref(st);
 		tu_sleep_ms(100);
 	}
-	st = status_of(mport, mhome);
-	assert_int_equal(tu_json_u64(st, "accounts"), N + 1);
+	st = status_of(p, h);
+	assert_int_equal(tu_json_u64(st, "accounts"), n);
 	json_decref(st);
+}
+
+/* A node of a test's own: a new temporary directory (*tmp, the caller frees and removes it)
+ * with `settle init` run in TMP/node (h, 4096 bytes), and the home's root key. */
+static void own_home(const char *prefix, char **tmp, char *h, uint8_t sk[32], uint8_t pk[32])
+{
+	char *init[] = { (char *)tu_bin("settle"), "init", "--home", h, NULL };
+
+	*tmp = tu_tmpdir(prefix);
+	snprintf(h, 4096, "%s/node", *tmp);
+	assert_int_equal(tu_run(init, NULL, 0), 0);
+	tu_home_root_key(h, sk, pk);
+}
+
+/* A node whose LMDB map fills while it produces: the commit cannot resize the map while the
+ * mempool's view holds it, so the block fails with map_full; the daemon then ends the view,
+ * grows the map and produces again. Nothing is lost: every accepted registration ends up in
+ * a block. (The map starts at 1 MiB; 3,000 registrations need several.) */
+static void test_map_full_while_producing(void **state)
+{
+	enum { N = 3000 };
+	char *mdir, mhome[4096], path[4200], *log;
+	const char *extra[] = { "--set", "node.map_size_mb=1", "--set", "node.block_interval_ms=200",
+		                "--set", "p2p.enabled=0", "--log-level", "info", NULL };
+	uint16_t mport = tu_free_port();
+	uint8_t sk[32], pk[32];
+	pid_t mpid;
+	size_t len;
+
+	(void)state;
+	own_home("sn-rpc-map", &mdir, mhome, sk, pk);
+	mpid = tu_node_start(mhome, mport, extra);
+	submit_registrations(mport, mhome, sk, pk, 0, N);
+	wait_accounts(mport, mhome, N + 1); /* every accepted registration lands in a block */
 	snprintf(path, sizeof(path), "%s/node.log", mhome);
 	log = (char *)tu_read_file(path, &len);
 	assert_non_null(log);
@@ -1018,6 +1046,94 @@ static void test_map_full_while_producing(void **state)
 	assert_int_equal(tu_node_stop(mpid, SIGTERM), 0);
 	tu_rmtree(mdir);
 	free(mdir);
+}
+
+/* GET /health of the node at port p: the status, and the reply in resp. */
+static int health_of(uint16_t p, char *resp, size_t cap)
+{
+	static const char req[] = "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+	assert_true(tu_http_raw(p, req, sizeof(req) - 1, resp, cap, 2000, NULL) > 0);
+	return tu_http_status(resp);
+}
+
+/* Sets the file-size limit (ulimit -f) of process who: the store's file may not grow past n
+ * bytes, as on a full disk (EFBIG there, ENOSPC on a disk: the store takes both alike). */
+static void fsize_limit_of(pid_t who, rlim_t n)
+{
+	struct rlimit r;
+
+	assert_int_equal(prlimit(who, RLIMIT_FSIZE, NULL, &r), 0);
+	r.rlim_cur = n;
+	assert_int_equal(prlimit(who, RLIMIT_FSIZE, &r, NULL), 0);
+}
+
+/* The disk fills under a producing node: no block can be written. The node keeps running
+ * and accepting transactions, says so (/health 503 "disk full", status store "disk_full",
+ * one log line), keeps its height, and tries again every second; once there is room it
+ * commits every pending transaction by itself. Nothing is lost across a restart. */
+static void test_disk_full_while_producing(void **state)
+{
+	enum { N1 = 300, N2 = 3000 };
+	char *fdir, fhome[4096], path[4200], resp[1024], *log, *p;
+	const char *extra[] = { "--set", "node.block_interval_ms=200", "--set", "p2p.enabled=0", "--log-level",
+		                "info", NULL };
+	uint16_t fport = tu_free_port();
+	uint8_t sk[32], pk[32];
+	struct stat sb;
+	uint64_t height;
+	pid_t fpid;
+	json_t *st;
+	size_t len;
+	int full = 0;
+
+	(void)state;
+	own_home("sn-rpc-full", &fdir, fhome, sk, pk);
+	fpid = tu_node_start(fhome, fport, extra);
+	submit_registrations(fport, fhome, sk, pk, 0, N1);
+	wait_accounts(fport, fhome, N1 + 1);
+	snprintf(path, sizeof(path), "%s/data/data.mdb", fhome);
+	assert_int_equal(stat(path, &sb), 0);
+	fsize_limit_of(fpid, (rlim_t)sb.st_size); /* the disk is full */
+	submit_registrations(fport, fhome, sk, pk, N1, N1 + N2); /* accepted all the same */
+	for (int t = 0; t < 300 && !full; t++) {
+		full = health_of(fport, resp, sizeof(resp)) == 503;
+		if (!full)
+			tu_sleep_ms(100);
+	}
+	assert_true(full);
+	assert_non_null(strstr(resp, "disk full"));
+	st = status_of(fport, fhome);
+	assert_string_equal(json_string_value(json_object_get(st, "store")), "disk_full");
+	assert_true(tu_json_u64(st, "accounts") < N1 + N2 + 1);
+	height = tu_json_u64(st, "height");
+	json_decref(st);
+	tu_sleep_ms(1500); /* a retry or two: still nothing written */
+	st = status_of(fport, fhome);
+	assert_int_equal(tu_json_u64(st, "height"), height);
+	json_decref(st);
+	fsize_limit_of(fpid, RLIM_INFINITY); /* room again */
+	wait_accounts(fport, fhome, N1 + N2 + 1);
+	assert_int_equal(health_of(fport, resp, sizeof(resp)), 200);
+	st = status_of(fport, fhome);
+	assert_string_equal(json_string_value(json_object_get(st, "store")), "ok");
+	json_decref(st);
+	snprintf(path, sizeof(path), "%s/node.log", fhome);
+	log = (char *)tu_read_file(path, &len);
+	assert_non_null(log);
+	assert_non_null(p = strstr(log, "nothing written; writes resume once there is room"));
+	assert_null(strstr(p + 1, "nothing written; writes resume once there is room")); /* said once */
+	assert_non_null(strstr(p, "there is room again: writes resumed"));
+	assert_null(strstr(log, "stops accepting writes"));
+	free(log);
+	assert_int_equal(tu_node_stop(fpid, SIGTERM), 0);
+	fpid = tu_node_start(fhome, fport, extra);
+	st = status_of(fport, fhome);
+	assert_int_equal(tu_json_u64(st, "accounts"), N1 + N2 + 1);
+	json_decref(st);
+	assert_int_equal(tu_node_stop(fpid, SIGTERM), 0);
+	tu_rmtree(fdir);
+	free(fdir);
 }
 
 /* get_tx of id on the node at port p with home h: the JSON-RPC error code (0: found, and
@@ -1069,8 +1185,7 @@ static void test_tx_index_off(void **state)
 {
 	enum { N = 5 };
 	static char hex[N][2 * STORE_TX_MAX + 1];
-	char *tdir = tu_tmpdir("sn-rpc-txidx"), thome[4096], id[N][65], msg[256], path[4200];
-	char *init[] = { (char *)tu_bin("settle"), "init", "--home", thome, NULL }, *log;
+	char *tdir, thome[4096], id[N][65], msg[256], path[4200], *log;
 	const char *off[] = { "--set", "node.tx_index=0", "--set", "p2p.enabled=0", "--log-level", "info", NULL };
 	const char *on[] = { "--set", "p2p.enabled=0", "--log-level", "info", NULL };
 	uint16_t tport = tu_free_port();
@@ -1079,9 +1194,7 @@ static void test_tx_index_off(void **state)
 	size_t len;
 
 	(void)state;
-	snprintf(thome, sizeof(thome), "%s/node", tdir);
-	assert_int_equal(tu_run(init, NULL, 0), 0);
-	tu_home_root_key(thome, sk, pk);
+	own_home("sn-rpc-txidx", &tdir, thome, sk, pk);
 	tpid = tu_node_start(thome, tport, off);
 	for (uint64_t i = 0; i < N; i++) {
 		struct store_tx tx = { .version = STORE_TX_V1, .type = STORE_TX_REGISTER, .chain_id = 1, .nonce = i,
@@ -1161,6 +1274,7 @@ int main(void)
 		cmocka_unit_test(test_slow_client_and_connection_limit),
 		cmocka_unit_test(test_client_leaves_mid_reply),
 		cmocka_unit_test(test_map_full_while_producing),
+		cmocka_unit_test(test_disk_full_while_producing),
 		cmocka_unit_test(test_tx_index_off),
 	};
 

@@ -9,6 +9,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -408,21 +410,30 @@ static void test_schema1_migrated(void **state)
 }
 
 /* A tiny map fills up; the store grows it and loses nothing. */
-static void test_map_grows(void **state)
+/* A new store in dir whose genesis gives the root account (key 0) 2^30. */
+static struct store *store_with_genesis(const char *dir, const struct store_opts *o)
 {
-	char *dir = tu_tmpdir("sn-map");
-	struct store_opts o = { .chain_id = TU_CHAIN, .map_size = 1u << 20, .no_sync = true };
 	struct store_genesis g;
 	struct store *st;
-	struct store_info a, b;
 
-	(void)state;
-	assert_int_equal(store_open(&st, dir, &o), SN_OK);
+	assert_int_equal(store_open(&st, dir, o), SN_OK);
 	memset(&g, 0, sizeof(g));
 	tu_pk(0, g.root);
 	g.root_balance = 1u << 30;
 	g.params.max_block_txs = 100;
 	assert_int_equal(store_genesis_init(st, &g), SN_OK);
+	return st;
+}
+
+static void test_map_grows(void **state)
+{
+	char *dir = tu_tmpdir("sn-map");
+	struct store_opts o = { .chain_id = TU_CHAIN, .map_size = 1u << 20, .no_sync = true };
+	struct store *st;
+	struct store_info a, b;
+
+	(void)state;
+	st = store_with_genesis(dir, &o);
 	for (uint64_t b0 = 0; b0 < 20; b0++)
 		assert_int_equal(commit_register_block(st, 0, 1 + b0 * 1000, 1000), SN_OK);
 	store_info_get(st, &a);
@@ -655,18 +666,12 @@ static void test_group_map_full(void **state)
 {
 	char *dir = tu_tmpdir("sn-gmap");
 	struct store_opts o = { .chain_id = TU_CHAIN, .map_size = 1u << 20, .no_sync = true };
-	struct store_genesis gen;
 	struct store *st;
 	struct store_info before, info;
 	int full = 0, err;
 
 	(void)state;
-	assert_int_equal(store_open(&st, dir, &o), SN_OK);
-	memset(&gen, 0, sizeof(gen));
-	tu_pk(0, gen.root);
-	gen.root_balance = 1u << 30;
-	gen.params.max_block_txs = 100;
-	assert_int_equal(store_genesis_init(st, &gen), SN_OK);
+	st = store_with_genesis(dir, &o);
 	store_info_get(st, &before);
 	for (int attempt = 0;; attempt++) {
 		struct store_group *g;
@@ -695,6 +700,100 @@ static void test_group_map_full(void **state)
 	assert_int_equal(info.accounts, before.accounts + 10000);
 	store_close(st);
 	assert_int_equal(store_open(&st, dir, &o), SN_OK);
+	store_close(st);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* Sets the file-size limit (ulimit -f) of this process: writes past it fail with EFBIG, as
+ * on a full disk with ENOSPC (the store takes both, and EDQUOT, for want of space). */
+static void fsize_limit(rlim_t n)
+{
+	struct rlimit r;
+
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &r), 0);
+	r.rlim_cur = n;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &r), 0);
+}
+
+/* test_disk_full's teardown: even after a failed assertion, the tests after it may write. */
+static int fsize_unlimited(void **state)
+{
+	struct rlimit r;
+
+	(void)state;
+	if (getrlimit(RLIMIT_FSIZE, &r) == 0) {
+		r.rlim_cur = r.rlim_max;
+		setrlimit(RLIMIT_FSIZE, &r);
+	}
+	return 0;
+}
+
+/* A disk full at a commit (single block, then a commit group) writes nothing, latches
+ * nothing: the store stays at its last block on disk and in memory, reads go on, and the same
+ * block commits once there is room. The state survives a reopen (which checks the root). */
+static void test_disk_full(void **state)
+{
+	char *dir = tu_tmpdir("sn-full"), path[4200];
+	struct store_opts o = { .chain_id = TU_CHAIN, .no_sync = true };
+	struct store *st;
+	struct store_info before, info;
+	struct store_account a;
+	struct store_group *g;
+	struct stat sb;
+	uint8_t pk[SN_PUBKEY_LEN];
+	uint64_t first = 1;
+	int err = SN_OK;
+
+	(void)state;
+	signal(SIGXFSZ, SIG_IGN);
+	st = store_with_genesis(dir, &o);
+	assert_int_equal(commit_register_block(st, 0, first, 100), SN_OK);
+	first += 100;
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	fsize_limit((rlim_t)sb.st_size); /* the file may not grow */
+	for (int i = 0; i < 20; i++, first += 1000) { /* until a commit needs more room */
+		store_info_get(st, &before);
+		if ((err = commit_register_block(st, 0, first, 1000)))
+			break;
+	}
+	assert_int_equal(err, SN_E_DISKFULL);
+	assert_true(store_disk_full(st));
+	assert_int_equal(store_status(st), SN_OK);
+	store_info_get(st, &info);
+	assert_memory_equal(&info, &before, sizeof(info));
+	tu_pk(first, pk);
+	assert_int_equal(store_account_get(st, pk, &a), SN_E_NOTFOUND);
+	tu_pk(1, pk);
+	assert_int_equal(store_account_get(st, pk, &a), SN_OK); /* reads go on */
+	assert_int_equal(commit_register_block(st, 0, first, 1000), SN_E_DISKFULL); /* again: still no room */
+
+	/* A commit group: the same. */
+	assert_int_equal(store_group_begin(st, &g), SN_OK);
+	err = SN_OK;
+	for (uint64_t b = 0; b < 4 && !err; b++)
+		err = commit_register_block_in(st, g, 0, first + b * 1000, 1000);
+	err = err ? (store_group_abort(g), err) : store_group_end(g);
+	assert_int_equal(err, SN_E_DISKFULL);
+	assert_int_equal(store_status(st), SN_OK);
+	store_info_get(st, &info);
+	assert_memory_equal(&info, &before, sizeof(info));
+
+	/* Room again: the same block commits, and the flag clears. */
+	fsize_limit(RLIM_INFINITY);
+	assert_int_equal(commit_register_block(st, 0, first, 1000), SN_OK);
+	assert_false(store_disk_full(st));
+	store_info_get(st, &info);
+	assert_int_equal(info.height, before.height + 1);
+	assert_int_equal(info.accounts, before.accounts + 1000);
+	tu_pk(first, pk);
+	assert_int_equal(store_account_get(st, pk, &a), SN_OK);
+	store_close(st);
+	assert_int_equal(store_open(&st, dir, &o), SN_OK);
+	store_info_get(st, &before);
+	assert_memory_equal(before.state_root, info.state_root, SN_HASH_LEN);
+	assert_int_equal(before.height, info.height);
 	store_close(st);
 	tu_rmtree(dir);
 	free(dir);
@@ -842,6 +941,7 @@ int main(void)
 		cmocka_unit_test(test_group_commits_at_end),
 		cmocka_unit_test(test_group_reject_and_abort),
 		cmocka_unit_test(test_group_map_full),
+		cmocka_unit_test_teardown(test_disk_full, fsize_unlimited),
 		cmocka_unit_test(test_kill9_mid_group),
 		cmocka_unit_test(test_reads_during_commits),
 		cmocka_unit_test(test_grow_map_waits_for_writer),
