@@ -73,7 +73,7 @@
 	X(E_CANCELLED, "cancelled", "cancelled")                                       \
 	X(E_TIMEOUT, "timeout", "timed out")                                           \
 	X(E_BANNED, "banned", "peer is banned for misbehaviour")                       \
-	X(E_DISKFULL, "disk_full", "no space left for the store: free disk space, writes resume by themselves")
+	X(E_DISKFULL, "disk_full", "no space left for the store (the disk, a quota or a file-size limit is full)")
 
 enum sn_err_index {
 #define SN_ERR_INDEX(n, s, m) SN__IDX_##n,

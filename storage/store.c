@@ -7,7 +7,9 @@
 #include <sched.h>
 #include <time.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define STORE_MAGIC "SETTLED\0"
@@ -39,7 +41,7 @@ int store__mdb_err(int rc, const char *what)
 	case ENOSPC:
 	case EDQUOT:
 	case EFBIG:
-		return SN_E_DISKFULL; /* logged by store__commit_failed, once per episode */
+		return SN_E_DISKFULL; /* not logged: a commit's says it once per episode */
 	default:
 		SN_LOG(SN_LOG_ERROR, "store", "%s: %s", what, mdb_strerror(rc));
 		return SN_E_IO;
@@ -619,16 +621,39 @@ void store__disk_full_mark(struct store *st, const char *what, const char *why)
 		SN_LOG(SN_LOG_ERROR, "store", "%s: %s: nothing written; writes resume once there is room", what, why);
 }
 
+/* Whether a write that failed with EIO most likely did for want of room: LMDB reports a
+ * short write (the disk, or the file-size limit, reached in the middle of it) as EIO. So:
+ * less than STORE_ROOM_MIN left on the store's file system, or its file that close to
+ * ulimit -f. */
+#define STORE_ROOM_MIN (64u << 20)
+static bool no_room(struct store *st)
+{
+	mdb_filehandle_t fd;
+	struct statvfs vs;
+	struct stat sb;
+	struct rlimit rl;
+
+	if (mdb_env_get_fd(st->env, &fd))
+		return false;
+	if (fstatvfs(fd, &vs) == 0 && (uint64_t)vs.f_bavail * vs.f_frsize < STORE_ROOM_MIN)
+		return true;
+	return getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && fstat(fd, &sb) == 0 &&
+	       (uint64_t)sb.st_size + STORE_ROOM_MIN > (uint64_t)rl.rlim_cur;
+}
+
 int store__commit_failed(struct store *st, int rc, const char *what)
 {
-	int err = store__mdb_err(rc, what);
+	int err;
 
-	if (err == SN_E_DISKFULL) {
-		/* Nothing was written: LMDB writes a commit's pages where the last block's do not
-		 * point, and its meta page last (a failure there sets its own fatal flag, and the
-		 * next write fails with MDB_PANIC). So the store may simply try again later. */
-		store__disk_full_mark(st, what, mdb_strerror(rc));
-	} else if (rc != MDB_MAP_FULL && rc != ENOMEM) {
+	if (rc == ENOSPC || rc == EDQUOT || rc == EFBIG || (rc == EIO && no_room(st))) {
+		/* Nothing was written: LMDB writes a commit's pages where the last committed tree
+		 * does not point, and its meta page last (a failure there sets its own fatal flag,
+		 * and the next write fails with MDB_PANIC). So the store may try again later. */
+		store__disk_full_mark(st, what, rc == EIO ? "short write, no room left" : mdb_strerror(rc));
+		return SN_E_DISKFULL;
+	}
+	err = store__mdb_err(rc, what);
+	if (rc != MDB_MAP_FULL && rc != ENOMEM) {
 		SN_LOG(SN_LOG_ERROR, "store", "commit failed: the store stops accepting writes");
 		st->fatal = SN_E_FATAL;
 	}
