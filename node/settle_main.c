@@ -911,9 +911,12 @@ static void print_status(const json_t *s)
 	if (json_is_string(json_object_get(s, "store"))) {
 		const char *store = json_string_value(json_object_get(s, "store"));
 
-		printf("store          %s\n", strcmp(store, "disk_full") == 0 ? "disk full: no block is written until there is room (free disk space; the node resumes by itself)"
-		                            : strcmp(store, "failed") == 0    ? "failed after a write error: restart the node"
-		                                                              : store);
+		if (strcmp(store, "disk_full") == 0)
+			store = "disk full: no block is written until there is room (free disk space; the node "
+			        "resumes by itself)";
+		else if (strcmp(store, "failed") == 0)
+			store = "failed after a write error: restart the node";
+		printf("store          %s\n", store);
 	}
 	printf("node key       %s\n", JT(s, "node_key"));
 	printf("version        %s\n", JT(s, "version"));

@@ -250,7 +250,8 @@ SN_MUST_CHECK int store_genesis_init(struct store *st, const struct store_genesi
 /* SN_OK, or the error a failed commit latched (SN_E_FATAL): the store then refuses writes. */
 int store_status(struct store *st);
 /* Whether the last commit failed for want of space (the disk or the quota full, or a file-size
- * limit reached: ENOSPC, EDQUOT, EFBIG). Such a commit returns SN_E_DISKFULL having written
+ * limit reached: ENOSPC, EDQUOT, EFBIG, or EIO, LMDB's word for a write cut short, with the
+ * file system or the limit that close to full). Such a commit returns SN_E_DISKFULL having written
  * nothing: the store, on disk and in memory, stays at its last block, and a later commit
  * succeeds once there is room (which clears this). */
 bool store_disk_full(struct store *st);

@@ -660,6 +660,15 @@ int store__commit_failed(struct store *st, int rc, const char *what)
 	return err;
 }
 
+int store__write_begin(struct store *st, MDB_txn **txn)
+{
+	int rc = mdb_txn_begin(st->env, NULL, 0, txn);
+
+	if (rc == MDB_PANIC) /* an earlier commit failed writing LMDB's meta page */
+		st->fatal = SN_E_FATAL;
+	return rc;
+}
+
 void store__commit_succeeded(struct store *st)
 {
 	if (atomic_exchange(&st->disk_full, false))

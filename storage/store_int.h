@@ -157,6 +157,10 @@ int store__mdb_err(int rc, const char *what);
 int store__commit_failed(struct store *st, int rc, const char *what);
 /* Marks the store disk_full (logging once per episode): a write failed for want of space. */
 void store__disk_full_mark(struct store *st, const char *what, const char *why);
+/* Begins the LMDB write transaction of a commit: mdb_txn_begin's code. MDB_PANIC (an earlier
+ * commit failed while LMDB wrote its meta page: LMDB refuses every write from then on)
+ * latches the store fatal. */
+int store__write_begin(struct store *st, MDB_txn **txn);
 /* A commit succeeded: clears disk_full (logging that writes resumed). */
 void store__commit_succeeded(struct store *st);
 /* Doubles the map: takes the map lock for writing, waiting at most a moment for readers

@@ -924,10 +924,8 @@ int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr
 		goto out;
 
 	for (int attempt = 0;; attempt++) {
-		if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn))) {
+		if ((rc = store__write_begin(st, &txn))) {
 			err = store__mdb_err(rc, "beginning write");
-			if (rc == MDB_PANIC) /* an earlier commit failed writing LMDB's meta page */
-				st->fatal = SN_E_FATAL;
 			goto out;
 		}
 		uint64_t t0 = sn_time_mono_ns(), t1;
@@ -995,7 +993,7 @@ int store_group_begin(struct store *st, struct store_group **out)
 		sn_free(g);
 		return SN_E_FATAL;
 	}
-	if ((rc = mdb_txn_begin(st->env, NULL, 0, &g->txn))) {
+	if ((rc = store__write_begin(st, &g->txn))) {
 		pthread_mutex_unlock(&st->writer);
 		sn_free(g);
 		return store__mdb_err(rc, "beginning write");
