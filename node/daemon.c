@@ -124,7 +124,10 @@ static void produce_done(uv_work_t *w, int status)
 		SN_LOG(SN_LOG_ERROR, "producer", "out of memory after a block");
 		k = 0;
 	}
-	err = node_mempool_resume(d->mp, (const uint8_t(*)[SN_HASH_LEN])ids, k, &dropped);
+	if (j->err == SN_E_DISKFULL) /* nothing written: the tip did not move */
+		err = node_mempool_unhold(d->mp, &dropped);
+	else
+		err = node_mempool_resume(d->mp, (const uint8_t(*)[SN_HASH_LEN])ids, k, &dropped);
 	if (err)
 		SN_LOG(SN_LOG_ERROR, "mempool", "re-check after the block failed: %s", sn_strerror(err));
 	if (dropped)

@@ -201,6 +201,16 @@ void node_mempool_hold(struct node_mempool *mp)
 	mp->held = true;
 }
 
+int node_mempool_unhold(struct node_mempool *mp, size_t *dropped)
+{
+	if (!mp->view)
+		return node_mempool_resume(mp, NULL, 0, dropped);
+	mp->held = false;
+	if (dropped)
+		*dropped = 0;
+	return SN_OK;
+}
+
 int node_mempool_resume(struct node_mempool *mp, const uint8_t (*ids)[SN_HASH_LEN], size_t n, size_t *dropped)
 {
 	const struct store_info *tip;

@@ -48,6 +48,12 @@ void node_mempool_suspend(struct node_mempool *mp);
  * every pending transaction, the block's among them) but only appends; no entry is freed or
  * moved until node_mempool_resume. */
 void node_mempool_hold(struct node_mempool *mp);
+/* After a block that was not written (the store had no room: SN_E_DISKFULL, nothing
+ * committed): ends the hold and keeps the view and every entry as they are, since the tip did
+ * not move, so nothing is re-checked (while the disk stays full the producer tries every
+ * second, and re-checking a large mempool each time would keep a core busy). Rebuilds the view
+ * (node_mempool_resume with no ids) only if it was lost meanwhile. */
+SN_MUST_CHECK int node_mempool_unhold(struct node_mempool *mp, size_t *dropped);
 /* After a block: drops the transactions the block committed (ids, in any order) and
  * re-checks the rest against the new tip in order, dropping those no longer valid. Returns
  * how many were dropped as invalid through *dropped (may be NULL). SN_E_NOMEM: the ones not

@@ -397,6 +397,38 @@ static void test_admission_during_block(void **state)
 	fx_close(&f);
 }
 
+/* A block that was not written (no room on disk): node_mempool_unhold keeps every entry and
+ * the view as they were, admission goes on from the pending state, and the next block commits
+ * them all. */
+static void test_block_not_written(void **state)
+{
+	struct fx f;
+	uint8_t raw[3][STORE_TX_MAX], a[32];
+	size_t lens[3], dropped = 9;
+	struct store_account acc;
+
+	(void)state;
+	fx_open(&f, 100, 1 << 20);
+	tu_pk(1, a);
+	lens[0] = tu_tx(raw[0], STORE_TX_REGISTER, 0, 0, FEE, a, 1000);
+	lens[1] = tu_tx(raw[1], STORE_TX_TRANSFER, 0, 1, FEE, a, 10);
+	lens[2] = tu_tx(raw[2], STORE_TX_TRANSFER, 0, 2, FEE, a, 20);
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(admit(&f, raw[i], lens[i]), SN_OK);
+	node_mempool_hold(f.mp); /* a block of the two is built, and fails to be written */
+	assert_int_equal(node_mempool_unhold(f.mp, &dropped), SN_OK);
+	assert_int_equal(dropped, 0);
+	assert_int_equal(node_mempool_count(f.mp), 2);
+	assert_int_equal(admit(&f, raw[1], lens[1]), SN_E_DUPTX);
+	assert_int_equal(admit(&f, raw[2], lens[2]), SN_OK); /* nonce 2: on top of the pending two */
+	assert_int_equal(commit_pending(&f, &dropped), 3);
+	assert_int_equal(dropped, 0);
+	assert_int_equal(node_mempool_count(f.mp), 0);
+	assert_int_equal(store_account_get(f.st, a, &acc), SN_OK);
+	assert_int_equal(acc.balance, 1030);
+	fx_close(&f);
+}
+
 /* A commit that fills the map while the mempool's view holds it cannot resize (LMDB needs
  * every transaction of the process closed): it fails with map_full instead of waiting for
  * the view, and after suspend + store_grow_map + resume the same block commits. */
@@ -448,6 +480,7 @@ int main(void)
 		cmocka_unit_test(test_resume_ids_any_order),
 		cmocka_unit_test(test_resume_out_of_memory),
 		cmocka_unit_test(test_admission_during_block),
+		cmocka_unit_test(test_block_not_written),
 		cmocka_unit_test(test_map_full_with_view),
 	};
 
