@@ -13,7 +13,6 @@
 #include "node/http_int.h"
 #include "node/mempool_int.h"
 
-#define SETTLED_VERSION "0.1.0"
 
 struct submit_job;
 struct node_p2p;

@@ -9,6 +9,8 @@
 #include "governance/governance.h"
 #include "storage/storage.h"
 
+#define SETTLED_VERSION "0.1.0" /* settled's and settle's --version, status, the p2p user agent */
+
 /* Stateless checks of one encoded transaction: decodes it into *tx, checks the chain id, that
  * a REGISTER names a valid key, and the signature; id gets the transaction id. Safe to call
  * from any thread. Errors: the decoder's, SN_E_CHAIN, SN_E_BADKEY, SN_E_BADSIG. */

@@ -53,7 +53,7 @@ struct cli {
 	const struct cli_cmd *cmd;
 	const char *home;
 	const char *rpc_addr, *rpc_user, *rpc_password;
-	bool json, no_wait, help;
+	bool json, no_wait, help, version;
 	const char *pos[MAX_POS];
 	size_t npos;
 	const char *val[MAX_CMD_OPTS]; /* by index in cmd->opts; flags get "" */
@@ -69,6 +69,7 @@ static const struct cli_opt global_opts[] = {
 	{ "json", NULL, "print the node's JSON result instead of text (for scripts)" },
 	{ "no-wait", NULL, "register, transfer: return once the node accepted the transaction" },
 	{ "help", NULL, "say what a command does and its options" },
+	{ "version", NULL, "print the version" },
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -1227,6 +1228,8 @@ static int parse_args(struct cli *c, int argc, char **argv)
 				c->json = true;
 			else if (strcmp(o->name, "no-wait") == 0)
 				c->no_wait = true;
+			else if (strcmp(o->name, "version") == 0)
+				c->version = true;
 			else
 				c->help = true;
 			continue;
@@ -1236,7 +1239,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
 			return usage(c->cmd, "--%s given twice", o->name);
 		c->val[gi] = value;
 	}
-	if (c->help)
+	if (c->help || c->version)
 		return 0;
 	if (!c->cmd)
 		return usage(NULL, "no command given");
@@ -1260,6 +1263,10 @@ int main(int argc, char **argv)
 		return rc;
 	if (c.help) {
 		print_help(stdout, c.cmd);
+		return 0;
+	}
+	if (c.version) {
+		printf("settle %s\n", SETTLED_VERSION);
 		return 0;
 	}
 	if (sn_crypto_init())

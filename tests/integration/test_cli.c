@@ -7,6 +7,8 @@
  * rejected transactions, exit 2 for usage errors. */
 #include "testutil.h"
 
+#include "node/node.h"
+
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
@@ -401,6 +403,8 @@ static void test_failures(void **state)
 	assert_int_equal(settle("transfer", "--to", "xyz", "--amount", "1", NULL), 2);
 	assert_int_equal(settle("transfer", "--to", accounts[ROOT].addr, "--amount", "-5", NULL), 2);
 	assert_int_equal(settle("frobnicate", NULL), 2);
+	assert_int_equal(settle("--version", NULL), 0); /* as settled's */
+	assert_string_equal(out, "settle " SETTLED_VERSION "\n");
 	assert_int_equal(settle("address", "--key", NULL), 2);
 	assert_non_null(strchr(err, '\n'));
 	assert_true(strchr(err, '\n')[1] == '\0');
