@@ -188,6 +188,15 @@ struct store *tu_store_new_map(char **dir, uint64_t root_balance, uint64_t min_f
 #include <sys/wait.h>
 #include <time.h>
 
+void tu_fsize_limit(pid_t pid, rlim_t n)
+{
+	struct rlimit r;
+
+	assert_int_equal(prlimit(pid, RLIMIT_FSIZE, NULL, &r), 0);
+	r.rlim_cur = n == RLIM_INFINITY ? r.rlim_max : n;
+	assert_int_equal(prlimit(pid, RLIMIT_FSIZE, &r, NULL), 0);
+}
+
 uint16_t tu_free_port(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };

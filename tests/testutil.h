@@ -55,7 +55,13 @@ struct store *tu_store_new(char **dir, uint64_t root_balance, uint64_t min_fee, 
 struct store *tu_store_new_map(char **dir, uint64_t root_balance, uint64_t min_fee, bool no_sync, uint64_t map_size);
 
 /* ---------------------------------------------------------------- real processes */
+#include <sys/resource.h>
 #include <sys/types.h>
+
+/* Sets the file-size limit (ulimit -f) of process pid (0: this one) to n bytes, RLIM_INFINITY
+ * for its hard limit: writes past it fail with EFBIG, as a full disk's with ENOSPC (the store
+ * takes both alike). SIGXFSZ must be ignored where it applies (settled does). */
+void tu_fsize_limit(pid_t pid, rlim_t n);
 
 /* Sleeps ms milliseconds. */
 void tu_sleep_ms(unsigned ms);

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <sodium.h>
 #include <poll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1057,17 +1056,6 @@ static int health_of(uint16_t p, char *resp, size_t cap)
 	return tu_http_status(resp);
 }
 
-/* Sets the file-size limit (ulimit -f) of process who: the store's file may not grow past n
- * bytes, as on a full disk (EFBIG there, ENOSPC on a disk: the store takes both alike). */
-static void fsize_limit_of(pid_t who, rlim_t n)
-{
-	struct rlimit r;
-
-	assert_int_equal(prlimit(who, RLIMIT_FSIZE, NULL, &r), 0);
-	r.rlim_cur = n;
-	assert_int_equal(prlimit(who, RLIMIT_FSIZE, &r, NULL), 0);
-}
-
 /* The disk fills under a producing node: no block can be written. The node keeps running
  * and accepting transactions, says so (/health 503 "disk full", status store "disk_full",
  * one log line), keeps its height, and tries again every second; once there is room it
@@ -1096,7 +1084,7 @@ static void test_disk_full_while_producing(void **state)
 	assert_int_equal(stat(path, &sb), 0);
 	/* The disk is full, but for a part of a page: the next write is cut short, which LMDB
 	 * reports as EIO (tests/storage/test_store.c also has the write refused outright). */
-	fsize_limit_of(fpid, (rlim_t)sb.st_size + 1000);
+	tu_fsize_limit(fpid, (rlim_t)sb.st_size + 1000);
 	submit_registrations(fport, fhome, sk, pk, N1, N1 + N2); /* accepted all the same */
 	for (int t = 0; t < 300 && !full; t++) {
 		full = health_of(fport, resp, sizeof(resp)) == 503;
@@ -1114,7 +1102,7 @@ static void test_disk_full_while_producing(void **state)
 	st = status_of(fport, fhome);
 	assert_int_equal(tu_json_u64(st, "height"), height);
 	json_decref(st);
-	fsize_limit_of(fpid, RLIM_INFINITY); /* room again */
+	tu_fsize_limit(fpid, RLIM_INFINITY); /* room again */
 	wait_accounts(fport, fhome, N1 + N2 + 1);
 	assert_int_equal(health_of(fport, resp, sizeof(resp)), 200);
 	st = status_of(fport, fhome);

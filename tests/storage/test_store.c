@@ -9,7 +9,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -705,17 +704,6 @@ static void test_group_map_full(void **state)
 	free(dir);
 }
 
-/* Sets the file-size limit (ulimit -f) of this process: writes past it fail with EFBIG, as
- * on a full disk with ENOSPC (the store takes both, and EDQUOT, for want of space). */
-static void fsize_limit(rlim_t n)
-{
-	struct rlimit r;
-
-	assert_int_equal(getrlimit(RLIMIT_FSIZE, &r), 0);
-	r.rlim_cur = n;
-	assert_int_equal(setrlimit(RLIMIT_FSIZE, &r), 0);
-}
-
 /* test_disk_full's teardown: even after a failed assertion, the tests after it may write. */
 static int fsize_unlimited(void **state)
 {
@@ -753,7 +741,7 @@ static void disk_full_round(rlim_t slack)
 	first += 100;
 	snprintf(path, sizeof(path), "%s/data.mdb", dir);
 	assert_int_equal(stat(path, &sb), 0);
-	fsize_limit((rlim_t)sb.st_size + slack);
+	tu_fsize_limit(0, (rlim_t)sb.st_size + slack);
 	for (int i = 0; i < 20; i++, first += 1000) { /* until a commit needs more room */
 		store_info_get(st, &before);
 		if ((err = commit_register_block(st, 0, first, 1000)))
@@ -791,7 +779,7 @@ static void disk_full_round(rlim_t slack)
 	assert_int_equal(commit_register_block(st, 0, first, 1000), SN_E_DISKFULL);
 
 	/* Room again: the same block commits, and the flag clears. */
-	fsize_limit(RLIM_INFINITY);
+	tu_fsize_limit(0, RLIM_INFINITY);
 	assert_int_equal(commit_register_block(st, 0, first, 1000), SN_OK);
 	assert_false(store_disk_full(st));
 	store_info_get(st, &info);
