@@ -176,6 +176,11 @@ static inline void sn_put_be64(uint8_t out[8], uint64_t v)
 	for (int i = 7; i >= 0; i--, v >>= 8)
 		out[i] = (uint8_t)v;
 }
+static inline void sn_put_be32(uint8_t out[4], uint32_t v)
+{
+	for (int i = 3; i >= 0; i--, v >>= 8)
+		out[i] = (uint8_t)v;
+}
 static inline uint64_t sn_get_be64(const uint8_t in[8])
 {
 	uint64_t v = 0;

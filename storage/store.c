@@ -48,11 +48,6 @@ int store__mdb_err(int rc, const char *what)
 	}
 }
 
-static MDB_val mval(const void *p, size_t n)
-{
-	MDB_val v = { n, (void *)p };
-	return v;
-}
 
 static void state_key(uint8_t out[8], uint64_t seq)
 {
@@ -102,10 +97,10 @@ static int migrate_schema1(struct store *st, MDB_txn *txn)
 		store__account_cold_encode(cold, &all[i]);
 		store__account_hot_encode(hot, &all[i]);
 		state_key(sk, all[i].seq);
-		ck = mval(all[i].key, SN_PUBKEY_LEN);
-		cv = mval(cold, sizeof(cold));
-		hk = mval(sk, sizeof(sk));
-		hv = mval(hot, sizeof(hot));
+		ck = store__mval(all[i].key, SN_PUBKEY_LEN);
+		cv = store__mval(cold, sizeof(cold));
+		hk = store__mval(sk, sizeof(sk));
+		hv = store__mval(hot, sizeof(hot));
 		if ((rc = mdb_put(txn, st->db_accounts, &ck, &cv, 0)) || (rc = mdb_put(txn, st->db_state, &hk, &hv, 0)))
 			err = store__mdb_err(rc, "migrating accounts");
 	}
@@ -119,21 +114,21 @@ out:
 
 static int write_format(struct store *st, MDB_txn *txn, uint32_t chain_id)
 {
-	MDB_val k = mval(KEY_FORMAT, strlen(KEY_FORMAT)), v;
+	MDB_val k = store__mval(KEY_FORMAT, strlen(KEY_FORMAT)), v;
 	uint8_t buf[STORE_MAGIC_LEN + 8];
 	struct sn_writer w = sn_writer_init(buf, sizeof(buf));
 
 	sn_write_bytes(&w, STORE_MAGIC, STORE_MAGIC_LEN);
 	sn_write_le32(&w, STORE_SCHEMA);
 	sn_write_le32(&w, chain_id);
-	v = mval(buf, w.len);
+	v = store__mval(buf, w.len);
 	return store__mdb_err(mdb_put(txn, st->db_meta, &k, &v, 0), "writing format");
 }
 
 /* format: [8] magic | u32 schema | u32 chain_id */
 static int store_check_format(struct store *st, MDB_txn *txn, uint32_t chain_id)
 {
-	MDB_val k = mval(KEY_FORMAT, strlen(KEY_FORMAT)), v;
+	MDB_val k = store__mval(KEY_FORMAT, strlen(KEY_FORMAT)), v;
 	struct sn_reader r;
 	uint8_t magic[STORE_MAGIC_LEN];
 	uint32_t schema, stored_chain;
@@ -554,7 +549,7 @@ int store_open(struct store **out, const char *path, const struct store_opts *op
 	}
 	if ((err = store_check_format(st, txn, opts->chain_id)))
 		goto fail;
-	k = mval(KEY_TIP, strlen(KEY_TIP));
+	k = store__mval(KEY_TIP, strlen(KEY_TIP));
 	rc = mdb_get(txn, st->db_meta, &k, &v);
 	if (rc == 0) {
 		if (tip_decode(&st->info, v.mv_data, v.mv_size)) {
@@ -744,7 +739,7 @@ static int account_state_read(struct store *st, MDB_txn *txn, struct store_accou
 	int rc;
 
 	state_key(sk, a->seq);
-	k = mval(sk, sizeof(sk));
+	k = store__mval(sk, sizeof(sk));
 	if ((rc = mdb_get(txn, st->db_state, &k, &v)))
 		return rc == MDB_NOTFOUND ? SN_E_CORRUPT : store__mdb_err(rc, "reading account state");
 	if (store__account_hot_decode(a, v.mv_data, v.mv_size)) {
@@ -757,7 +752,7 @@ static int account_state_read(struct store *st, MDB_txn *txn, struct store_accou
 int store__account_read(struct store *st, MDB_txn *txn, const uint8_t key[SN_PUBKEY_LEN],
                         struct store_account *out)
 {
-	MDB_val k = mval(key, SN_PUBKEY_LEN), v;
+	MDB_val k = store__mval(key, SN_PUBKEY_LEN), v;
 	int rc = mdb_get(txn, st->db_accounts, &k, &v);
 
 	memset(out, 0, sizeof(*out));
@@ -809,7 +804,7 @@ int store_team_get(struct store *st, const uint8_t key[SN_PUBKEY_LEN], struct st
 static int get_copy(struct store *st, MDB_dbi dbi, const void *key, size_t klen, uint8_t **out, size_t *len,
                     const char *what)
 {
-	MDB_val k = mval(key, klen), v;
+	MDB_val k = store__mval(key, klen), v;
 	MDB_txn *txn;
 	int rc, err;
 
@@ -858,7 +853,7 @@ int store_commit_get(struct store *st, uint64_t height, uint8_t **out, size_t *l
 
 int store_block_height(struct store *st, const uint8_t hash[SN_HASH_LEN], uint64_t *height)
 {
-	MDB_val k = mval(hash, SN_HASH_LEN), v;
+	MDB_val k = store__mval(hash, SN_HASH_LEN), v;
 	MDB_txn *txn;
 	int rc, err;
 
@@ -888,7 +883,7 @@ static int scan(struct store *st, MDB_dbi dbi, const void *start, size_t slen, s
 {
 	MDB_txn *txn;
 	MDB_cursor *cur;
-	MDB_val k = mval(start, slen), v;
+	MDB_val k = store__mval(start, slen), v;
 	int rc, err;
 
 	if ((err = read_begin(st, &txn)))

@@ -149,6 +149,14 @@ SN_MUST_CHECK int store__account_cold_decode(struct store_account *a, const uint
 void store__account_hot_encode(uint8_t out[STORE_HOT_LEN], const struct store_account *a);
 SN_MUST_CHECK int store__account_hot_decode(struct store_account *a, const uint8_t *in, size_t len);
 
+/* An MDB_val over n bytes at p. */
+static inline MDB_val store__mval(const void *p, size_t n)
+{
+	MDB_val v = { n, (void *)p };
+
+	return v;
+}
+
 /* Maps an LMDB return code to an sn error (logging where it happened). */
 int store__mdb_err(int rc, const char *what);
 /* A write transaction failed with rc (LMDB's or errno) and was aborted: returns the error

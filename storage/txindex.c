@@ -20,21 +20,6 @@
 #define TXGEN_KEY_LEN (4 + SN_HASH_LEN)
 #define TXLOC_LEN 13
 
-static void put_be32(uint8_t out[4], uint32_t v)
-{
-	out[0] = (uint8_t)(v >> 24);
-	out[1] = (uint8_t)(v >> 16);
-	out[2] = (uint8_t)(v >> 8);
-	out[3] = (uint8_t)v;
-}
-
-static MDB_val mv(const void *p, size_t n)
-{
-	MDB_val v = { n, (void *)p };
-
-	return v;
-}
-
 /* ---------------------------------------------------------------- memory */
 
 _Static_assert(sizeof(((struct store_txmem *)0)->hash_key) == crypto_shorthash_KEYBYTES, "siphash key");
@@ -169,7 +154,7 @@ int store__txgen_write(struct store *st, MDB_txn *txn, const struct store_txmem_
 		memcpy(all + st->txmem.n, extra, n_extra * sizeof(*all));
 	if (n)
 		qsort(all, n, sizeof(*all), cmp_ent);
-	put_be32(key, st->txgen_next);
+	sn_put_be32(key, st->txgen_next);
 	if ((rc = mdb_cursor_open(txn, st->db_txgen, &c))) {
 		sn_free(all);
 		return rc;
@@ -177,7 +162,7 @@ int store__txgen_write(struct store *st, MDB_txn *txn, const struct store_txmem_
 	for (size_t i = 0; i < n && !rc; i++) {
 		uint8_t loc[TXLOC_LEN];
 		struct sn_writer lw = sn_writer_init(loc, sizeof(loc));
-		MDB_val k = mv(key, sizeof(key)), v = mv(loc, sizeof(loc));
+		MDB_val k = store__mval(key, sizeof(key)), v = store__mval(loc, sizeof(loc));
 
 		if (i && memcmp(all[i].id, all[i - 1].id, SN_HASH_LEN) == 0)
 			continue; /* cannot happen (a nonce is spent once); MDB_APPEND would refuse it */
@@ -193,7 +178,7 @@ int store__txgen_write(struct store *st, MDB_txn *txn, const struct store_txmem_
 		return rc;
 	txgen_rec(rec, st->txgen_next + 1, through + 1);
 	{
-		MDB_val k = mv(KEY_TXGEN, strlen(KEY_TXGEN)), v = mv(rec, sizeof(rec));
+		MDB_val k = store__mval(KEY_TXGEN, strlen(KEY_TXGEN)), v = store__mval(rec, sizeof(rec));
 
 		return mdb_put(txn, st->db_meta, &k, &v, 0);
 	}
@@ -213,8 +198,8 @@ void store__txgen_written(struct store *st, uint64_t through)
  * while it ran without the index ("txidx_from"), which goes away. An LMDB return code. */
 static int txgen_meta(struct store *st, MDB_txn *txn)
 {
-	MDB_val k = mv(KEY_TXGEN, strlen(KEY_TXGEN)), v, ov;
-	MDB_val ok = mv(STORE_KEY_TXIDX_FROM, strlen(STORE_KEY_TXIDX_FROM));
+	MDB_val k = store__mval(KEY_TXGEN, strlen(KEY_TXGEN)), v, ov;
+	MDB_val ok = store__mval(STORE_KEY_TXIDX_FROM, strlen(STORE_KEY_TXIDX_FROM));
 	uint8_t rec[TXGEN_REC_LEN];
 	struct sn_reader r;
 	int rc = mdb_get(txn, st->db_meta, &k, &v);
@@ -244,7 +229,7 @@ static int txgen_meta(struct store *st, MDB_txn *txn)
 		return rc;
 	}
 	txgen_rec(rec, st->txgen_next, st->txgen_height);
-	v = mv(rec, sizeof(rec));
+	v = store__mval(rec, sizeof(rec));
 	return mdb_put(txn, st->db_meta, &k, &v, 0);
 }
 
@@ -257,7 +242,7 @@ static int rebuild_step(struct store *st, MDB_txn *txn, uint64_t *h, bool *wrote
 	*wrote = false;
 	for (; st->info.has_genesis && *h <= st->info.height; (*h)++) {
 		uint8_t hb[8], id[SN_HASH_LEN];
-		MDB_val bk = mv(hb, 8), bv;
+		MDB_val bk = store__mval(hb, 8), bv;
 		struct store_block b;
 		size_t pos = 0, len;
 		const uint8_t *tx;
@@ -387,14 +372,14 @@ int store_tx_locate(struct store *st, const uint8_t id[SN_HASH_LEN], uint64_t *h
 	gens = st->txgen_next;
 	store__snapshot_idx_done(st);
 	memcpy(key + 4, id, SN_HASH_LEN);
-	k = mv(key, sizeof(key));
+	k = store__mval(key, sizeof(key));
 	rc = MDB_NOTFOUND;
 	for (uint32_t g = gens; g-- > 0 && rc == MDB_NOTFOUND;) {
-		put_be32(key, g);
+		sn_put_be32(key, g);
 		rc = mdb_get(txn, st->db_txgen, &k, &v);
 	}
 	if (rc == MDB_NOTFOUND) { /* written before generations existed */
-		k = mv(id, SN_HASH_LEN);
+		k = store__mval(id, SN_HASH_LEN);
 		rc = mdb_get(txn, st->db_txs, &k, &v);
 	}
 	err = rc ? store__mdb_err(rc, "reading tx") : loc_decode(&v, height, index);

@@ -680,6 +680,16 @@ static int account_put(struct store *st, MDB_txn *txn, const struct store_accoun
 	return put(txn, st->db_state, sk, sizeof(sk), hot, sizeof(hot));
 }
 
+/* The txs index's entries of w's transactions, in block `height`: n_tx of them into e. */
+static void tx_entries(struct store_txmem_ent *e, const struct store_wtxn *w, uint64_t height)
+{
+	for (uint32_t i = 0; i < w->n_tx; i++) {
+		memcpy(e[i].id, w->tx_ids[i], SN_HASH_LEN);
+		e[i].height = height;
+		e[i].index = i;
+	}
+}
+
 /* Every LMDB write of the block; the accounts only with accounts (a commit group writes
  * them once, when it ends). Returns an LMDB code. */
 static int wtxn_write(struct store_wtxn *w, MDB_txn *txn, const uint32_t *dirty, uint32_t n_dirty, bool accounts,
@@ -720,11 +730,7 @@ static int wtxn_write(struct store_wtxn *w, MDB_txn *txn, const uint32_t *dirty,
 
 		if (!e)
 			return ENOMEM;
-		for (uint32_t i = 0; i < w->n_tx; i++) {
-			memcpy(e[i].id, w->tx_ids[i], SN_HASH_LEN);
-			e[i].height = hdr->height;
-			e[i].index = i;
-		}
+		tx_entries(e, w, hdr->height);
 		rc = store__txgen_write(st, txn, e, w->n_tx, hdr->height);
 		sn_free(e);
 		if (rc)
@@ -851,12 +857,9 @@ static int group_write(struct store_group *g, struct store_wtxn *w, const uint32
 			g->vols[g->n_vols++] = (struct group_vol){ .seq = (uint32_t)oe->a.seq,
 				                                   .delta = oe->a.personal_volume - oe->orig_pvol };
 	}
-	for (uint32_t i = 0; i < w->n_tx && st->tx_index; i++) {
-		struct store_txmem_ent *e = &g->txp[g->n_txp++];
-
-		memcpy(e->id, w->tx_ids[i], SN_HASH_LEN);
-		e->height = hdr->height;
-		e->index = i;
+	if (st->tx_index) {
+		tx_entries(g->txp + g->n_txp, w, hdr->height);
+		g->n_txp += w->n_tx;
 	}
 	g->tip = *tip;
 	memcpy(g->gov_root, w->gov_root, SN_HASH_LEN);

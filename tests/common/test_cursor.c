@@ -261,6 +261,8 @@ static void test_be64_helpers(void **state)
 	assert_true(sn_get_be64(b) == 0x0102030405060708ull);
 	sn_put_be64(b, UINT64_MAX);
 	assert_true(sn_get_be64(b) == UINT64_MAX);
+	sn_put_be32(b, 0x01020304u); /* the txs index's generation keys */
+	assert_memory_equal(b, seq_bytes, 4);
 }
 
 int main(void)
