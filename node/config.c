@@ -45,6 +45,9 @@ static const struct cfg_key cfg_keys[] = {
 	U64("rpc", "max_header_bytes", rpc_max_header_bytes, 512, 1u << 20, "16384",
 	    "largest request line plus headers"),
 	U64("rpc", "max_connections", rpc_max_connections, 1, 65536, "256", "open RPC connections at most"),
+	U64("rpc", "threads", rpc_threads, 0, 64, "4",
+	    "threads serving RPC connections, each checking and admitting its requests' transactions "
+	    "itself (0: the main loop serves them and hands signature checks to the engine's helpers)"),
 	U64("rpc", "idle_timeout_ms", rpc_idle_timeout_ms, 100, 3600000, "30000",
 	    "close a connection idle (or sending a request) this long"),
 	U64("mempool", "max_txs", mempool_max_txs, 1, 10000000, "100000", "pending transactions at most"),

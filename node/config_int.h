@@ -33,6 +33,7 @@ struct node_config {
 	uint64_t rpc_max_body_bytes;
 	uint64_t rpc_max_header_bytes;
 	uint64_t rpc_max_connections;
+	uint64_t rpc_threads;
 	uint64_t rpc_idle_timeout_ms;
 	/* [mempool] */
 	uint64_t mempool_max_txs;

@@ -46,14 +46,29 @@ static void block_soon(struct node_daemon *d)
 	uv_timer_start(&d->block_timer, on_block_timer, 0, BLOCK_POLL_MS);
 }
 
-int node_daemon_admit(struct node_daemon *d, const uint8_t *raw, size_t len, const struct store_tx *tx,
-                      const uint8_t id[SN_HASH_LEN])
+/* Admits under the mempool's lock, on any thread; the store is read (refuse_why) outside it. */
+static int mempool_admit(struct node_daemon *d, const uint8_t *raw, size_t len, const struct store_tx *tx,
+                         const uint8_t id[SN_HASH_LEN])
 {
+	bool broken;
 	int rc;
 
 	if (!d->ready)
 		return SN_E_BUSY;
-	rc = node_mempool_add(d->mp, raw, len, tx, id);
+	uv_mutex_lock(&d->mp_lock);
+	rc = node_mempool_try_add(d->mp, raw, len, tx, id);
+	broken = rc == SN_E_NOMEM && node_mempool_broken(d->mp);
+	uv_mutex_unlock(&d->mp_lock);
+	if (broken) /* out of memory in the view: the loop rebuilds it */
+		node_rpc_mempool_broken(d);
+	return node_mempool_refuse_why(d->mp, id, rc);
+}
+
+int node_daemon_admit(struct node_daemon *d, const uint8_t *raw, size_t len, const struct store_tx *tx,
+                      const uint8_t id[SN_HASH_LEN])
+{
+	int rc = mempool_admit(d, raw, len, tx, id);
+
 	if (rc == SN_OK) {
 		node_p2p_gossip(d, raw, len); /* admitted: every peer hears of it once */
 		node_p2p_after_admit(d, tx->signer);
@@ -62,7 +77,51 @@ int node_daemon_admit(struct node_daemon *d, const uint8_t *raw, size_t len, con
 	return rc;
 }
 
+int node_daemon_admit_rpc(struct node_daemon *d, const uint8_t *raw, size_t len, const struct store_tx *tx,
+                          const uint8_t id[SN_HASH_LEN])
+{
+	int rc = mempool_admit(d, raw, len, tx, id);
+
+	if (rc == SN_OK)
+		node_rpc_admitted(d, raw, len, tx->signer);
+	return rc;
+}
+
+void node_daemon_block_soon(struct node_daemon *d)
+{
+	block_soon(d);
+}
+
 /* ------------------------------------------------------------------ producer */
+
+/* After a block (or when the mempool's view broke): the view is remade on the tip and the
+ * pending transactions re-checked (node_mempool_resume_view), or, with keep (nothing was
+ * written) and the view intact, only the hold ends. Lock order: the view holds the store's
+ * map lock for reading from its begin until the next resume, so this thread takes mp_lock
+ * inside it; the new view is begun before mp_lock is taken, never under it. */
+int node_daemon_mempool_resume(struct node_daemon *d, bool keep, const uint8_t (*ids)[SN_HASH_LEN], size_t n,
+                               size_t *dropped)
+{
+	struct store_wtxn *view = NULL;
+	int err;
+
+	*dropped = 0;
+	if (keep) {
+		uv_mutex_lock(&d->mp_lock);
+		keep = node_mempool_unhold(d->mp);
+		uv_mutex_unlock(&d->mp_lock);
+		if (keep)
+			return SN_OK;
+	}
+	err = store_wtxn_begin_speculative(d->st, &view);
+	uv_mutex_lock(&d->mp_lock);
+	if (err)
+		node_mempool_suspend(d->mp); /* admission says busy until the next block */
+	else
+		err = node_mempool_resume_view(d->mp, view, ids, n, dropped);
+	uv_mutex_unlock(&d->mp_lock);
+	return err;
+}
 
 struct produce_job {
 	uv_work_t work;
@@ -99,7 +158,9 @@ static void produce_done(uv_work_t *w, int status)
 	d->producing = false;
 	if (j->err == SN_E_MAPFULL) {
 		/* The commit could not grow the map while the mempool's view held it. */
+		uv_mutex_lock(&d->mp_lock);
 		node_mempool_suspend(d->mp);
+		uv_mutex_unlock(&d->mp_lock);
 		err = store_grow_map(d->st);
 		SN_LOG(err ? SN_LOG_ERROR : SN_LOG_INFO, "producer", "block not produced: storage map full; %s",
 		       err ? sn_strerror(err) : "map grown, the next block follows");
@@ -113,9 +174,11 @@ static void produce_done(uv_work_t *w, int status)
 		struct store_info info;
 
 		store_info_get(d->st, &info);
+		uv_mutex_lock(&d->mp_lock);
 		for (size_t i = 0; i < j->n && ids; i++)
 			if (j->errs[i] == SN_OK)
 				memcpy(ids[k++], node_mempool_at(d->mp, i)->id, SN_HASH_LEN);
+		uv_mutex_unlock(&d->mp_lock);
 		SN_LOG(j->included ? SN_LOG_INFO : SN_LOG_DEBUG, "producer", "block %llu: %zu txs in %.1f ms, %llu accounts",
 		       (unsigned long long)info.height, j->included,
 		       (double)(sn_time_mono_ns() - j->t0) / 1e6, (unsigned long long)info.accounts);
@@ -124,10 +187,9 @@ static void produce_done(uv_work_t *w, int status)
 		SN_LOG(SN_LOG_ERROR, "producer", "out of memory after a block");
 		k = 0;
 	}
-	if (j->err == SN_E_DISKFULL) /* nothing written: the tip did not move */
-		err = node_mempool_unhold(d->mp, &dropped);
-	else
-		err = node_mempool_resume(d->mp, (const uint8_t(*)[SN_HASH_LEN])ids, k, &dropped);
+	/* Nothing written on a full disk: the tip did not move, the view stays. */
+	err = node_daemon_mempool_resume(d, j->err == SN_E_DISKFULL, (const uint8_t(*)[SN_HASH_LEN])ids, k, &dropped);
+	atomic_store(&d->want_admit_wake, true);
 	if (err)
 		SN_LOG(SN_LOG_ERROR, "mempool", "re-check after the block failed: %s", sn_strerror(err));
 	if (dropped)
@@ -145,20 +207,23 @@ static void produce_done(uv_work_t *w, int status)
 static void produce_start(struct node_daemon *d)
 {
 	struct produce_job *j = sn_calloc(1, sizeof(*j));
-	size_t n = node_mempool_count(d->mp);
+	size_t n;
 	struct store_info info;
 
+	if (!j)
+		return;
+	uv_mutex_lock(&d->mp_lock); /* until the hold: RPC threads only append after it */
+	n = node_mempool_count(d->mp);
 	store_info_get(d->st, &info);
 	if (n > info.params.max_block_txs)
 		n = info.params.max_block_txs;
-	if (!j)
-		return;
 	j->d = d;
 	j->n = n;
 	j->txs = sn_malloc((n ? n : 1) * sizeof(*j->txs));
 	j->lens = sn_malloc((n ? n : 1) * sizeof(*j->lens));
 	j->errs = sn_calloc(n ? n : 1, sizeof(*j->errs));
 	if (!j->txs || !j->lens || !j->errs) {
+		uv_mutex_unlock(&d->mp_lock);
 		sn_free(j->txs);
 		sn_free(j->lens);
 		sn_free(j->errs);
@@ -176,6 +241,7 @@ static void produce_start(struct node_daemon *d)
 	/* Admission goes on meanwhile (the view keeps its snapshot across the commit); the
 	 * block's entries stay put until node_mempool_resume in produce_done. */
 	node_mempool_hold(d->mp);
+	uv_mutex_unlock(&d->mp_lock);
 	d->producing = true;
 	d->jobs++;
 	if (uv_queue_work(d->loop, &j->work, produce_work, produce_done) != 0) {
@@ -209,12 +275,16 @@ static void on_block_timer(uv_timer_t *t)
 {
 	struct node_daemon *d = t->data;
 	uint64_t since = now_ms_mono() - d->last_block_mono_ms;
+	size_t pending;
 
 	if (d->stopping || d->producing || !d->ready || store_status(d->st) || !producer_still_validator(d))
 		return;
 	if (store_disk_full(d->st) && since < DISKFULL_RETRY_MS)
 		return;
-	if (node_mempool_count(d->mp) > 0 || since >= d->cfg.block_interval_ms)
+	uv_mutex_lock(&d->mp_lock);
+	pending = node_mempool_count(d->mp);
+	uv_mutex_unlock(&d->mp_lock);
+	if (pending > 0 || since >= d->cfg.block_interval_ms)
 		produce_start(d);
 }
 
@@ -344,8 +414,10 @@ static void open_done(uv_work_t *w, int status)
 		daemon_maybe_finish(d);
 		return;
 	}
-	d->ready = true;
+	node_mempool_defer_rebuild(d->mp); /* rebuilt by node_daemon_mempool_resume, in lock order */
 	d->last_block_mono_ms = now_ms_mono();
+	atomic_store(&d->want_admit_wake, true);
+	d->ready = true;
 	if (d->stopping) {
 		daemon_maybe_finish(d);
 		return;
@@ -378,6 +450,7 @@ static void daemon_maybe_finish(struct node_daemon *d)
 		uv_close((uv_handle_t *)&d->verify_check, NULL);
 		uv_close((uv_handle_t *)&d->verify_soon, NULL);
 		uv_close((uv_handle_t *)&d->checks_done, NULL);
+		uv_close((uv_handle_t *)&d->inbox, NULL);
 		uv_close((uv_handle_t *)&d->sig_int, NULL);
 		uv_close((uv_handle_t *)&d->sig_term, NULL);
 	}
@@ -418,6 +491,7 @@ int node_daemon_run(struct node_daemon *d)
 		.limits = { .max_body = d->cfg.rpc_max_body_bytes, .max_header = d->cfg.rpc_max_header_bytes,
 		            .max_connections = d->cfg.rpc_max_connections,
 		            .idle_timeout_ms = d->cfg.rpc_idle_timeout_ms },
+		.threads = (unsigned)d->cfg.rpc_threads,
 		.on_post = node_rpc_post,
 		.on_health = on_health,
 		.ud = d,
@@ -428,6 +502,10 @@ int node_daemon_run(struct node_daemon *d)
 
 	pool_size_set();
 	d->loop = uv_default_loop();
+	uv_mutex_init(&d->mp_lock);
+	uv_mutex_init(&d->inbox_lock);
+	uv_async_init(d->loop, &d->inbox, node_rpc_inbox);
+	d->inbox.data = d;
 	/* Random password for this run, written to <home>/rpc.cookie (0600). */
 	sn_random_bytes(rnd, sizeof(rnd));
 	memcpy(d->cookie, "__cookie__:", 11);
@@ -438,12 +516,14 @@ int node_daemon_run(struct node_daemon *d)
 	ho.credentials[0] = d->cookie;
 	ho.credentials[1] = d->cfg.rpc_user[0] ? user_pass : NULL;
 	if ((err = http_server_start(&d->http, d->loop, &ho))) {
-		uv_run(d->loop, UV_RUN_NOWAIT); /* let the failed listener close */
+		uv_close((uv_handle_t *)&d->inbox, NULL);
+		uv_run(d->loop, UV_RUN_DEFAULT); /* let the failed listener close */
 		return 1;
 	}
 	if ((err = node_file_write_atomic(d->cookie_path, d->cookie, strlen(d->cookie), 0600, true))) {
 		SN_LOG(SN_LOG_ERROR, "node", "cannot write %s: %s", d->cookie_path, sn_strerror(err));
 		http_server_stop(d->http, NULL, NULL);
+		uv_close((uv_handle_t *)&d->inbox, NULL);
 		uv_run(d->loop, UV_RUN_DEFAULT);
 		return 1;
 	}
@@ -471,10 +551,13 @@ int node_daemon_run(struct node_daemon *d)
 	 * unlock of node/p2p.c's list, the uv_async_send): the helpers are joined first, before
 	 * what those touch is freed and the loop closed. */
 	node_engine_free(d->eng);
+	node_rpc_inbox_free(d);
 	node_p2p_free(d);
 	node_mempool_free(d->mp);
 	store_close(d->st);
 	uv_loop_close(d->loop);
+	uv_mutex_destroy(&d->mp_lock);
+	uv_mutex_destroy(&d->inbox_lock);
 	if (!d->exit_code)
 		SN_LOG(SN_LOG_INFO, "node", "stopped cleanly");
 	return d->exit_code;

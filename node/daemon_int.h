@@ -16,6 +16,8 @@
 
 struct submit_job;
 struct node_p2p;
+struct rpc_fwd;
+struct rpc_admitted;
 
 struct node_daemon {
 	uv_loop_t *loop;
@@ -39,9 +41,9 @@ struct node_daemon {
 	uv_signal_t sig_int, sig_term;
 	uv_work_t open_work;
 	atomic_int open_err; /* written by open_work on a pool thread, read by on_health meanwhile */
-	bool ready;        /* store open, serving */
+	atomic_bool ready;    /* store open, serving (read by the RPC threads) */
 	bool producing;    /* a block is being built on the thread pool */
-	bool stopping;
+	atomic_bool stopping; /* (read by the RPC threads) */
 	bool http_stopped;
 	unsigned jobs;     /* work items in flight (signature checks, block production) */
 	uint64_t last_block_mono_ms;
@@ -52,6 +54,16 @@ struct node_daemon {
 	struct verify_round *rounds, *rounds_tail;   /* handed to the helpers, oldest first (node/rpc.c) */
 	int exit_code;
 	struct node_p2p *p2p; /* the peer network (node/p2p.c); NULL when p2p.enabled = 0 */
+
+	/* RPC threads (rpc.threads > 0, node/rpc.c): they check and admit submitted transactions
+	 * themselves and pass the rest to this loop through the inbox. */
+	uv_mutex_t mp_lock;  /* the mempool, taken by every thread that uses it */
+	uv_mutex_t inbox_lock; /* guards the three below */
+	struct rpc_fwd *fwd_q, *fwd_tail;     /* requests for this loop's handlers, in order */
+	struct rpc_admitted *adm_q, *adm_tail; /* admitted there, for the peer network */
+	bool mp_rebuild;     /* the mempool's view must be rebuilt here (out of memory there) */
+	atomic_bool want_admit_wake; /* the producer would start a block on the next admission */
+	uv_async_t inbox;
 };
 
 /* Runs the daemon until SIGINT/SIGTERM; returns the process exit code. */
@@ -59,9 +71,26 @@ int node_daemon_run(struct node_daemon *d);
 
 /* JSON-RPC (node/rpc.c): handles one HTTP POST body. */
 void node_rpc_post(void *ud, struct http_req *req, const char *body, size_t len);
-/* Admission of a checked transaction (node/daemon.c); SN_E_BUSY while a block is built. */
+/* Admission of a checked transaction (node/daemon.c), on the loop thread. */
 int node_daemon_admit(struct node_daemon *d, const uint8_t *raw, size_t len, const struct store_tx *tx,
                       const uint8_t id[SN_HASH_LEN]);
+/* The same on an RPC thread: what follows an admission on the loop (gossip, the gossiped
+ * transactions that waited for it, an early block) goes there through the inbox. */
+int node_daemon_admit_rpc(struct node_daemon *d, const uint8_t *raw, size_t len, const struct store_tx *tx,
+                          const uint8_t id[SN_HASH_LEN]);
+/* After node_daemon_admit_rpc admitted a transaction (node/rpc.c): to the inbox. */
+void node_rpc_admitted(struct node_daemon *d, const uint8_t *raw, size_t len, const uint8_t signer[SN_PUBKEY_LEN]);
+/* The mempool's view is broken (out of memory on an RPC thread): the loop rebuilds it. */
+void node_rpc_mempool_broken(struct node_daemon *d);
+/* Ends a block's hold on the mempool, remaking its view on the tip (node/daemon.c). */
+SN_MUST_CHECK int node_daemon_mempool_resume(struct node_daemon *d, bool keep, const uint8_t (*ids)[SN_HASH_LEN],
+                                             size_t n, size_t *dropped);
+/* A producer idle for a tick builds the next block now (node/daemon.c; on the loop thread). */
+void node_daemon_block_soon(struct node_daemon *d);
+/* The loop's end of the inbox (node/rpc.c): forwarded requests and admissions. */
+void node_rpc_inbox(uv_async_t *h);
+/* Frees what the inbox still holds (after the RPC threads are joined). */
+void node_rpc_inbox_free(struct node_daemon *d);
 
 /* Ends the loop once stopping and nothing is in flight (node/daemon.c). */
 void node_daemon_maybe_finish(struct node_daemon *d);
@@ -101,6 +130,7 @@ struct submit_job {
 	struct node_daemon *d;
 	struct http_req *req;
 	bool batch; /* reply with an array */
+	bool on_rpc_thread; /* checked and admitted there (rpc.threads > 0) */
 	size_t n;
 	struct submit_entry *e; /* n entries (sn_calloc'd), or &one for a single request */
 	struct submit_job *next; /* in the check queue or its round */

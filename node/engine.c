@@ -15,7 +15,7 @@
 
 /* The checks of one batch of transactions, shared with the helper threads while posted. A
  * job of the caller's (engine_run, apply_blocks) lives on its stack and is taken back with
- * job_end; an asynchronous one (node_engine_check_async) is the engine's, and the last
+ * job_end (node_engine_check's too); an asynchronous one (node_engine_check_async) is the engine's, and the last
  * thread to leave it once every chunk is checked unlinks it, calls its done and frees it. */
 struct vjob {
 	const uint8_t *const *raw;
@@ -96,7 +96,7 @@ static struct vjob *job_leave(struct node_engine *eng, struct vjob *j)
 	if (--j->active)
 		return NULL;
 	pthread_cond_broadcast(&eng->cv_idle);
-	if (!j->check || !j->posted ||
+	if (!j->done_fn || !j->posted ||
 	    atomic_load_explicit(&j->chunks_done, memory_order_acquire) != j->nchunks)
 		return NULL;
 	job_unlink(eng, j);
@@ -307,6 +307,20 @@ static bool engine_help(struct node_engine *eng, struct vjob *j)
 unsigned node_engine_helpers(const struct node_engine *eng)
 {
 	return eng->n_threads;
+}
+
+void node_engine_check(struct node_engine *eng, size_t n, size_t chunk, node_check_fn *check, void *ud)
+{
+	struct vjob j = { .n = n, .chunk = chunk ? chunk : 1, .check = check, .ud = ud };
+
+	j.nchunks = (n + j.chunk - 1) / j.chunk;
+	atomic_init(&j.next, 0);
+	atomic_init(&j.cancel, false);
+	atomic_init(&j.chunks_done, 0);
+	job_post(eng, &j);
+	while (vjob_work(&j))
+		;
+	job_end(eng, &j); /* a helper still checking a chunk it took finishes it first */
 }
 
 int node_engine_check_async(struct node_engine *eng, size_t n, size_t chunk, node_check_fn *check,

@@ -17,11 +17,15 @@
  * client may take to send a request. */
 #include "node/http_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <http_parser.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define MAX_CRED 256
 #define IN_MAX 65536  /* unparsed bytes kept while requests are in flight; reading stops beyond */
@@ -29,14 +33,20 @@
 #define OUT_MAX 262144 /* replies given but not written yet beyond which nothing more is parsed */
 #define FLUSH_IOV 16  /* replies written by one writev, at most */
 
+static const char oom_body[] = "{\"error\":\"out of memory\"}";
+
+struct http_pool;
+struct http_worker;
+
 struct http_server {
 	uv_loop_t *loop;
+	struct http_pool *pool;     /* threads > 0: the workers (both on the listener's server and theirs) */
+	struct http_worker *worker; /* a worker's own server: its thread; NULL for the listener's */
 	uv_tcp_t listener;
 	uv_prepare_t flush;      /* writes the replies given in this turn of the loop */
 	uv_tcp_t reject;         /* accepts and closes a connection there is no memory for */
 	bool reject_busy;        /* reject is closing one */
 	bool accept_waiting;     /* another waits meanwhile (libuv holds it, the listener paused) */
-	bool flush_started;      /* flush is initialized (closed on stop) */
 	struct http_conn *dirty; /* connections with a reply ready at the head of their queue */
 	struct http_server_opts opts;
 	char cred[2][MAX_CRED];
@@ -61,6 +71,12 @@ struct http_req {
 	bool answered;
 	bool keep_alive;  /* the client keeps the connection after this request */
 	bool close_after; /* close once this reply is written */
+	/* http_reply_any's reply from another thread, queued for the worker's loop (w->replies) */
+	struct http_req *a_next;
+	char *a_body; /* NULL: out of memory, a 500 goes instead */
+	const char *a_ctype;
+	size_t a_len;
+	int a_status;
 };
 
 struct http_conn {
@@ -104,6 +120,7 @@ struct http_conn {
 static void conn_close(struct http_conn *c);
 static void conn_drive(struct http_conn *c);
 static void idle_restart(struct http_conn *c);
+static void pool_conn_gone(struct http_pool *pool);
 
 static void server_maybe_done(struct http_server *srv)
 {
@@ -136,6 +153,8 @@ static void conn_free(struct http_conn *c)
 				break;
 			}
 	srv->n_conns--;
+	if (srv->pool)
+		pool_conn_gone(srv->pool);
 	sn_free(c->body);
 	sn_free(c->in);
 	sn_free(c);
@@ -864,18 +883,27 @@ static void conn_reject(struct http_server *srv)
 	SN_LOG(SN_LOG_WARN, "rpc", "out of memory: refusing a connection");
 }
 
-static void on_connection(uv_stream_t *server, int status)
+/* Starts serving c, whose tcp handle is open: the limit, then reading. */
+static void conn_start(struct http_conn *c)
 {
-	struct http_server *srv = server->data;
-	struct http_conn *c;
+	uv_tcp_nodelay(&c->tcp, 1);
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	idle_restart(c);
+	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+		conn_close(c);
+	else
+		c->reading = true;
+}
 
-	if (status < 0)
-		return;
-	c = sn_calloc(1, sizeof(*c));
+/* A new connection of srv's (tcp initialized, not open yet); NULL when out of memory. */
+static struct http_conn *conn_new(struct http_server *srv)
+{
+	struct http_conn *c = sn_calloc(1, sizeof(*c));
+
 	if (!c || uv_tcp_init(srv->loop, &c->tcp) != 0) {
 		sn_free(c);
-		conn_reject(srv);
-		return;
+		return NULL;
 	}
 	c->srv = srv;
 	c->tcp.data = c;
@@ -888,6 +916,27 @@ static void on_connection(uv_stream_t *server, int status)
 	uv_timer_init(srv->loop, &c->idle);
 	c->idle.data = c;
 	c->handles_open++;
+	return c;
+}
+
+static bool pool_hand_over(struct http_server *srv);
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct http_server *srv = server->data;
+	struct http_conn *c;
+
+	if (status < 0)
+		return;
+	if (srv->pool) {
+		if (!pool_hand_over(srv))
+			conn_reject(srv);
+		return;
+	}
+	if (!(c = conn_new(srv))) {
+		conn_reject(srv);
+		return;
+	}
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
 		conn_close(c);
 		return;
@@ -898,17 +947,212 @@ static void on_connection(uv_stream_t *server, int status)
 		conn_close(c);
 		return;
 	}
-	uv_tcp_nodelay(&c->tcp, 1);
-	http_parser_init(&c->parser, HTTP_REQUEST);
-	c->parser.data = c;
-	idle_restart(c);
-	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
-		conn_close(c);
-	else
-		c->reading = true;
+	conn_start(c);
 }
 
-void http_server_set_credentials(struct http_server *srv, const char *a, const char *b)
+/* ------------------------------------------------------------ worker threads
+ * With opts.threads = N > 0, the listener's loop only accepts: each connection goes to one of N
+ * worker threads in turn, each running a loop of its own with a server of its own (no
+ * listener), which serves it from then on: parsing, handlers, replies. So a request is read,
+ * handled and answered on one thread, without waking another. The accepted socket is handed
+ * over as a duplicate file descriptor (the listener's loop closes its own handle), through a
+ * queue and a uv_async. The connection limit counts every worker's connections together. */
+
+struct http_worker {
+	struct http_pool *pool;
+	uv_thread_t tid;
+	bool thread_started;
+	uv_loop_t loop;
+	uv_async_t wake;
+	struct http_server *srv; /* on loop */
+	uv_mutex_t mu;           /* guards what follows */
+	int *fds;                /* accepted sockets to serve */
+	size_t n_fds, cap_fds;
+	struct http_req *replies, *replies_tail; /* http_reply_any's, in order (a_next) */
+	bool stop;
+};
+
+struct http_pool {
+	struct http_server *srv; /* the listener's */
+	unsigned n, next;
+	atomic_size_t conns;     /* open on every worker, and handed over */
+	uv_async_t exited;       /* on the listener's loop: a worker's loop ended */
+	atomic_uint n_exited;
+	bool exited_open;
+	struct http_worker w[];
+};
+
+static _Thread_local struct http_worker *tl_worker; /* the worker this thread runs, if any */
+
+static void pool_conn_gone(struct http_pool *pool)
+{
+	atomic_fetch_sub(&pool->conns, 1);
+}
+
+static void on_accepted_closed(uv_handle_t *h)
+{
+	sn_free(h);
+}
+
+/* Accepts a connection on the listener and hands it to the next worker; false when out of
+ * memory (the caller refuses it). */
+static bool pool_hand_over(struct http_server *srv)
+{
+	struct http_pool *pool = srv->pool;
+	uv_tcp_t *t = sn_malloc(sizeof(*t));
+	struct http_worker *w;
+	uv_os_fd_t fd;
+	int dup_fd;
+
+	if (!t || uv_tcp_init(srv->loop, t) != 0) {
+		sn_free(t);
+		return false;
+	}
+	if (uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)t) != 0 || uv_fileno((uv_handle_t *)t, &fd) != 0) {
+		uv_close((uv_handle_t *)t, on_accepted_closed);
+		return true;
+	}
+	dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	uv_close((uv_handle_t *)t, on_accepted_closed);
+	if (dup_fd < 0) {
+		SN_LOG(SN_LOG_WARN, "rpc", "refusing a connection: %s", strerror(errno));
+		return true;
+	}
+	if (srv->stopping || atomic_load(&pool->conns) >= srv->opts.limits.max_connections) {
+		SN_LOG(SN_LOG_WARN, "rpc", "connection limit (%zu) reached: refusing a connection",
+		       srv->opts.limits.max_connections);
+		close(dup_fd);
+		return true;
+	}
+	w = &pool->w[pool->next++ % pool->n];
+	uv_mutex_lock(&w->mu);
+	if (w->n_fds == w->cap_fds) {
+		size_t cap = w->cap_fds ? 2 * w->cap_fds : 16;
+		int *nf = sn_realloc(w->fds, cap * sizeof(*nf));
+
+		if (!nf) {
+			uv_mutex_unlock(&w->mu);
+			close(dup_fd);
+			SN_LOG(SN_LOG_WARN, "rpc", "out of memory: refusing a connection");
+			return true;
+		}
+		w->fds = nf;
+		w->cap_fds = cap;
+	}
+	w->fds[w->n_fds++] = dup_fd;
+	atomic_fetch_add(&pool->conns, 1);
+	uv_mutex_unlock(&w->mu);
+	uv_async_send(&w->wake);
+	return true;
+}
+
+/* Serves a socket the listener accepted, on the worker's loop. */
+static void worker_adopt(struct http_worker *w, int fd)
+{
+	struct http_conn *c = w->srv->stopping ? NULL : conn_new(w->srv);
+
+	if (!c) {
+		close(fd);
+		pool_conn_gone(w->pool);
+		return;
+	}
+	if (uv_tcp_open(&c->tcp, fd) != 0) {
+		close(fd);
+		conn_close(c); /* counted: conn_free gives it back */
+		return;
+	}
+	conn_start(c);
+}
+
+static void on_worker_wake_closed(uv_handle_t *h)
+{
+	(void)h; /* the loop ends: nothing else is open */
+}
+
+static void on_worker_server_done(void *ud)
+{
+	struct http_worker *w = ud;
+
+	w->srv = NULL;
+	uv_close((uv_handle_t *)&w->wake, on_worker_wake_closed);
+}
+
+static void on_worker_wake(uv_async_t *h)
+{
+	struct http_worker *w = h->data;
+	struct http_req *replies;
+	int *fds;
+	size_t n_fds;
+	bool stop;
+
+	uv_mutex_lock(&w->mu);
+	fds = w->fds;
+	n_fds = w->n_fds;
+	w->fds = NULL;
+	w->n_fds = w->cap_fds = 0;
+	replies = w->replies;
+	w->replies = w->replies_tail = NULL;
+	stop = w->stop;
+	uv_mutex_unlock(&w->mu);
+	for (size_t i = 0; i < n_fds; i++)
+		worker_adopt(w, fds[i]);
+	sn_free(fds);
+	while (replies) {
+		struct http_req *r = replies;
+		char *body = r->a_body;
+
+		replies = r->a_next; /* r may be freed by its reply */
+		if (body)
+			http_reply(r, r->a_status, r->a_ctype, body, r->a_len);
+		else
+			http_reply(r, 500, "application/json", oom_body, sizeof(oom_body) - 1);
+		sn_free(body);
+	}
+	if (stop && w->srv && !w->srv->stopping)
+		http_server_stop(w->srv, on_worker_server_done, w);
+}
+
+void http_reply_any(struct http_req *req, int status, const char *content_type, const char *body, size_t len)
+{
+	struct http_worker *w = req->conn->srv->worker;
+
+	if (!w || w == tl_worker) { /* on the thread serving req */
+		http_reply(req, status, content_type, body, len);
+		return;
+	}
+	if ((req->a_body = sn_malloc(len ? len : 1))) {
+		memcpy(req->a_body, body, len);
+		req->a_len = len;
+		req->a_status = status;
+		req->a_ctype = content_type;
+	}
+	req->a_next = NULL;
+	uv_mutex_lock(&w->mu);
+	if (w->replies_tail)
+		w->replies_tail->a_next = req;
+	else
+		w->replies = req;
+	w->replies_tail = req;
+	uv_mutex_unlock(&w->mu);
+	uv_async_send(&w->wake);
+}
+
+uv_loop_t *http_req_loop(const struct http_req *req)
+{
+	return req->conn->srv->loop;
+}
+
+static void worker_main(void *arg)
+{
+	struct http_worker *w = arg;
+	struct http_pool *pool = w->pool;
+
+	tl_worker = w;
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+	atomic_fetch_add(&pool->n_exited, 1);
+	uv_async_send(&pool->exited);
+}
+static void server_set_credentials(struct http_server *srv, const char *a, const char *b)
 {
 	const char *in[2] = { a, b };
 
@@ -932,6 +1176,136 @@ static void on_listener_closed(uv_handle_t *h)
 	server_maybe_done(srv);
 }
 
+/* A server on loop with opts' limits, credentials and handlers; no listener yet. */
+static struct http_server *server_new(uv_loop_t *loop, const struct http_server_opts *opts)
+{
+	struct http_server *srv = sn_calloc(1, sizeof(*srv));
+
+	if (!srv)
+		return NULL;
+	srv->loop = loop;
+	srv->opts = *opts;
+	server_set_credentials(srv, opts->credentials[0], opts->credentials[1]);
+	uv_prepare_init(loop, &srv->flush);
+	srv->flush.data = srv;
+	return srv;
+}
+
+static void on_pool_closed(uv_handle_t *h)
+{
+	struct http_pool *pool = h->data;
+	struct http_server *srv = pool->srv;
+
+	sn_free(pool);
+	srv->pool = NULL;
+	srv->pending_closes--;
+	server_maybe_done(srv);
+}
+
+/* Joins the workers whose threads started and frees what they leave. */
+static void pool_join(struct http_pool *pool)
+{
+	for (unsigned i = 0; i < pool->n; i++) {
+		struct http_worker *w = &pool->w[i];
+
+		if (!w->thread_started)
+			continue;
+		uv_thread_join(&w->tid);
+		uv_loop_close(&w->loop);
+		uv_mutex_destroy(&w->mu);
+		for (size_t k = 0; k < w->n_fds; k++) /* handed over after the worker stopped */
+			close(w->fds[k]);
+		sn_free(w->fds);
+	}
+}
+
+/* On the listener's loop: a worker's loop ended. Once every one has, they are joined. */
+static void on_pool_exited(uv_async_t *h)
+{
+	struct http_pool *pool = h->data;
+	unsigned started = 0;
+
+	if (uv_is_closing((uv_handle_t *)h))
+		return;
+	for (unsigned i = 0; i < pool->n; i++)
+		started += pool->w[i].thread_started;
+	if (atomic_load(&pool->n_exited) < started)
+		return;
+	pool_join(pool);
+	uv_close((uv_handle_t *)&pool->exited, on_pool_closed);
+}
+
+static void pool_stop(struct http_pool *pool)
+{
+	for (unsigned i = 0; i < pool->n; i++) {
+		struct http_worker *w = &pool->w[i];
+
+		if (!w->thread_started)
+			continue;
+		uv_mutex_lock(&w->mu);
+		w->stop = true;
+		uv_mutex_unlock(&w->mu);
+		uv_async_send(&w->wake);
+	}
+}
+
+/* Starts opts->threads workers for srv (the listener's). On failure the ones started are
+ * stopped and joined, and srv has no pool. */
+static int pool_start(struct http_server *srv, const struct http_server_opts *opts)
+{
+	struct http_pool *pool = sn_calloc(1, sizeof(*pool) + opts->threads * sizeof(pool->w[0]));
+	int rc = 0;
+
+	if (!pool)
+		return SN_E_NOMEM;
+	pool->srv = srv;
+	pool->n = opts->threads;
+	atomic_init(&pool->conns, 0);
+	atomic_init(&pool->n_exited, 0);
+	for (unsigned i = 0; i < pool->n && !rc; i++) {
+		struct http_worker *w = &pool->w[i];
+
+		w->pool = pool;
+		if ((rc = uv_loop_init(&w->loop)) != 0)
+			break;
+		uv_mutex_init(&w->mu);
+		uv_async_init(&w->loop, &w->wake, on_worker_wake);
+		w->wake.data = w;
+		if (!(w->srv = server_new(&w->loop, opts))) {
+			rc = UV_ENOMEM;
+		} else {
+			w->srv->pool = pool;
+			w->srv->worker = w;
+			rc = uv_thread_create(&w->tid, worker_main, w);
+		}
+		if (rc) {
+			/* Not started: its loop is run here once to close what it has. */
+			if (w->srv) {
+				w->srv->stopping = true;
+				w->srv->pending_closes = 1;
+				uv_close((uv_handle_t *)&w->srv->flush, on_listener_closed); /* frees w->srv */
+			}
+			uv_close((uv_handle_t *)&w->wake, NULL);
+			uv_run(&w->loop, UV_RUN_DEFAULT);
+			uv_loop_close(&w->loop);
+			uv_mutex_destroy(&w->mu);
+			break;
+		}
+		w->thread_started = true;
+	}
+	if (rc) {
+		SN_LOG(SN_LOG_ERROR, "rpc", "cannot start the RPC threads: %s", uv_strerror(rc));
+		pool_stop(pool);
+		pool_join(pool);
+		sn_free(pool);
+		return SN_E_IO;
+	}
+	uv_async_init(srv->loop, &pool->exited, on_pool_exited);
+	pool->exited.data = pool;
+	srv->pool = pool;
+	return SN_OK;
+}
+
 int http_server_start(struct http_server **out, uv_loop_t *loop, const struct http_server_opts *opts)
 {
 	struct http_server *srv;
@@ -940,33 +1314,30 @@ int http_server_start(struct http_server **out, uv_loop_t *loop, const struct ht
 	int namelen = sizeof(addr), rc;
 
 	*out = NULL;
-	srv = sn_calloc(1, sizeof(*srv));
-	if (!srv)
+	if (!(srv = server_new(loop, opts)))
 		return SN_E_NOMEM;
-	srv->loop = loop;
-	srv->opts = *opts;
-	http_server_set_credentials(srv, opts->credentials[0], opts->credentials[1]);
+	uv_tcp_init(loop, &srv->listener);
+	srv->listener.data = srv;
+	srv->stopping = true; /* until it listens: the error paths below close what is open */
+	srv->pending_closes = 2; /* listener and flush */
 	if (uv_ip4_addr(opts->address, opts->port, a4) != 0 &&
 	    uv_ip6_addr(opts->address, opts->port, (struct sockaddr_in6 *)&addr) != 0) {
 		SN_LOG(SN_LOG_ERROR, "rpc", "rpc.address '%s' is not an IPv4 or IPv6 address", opts->address);
-		sn_wipe(srv->cred, sizeof(srv->cred));
-		sn_wipe(srv->cred_b64, sizeof(srv->cred_b64));
-		sn_free(srv);
-		return SN_E_INVAL;
-	}
-	uv_tcp_init(loop, &srv->listener);
-	srv->listener.data = srv;
-	if ((rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&addr, 0)) != 0 ||
-	    (rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection)) != 0) {
+		rc = SN_E_INVAL;
+	} else if ((rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&addr, 0)) != 0 ||
+	           (rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection)) != 0) {
 		SN_LOG(SN_LOG_ERROR, "rpc", "cannot listen on %s:%u: %s", opts->address, opts->port, uv_strerror(rc));
-		srv->stopping = true;
-		srv->pending_closes = 1;
-		uv_close((uv_handle_t *)&srv->listener, on_listener_closed); /* frees srv */
-		return SN_E_IO;
+		rc = SN_E_IO;
+	} else if (opts->threads) {
+		rc = pool_start(srv, opts);
 	}
-	uv_prepare_init(loop, &srv->flush);
-	srv->flush.data = srv;
-	srv->flush_started = true;
+	if (rc) {
+		uv_close((uv_handle_t *)&srv->flush, on_listener_closed);
+		uv_close((uv_handle_t *)&srv->listener, on_listener_closed); /* frees srv */
+		return rc;
+	}
+	srv->stopping = false;
+	srv->pending_closes = 0;
 	uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&addr, &namelen);
 	srv->port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port : a4->sin_port);
 	*out = srv;
@@ -988,11 +1359,17 @@ void http_server_stop(struct http_server *srv, void (*done)(void *ud), void *ud)
 	srv->stopping = true;
 	srv->done = done;
 	srv->done_ud = ud;
-	srv->pending_closes += 1 + srv->flush_started; /* (+ a rejected connection closing) */
+	srv->pending_closes += 1 + !srv->worker; /* flush, and the listener (+ a rejected connection closing) */
 	for (struct http_conn *c = srv->conns; c; c = c->next)
 		conn_close(c);
 	srv->dirty = NULL; /* closing connections write nothing more */
-	if (srv->flush_started)
-		uv_close((uv_handle_t *)&srv->flush, on_listener_closed);
-	uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+	uv_close((uv_handle_t *)&srv->flush, on_listener_closed);
+	if (!srv->worker)
+		uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+	if (srv->pool && !srv->worker) {
+		/* Each worker stops its server; once all have, on_pool_exited joins them. */
+		srv->pending_closes++;
+		pool_stop(srv->pool);
+		on_pool_exited(&srv->pool->exited); /* none started: done now */
+	}
 }

@@ -8,6 +8,8 @@ struct node_mempool {
 	struct store *st;
 	struct store_wtxn *view; /* tip + pending transactions; NULL while suspended */
 	bool held;               /* a block is being built from the entries: append only */
+	bool defer_rebuild;      /* out of memory in add: mark the view broken, not rebuilt there */
+	bool broken;             /* the view may not match the entries: admission waits for a rebuild */
 	struct node_mempool_entry *ent;
 	size_t n, cap, bytes;
 	size_t max_txs, max_bytes;
@@ -122,13 +124,30 @@ const struct node_mempool_entry *node_mempool_at(const struct node_mempool *mp, 
 int node_mempool_add(struct node_mempool *mp, const uint8_t *raw, size_t len, const struct store_tx *tx,
                      const uint8_t id[SN_HASH_LEN])
 {
-	const struct store_info *tip;
-	struct node_mempool_entry *e;
+	return node_mempool_refuse_why(mp, id, node_mempool_try_add(mp, raw, len, tx, id));
+}
+
+int node_mempool_refuse_why(const struct node_mempool *mp, const uint8_t id[SN_HASH_LEN], int err)
+{
 	uint64_t h;
 	uint32_t idx;
+
+	/* A committed transaction always fails validation, on its spent nonce if nothing earlier:
+	 * say what it is instead (looked up only now, which spares the store a read per accepted
+	 * transaction). */
+	if (err == SN_OK || err == SN_E_BUSY || err == SN_E_DUPTX || err == SN_E_MEMPOOL_FULL || err == SN_E_NOMEM)
+		return err;
+	return store_tx_locate(mp->st, id, &h, &idx) == SN_OK ? SN_E_DUPTX : err;
+}
+
+int node_mempool_try_add(struct node_mempool *mp, const uint8_t *raw, size_t len, const struct store_tx *tx,
+                         const uint8_t id[SN_HASH_LEN])
+{
+	const struct store_info *tip;
+	struct node_mempool_entry *e;
 	int err;
 
-	if (!mp->view)
+	if (!mp->view || mp->broken)
 		return SN_E_BUSY;
 	if (node_mempool_find(mp, id))
 		return SN_E_DUPTX;
@@ -139,24 +158,27 @@ int node_mempool_add(struct node_mempool *mp, const uint8_t *raw, size_t len, co
 		if (err == SN_E_NOMEM) {
 			/* A governance transaction may have changed the view partly: rebuild it (after
 			 * the block, when one is being built from the entries). */
+			if (mp->defer_rebuild) {
+				mp->broken = true;
+				return err;
+			}
 			store_wtxn_abort(mp->view);
 			mp->view = NULL;
 			if (!mp->held && node_mempool_resume(mp, NULL, 0, NULL) != SN_OK)
 				SN_LOG(SN_LOG_ERROR, "mempool", "cannot rebuild the view after running out of memory");
 			return err;
 		}
-		/* A committed transaction always fails here, on its spent nonce if nothing earlier:
-		 * say what it is instead (looked up only now, which spares the store a read per
-		 * accepted transaction). */
-		if (store_tx_locate(mp->st, id, &h, &idx) == SN_OK)
-			return SN_E_DUPTX;
-		return err;
+		return err; /* node_mempool_refuse_why says whether it was committed */
 	}
 	e = &mp->ent[mp->n];
 	e->raw = sn_malloc(len);
 	if (!e->raw) {
 		/* The view already holds the transaction: rebuild it without (after the block,
 		 * when one is being built from the entries). */
+		if (mp->defer_rebuild) {
+			mp->broken = true;
+			return SN_E_NOMEM;
+		}
 		store_wtxn_abort(mp->view);
 		mp->view = NULL;
 		if (!mp->held && (err = node_mempool_resume(mp, NULL, 0, NULL)))
@@ -176,13 +198,23 @@ int node_mempool_add(struct node_mempool *mp, const uint8_t *raw, size_t len, co
 	return SN_OK;
 }
 
+void node_mempool_defer_rebuild(struct node_mempool *mp)
+{
+	mp->defer_rebuild = true;
+}
+
+bool node_mempool_broken(const struct node_mempool *mp)
+{
+	return mp->broken;
+}
+
 int node_mempool_next_nonce(struct node_mempool *mp, const uint8_t signer[SN_PUBKEY_LEN], uint64_t *nonce)
 {
 	struct store_account a;
 	int err;
 
 	*nonce = 0;
-	if (!mp->view)
+	if (!mp->view || mp->broken)
 		return SN_E_BUSY;
 	if ((err = store_wtxn_account_get(mp->view, signer, &a)))
 		return err;
@@ -194,6 +226,8 @@ void node_mempool_suspend(struct node_mempool *mp)
 {
 	store_wtxn_abort(mp->view);
 	mp->view = NULL;
+	mp->held = false;
+	mp->broken = false;
 }
 
 void node_mempool_hold(struct node_mempool *mp)
@@ -201,29 +235,41 @@ void node_mempool_hold(struct node_mempool *mp)
 	mp->held = true;
 }
 
-int node_mempool_unhold(struct node_mempool *mp, size_t *dropped)
+bool node_mempool_unhold(struct node_mempool *mp)
 {
-	if (!mp->view)
-		return node_mempool_resume(mp, NULL, 0, dropped);
+	if (!mp->view || mp->broken)
+		return false;
 	mp->held = false;
-	if (dropped)
-		*dropped = 0;
-	return SN_OK;
+	return true;
 }
 
 int node_mempool_resume(struct node_mempool *mp, const uint8_t (*ids)[SN_HASH_LEN], size_t n, size_t *dropped)
 {
-	const struct store_info *tip;
-	size_t kept = 0, bad = 0, i;
+	struct store_wtxn *view;
 	int err;
 
 	if (dropped)
 		*dropped = 0;
-	mp->held = false;
-	store_wtxn_abort(mp->view);
-	mp->view = NULL;
-	if ((err = store_wtxn_begin_speculative(mp->st, &mp->view)))
+	if ((err = store_wtxn_begin_speculative(mp->st, &view))) {
+		node_mempool_suspend(mp);
 		return err;
+	}
+	return node_mempool_resume_view(mp, view, ids, n, dropped);
+}
+
+int node_mempool_resume_view(struct node_mempool *mp, struct store_wtxn *view, const uint8_t (*ids)[SN_HASH_LEN],
+                             size_t n, size_t *dropped)
+{
+	const struct store_info *tip;
+	size_t kept = 0, bad = 0, i;
+	int err = SN_OK;
+
+	if (dropped)
+		*dropped = 0;
+	mp->held = false;
+	mp->broken = false;
+	store_wtxn_abort(mp->view);
+	mp->view = view;
 	tip = store_wtxn_info(mp->view);
 	/* The committed ones, found through the index (still that of the entries as they are):
 	 * their raw bytes are freed and NULLed, which marks them. Then the index is emptied

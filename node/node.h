@@ -123,6 +123,9 @@ SN_MUST_CHECK int node_engine_new(struct node_engine **out, struct store *st,
                                   const struct node_engine_opts *opts);
 void node_engine_free(struct node_engine *eng); /* accepts NULL */
 
+typedef void node_check_fn(void *ud, size_t i);
+typedef void node_check_done_fn(void *ud);
+
 /* Checks for a caller that does not wait (the node's RPC loop thread): check(ud, i) runs for
  * every i < n on the engine's helper threads, chunk indices at a time (0: 1), after the work
  * posted before it; then done(ud) runs once, on a helper thread, when every check has run and
@@ -130,10 +133,13 @@ void node_engine_free(struct node_engine *eng); /* accepts NULL */
  * uses the engine; free the engine only after every done has run. An engine without helper
  * threads (threads = 1) runs the checks and done in the caller before returning. SN_E_NOMEM:
  * nothing runs. */
+/* Checks for a caller that waits (an RPC thread with a batch): check(ud, i) runs for every
+ * i < n, chunk indices at a time (0: 1), on the calling thread and on whichever helpers are
+ * free: helpers busy with older work take no part and do not delay it. Returns once every
+ * check has run. Any thread may call it. */
+void node_engine_check(struct node_engine *eng, size_t n, size_t chunk, node_check_fn *check, void *ud);
 /* The engine's helper threads (0 when the caller checks alone). */
 unsigned node_engine_helpers(const struct node_engine *eng);
-typedef void node_check_fn(void *ud, size_t i);
-typedef void node_check_done_fn(void *ud);
 SN_MUST_CHECK int node_engine_check_async(struct node_engine *eng, size_t n, size_t chunk, node_check_fn *check,
                                           node_check_done_fn *done, void *ud);
 

@@ -139,9 +139,12 @@ static uint64_t mono_ms(void)
 static bool nonce_gap(struct node_daemon *d, const struct store_tx *tx)
 {
 	uint64_t next;
+	int err;
 
-	return node_mempool_next_nonce(d->mp, tx->signer, &next) == SN_OK && tx->nonce > next &&
-	       tx->nonce - next <= HOLD_GAP_MAX;
+	uv_mutex_lock(&d->mp_lock);
+	err = node_mempool_next_nonce(d->mp, tx->signer, &next);
+	uv_mutex_unlock(&d->mp_lock);
+	return err == SN_OK && tx->nonce > next && tx->nonce - next <= HOLD_GAP_MAX;
 }
 
 static void held_drop(struct node_p2p *p, size_t i)

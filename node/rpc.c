@@ -97,14 +97,19 @@ static json_t *m_status(struct node_daemon *d, json_t *params, json_t **err)
 	/* "ok"; "disk_full" while blocks cannot be written for want of space (they resume by
 	 * themselves); "failed" after a write error (the node must be restarted) */
 	const char *store = store_status(d->st) ? "failed" : store_disk_full(d->st) ? "disk_full" : "ok";
+	size_t mp_count, mp_bytes;
 
+	uv_mutex_lock(&d->mp_lock);
+	mp_count = node_mempool_count(d->mp);
+	mp_bytes = node_mempool_bytes(d->mp);
+	uv_mutex_unlock(&d->mp_lock);
 	return json_pack("{s:I,s:I,s:o,s:I,s:o,s:I,s:o,s:o,s:I,s:{s:I,s:I},s:o,s:o,s:s,s:b,s:s}", "chain_id",
 	                 (json_int_t)i.chain_id, "height", (json_int_t)i.height, "tip_hash",
 	                 node_json_hex(i.tip_hash, SN_HASH_LEN), "tip_time_ms", (json_int_t)i.tip_time_ms, "state_root",
 	                 node_json_hex(i.state_root, SN_HASH_LEN), "accounts", (json_int_t)i.accounts, "treasury",
 	                 node_json_dec(i.treasury), "min_fee", node_json_dec(i.params.min_fee), "max_block_txs",
 	                 (json_int_t)i.params.max_block_txs, "mempool", "count",
-	                 (json_int_t)node_mempool_count(d->mp), "bytes", (json_int_t)node_mempool_bytes(d->mp),
+	                 (json_int_t)mp_count, "bytes", (json_int_t)mp_bytes,
 	                 "tx_index", tx_index, "node_key", node_json_hex(d->node_pk, NODE_ED25519_PK_LEN), "version",
 	                 SETTLED_VERSION, "validator", d->producer, "store", store);
 }
@@ -268,8 +273,12 @@ static json_t *m_get_tx(struct node_daemon *d, json_t *params, json_t **err)
 
 	if (param_key(params, 0, "id", id, err))
 		return NULL;
+	uv_mutex_lock(&d->mp_lock);
 	if ((e = node_mempool_find(d->mp, id)))
-		return tx_json(id, e->raw, e->len, "pending");
+		res = tx_json(id, e->raw, e->len, "pending");
+	uv_mutex_unlock(&d->mp_lock);
+	if (res)
+		return res;
 	if (store_tx_locate(d->st, id, &height, &index) || store_block_get(d->st, height, &blk, &len) ||
 	    store_block_decode(&b, blk, len)) {
 		char msg[200];
@@ -313,13 +322,16 @@ static json_t *m_get_tx(struct node_daemon *d, json_t *params, json_t **err)
 
 static json_t *m_list_mempool(struct node_daemon *d, json_t *params, json_t **err)
 {
-	size_t limit, n = node_mempool_count(d->mp);
+	size_t limit, n, bytes;
 	uint64_t now = sn_time_mono_ns();
 	json_t *arr;
 
 	if (param_limit(params, 0, "limit", 100, 10000, &limit, err))
 		return NULL;
 	arr = json_array();
+	uv_mutex_lock(&d->mp_lock);
+	n = node_mempool_count(d->mp);
+	bytes = node_mempool_bytes(d->mp);
 	for (size_t i = 0; i < n && i < limit; i++) {
 		const struct node_mempool_entry *e = node_mempool_at(d->mp, i);
 
@@ -329,8 +341,8 @@ static json_t *m_list_mempool(struct node_daemon *d, json_t *params, json_t **er
 		                                     (json_int_t)((now - e->admitted_ns) / 1000000u), "admitted_mono_us",
 		                                     (json_int_t)(e->admitted_ns / 1000u)));
 	}
-	return json_pack("{s:I,s:I,s:o}", "count", (json_int_t)n, "bytes", (json_int_t)node_mempool_bytes(d->mp),
-	                 "txs", arr);
+	uv_mutex_unlock(&d->mp_lock);
+	return json_pack("{s:I,s:I,s:o}", "count", (json_int_t)n, "bytes", (json_int_t)bytes, "txs", arr);
 }
 
 /* The peer network: our peers, recent drops with their reasons, bans (node/p2p.c). */
@@ -698,12 +710,12 @@ static void reply_json(struct http_req *req, json_t *resp)
 	char *text = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
 
 	if (text) {
-		http_reply(req, 200, "application/json", text, strlen(text));
+		http_reply_any(req, 200, "application/json", text, strlen(text));
 		free(text);
 	} else {
 		static const char oom[] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32603,\"message\":\"out of memory\"}}";
 
-		http_reply(req, 500, "application/json", oom, sizeof(oom) - 1);
+		http_reply_any(req, 500, "application/json", oom, sizeof(oom) - 1);
 	}
 	json_decref(resp);
 }
@@ -820,7 +832,9 @@ void node_rpc_submit_finish(struct submit_job *j)
 		if (!e->error && !rc && e->want_type && e->tx.type != e->want_type)
 			rc = SN_E_TYPE;
 		if (!e->error && !rc)
-			rc = d->stopping ? SN_E_BUSY : node_daemon_admit(d, e->raw, e->len, &e->tx, e->txid);
+			rc = d->stopping        ? SN_E_BUSY
+			     : j->on_rpc_thread ? node_daemon_admit_rpc(d, e->raw, e->len, &e->tx, e->txid)
+			                        : node_daemon_admit(d, e->raw, e->len, &e->tx, e->txid);
 		if (!e->id)
 			continue; /* a notification: admitted, not answered */
 		if (shown++)
@@ -839,11 +853,11 @@ void node_rpc_submit_finish(struct submit_job *j)
 	if (t.oom) {
 		static const char oom[] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32603,\"message\":\"out of memory\"}}";
 
-		http_reply(j->req, 500, "application/json", oom, sizeof(oom) - 1);
+		http_reply_any(j->req, 500, "application/json", oom, sizeof(oom) - 1);
 	} else if (!shown) {
-		http_reply(j->req, 204, "application/json", "", 0);
+		http_reply_any(j->req, 204, "application/json", "", 0);
 	} else {
-		http_reply(j->req, 200, "application/json", t.p, t.len);
+		http_reply_any(j->req, 200, "application/json", t.p, t.len);
 	}
 	sn_free(t.p);
 	submit_job_free(j);
@@ -877,24 +891,25 @@ static bool is_submit(json_t *r, uint8_t *type)
 
 static bool submit_queue(struct node_daemon *d, struct submit_job *j);
 
-/* A submit_tx (or gov_propose/approve/execute), or a batch made only of those: the signature checks run on the
- * engine's helper threads (see "signature checks" below); the replies go out together once every entry
- * is admitted (or refused) in order. false: not for this path (the synchronous one answers,
- * and says what is wrong with a request that is not valid). */
-static bool submit_async(struct node_daemon *d, struct http_req *hreq, json_t *req)
+/* A submit_tx (or gov_propose/approve/execute), or a batch made only of those, as a job: its
+ * signatures are checked (on the engine's helper threads, see "signature checks" below, or on
+ * the RPC thread that read it), then its replies go out together once every entry is admitted
+ * (or refused) in order. NULL: not for this path (the synchronous one answers, and says what
+ * is wrong with a request that is not valid). */
+static struct submit_job *submit_job_new(struct node_daemon *d, struct http_req *hreq, json_t *req)
 {
 	bool batch = json_is_array(req);
 	size_t n = batch ? json_array_size(req) : 1;
 	struct submit_job *j;
 
 	if (!d->ready || store_status(d->st) || d->stopping)
-		return false; /* the synchronous path says why */
+		return NULL; /* the synchronous path says why */
 	for (size_t i = 0; i < n; i++) {
 		json_t *r = batch ? json_array_get(req, i) : req;
 		uint8_t type;
 
 		if (!is_submit(r, &type) || !request_valid(r))
-			return false;
+			return NULL;
 	}
 	if (!batch) {
 		/* One request, the common case: the job, its entry and the bytes in one allocation. */
@@ -904,10 +919,10 @@ static bool submit_async(struct node_daemon *d, struct http_req *hreq, json_t *r
 
 		if (!json_object_get(req, "id") || submit_param(json_object_get(req, "params"), buf, &len, &err)) {
 			json_decref(err);
-			return false; /* the synchronous path answers (and says what is wrong) */
+			return NULL; /* the synchronous path answers (and says what is wrong) */
 		}
 		if (!(j = sn_malloc(sizeof(*j) + len)))
-			return false;
+			return NULL;
 		memset(j, 0, sizeof(*j));
 		j->e = &j->one;
 		j->one.raw = j->one_raw;
@@ -918,15 +933,15 @@ static bool submit_async(struct node_daemon *d, struct http_req *hreq, json_t *r
 		j->n = 1;
 		j->d = d;
 		j->req = hreq;
-		return submit_queue(d, j);
+		return j;
 	}
 	j = sn_calloc(1, sizeof(*j));
 	if (!j)
-		return false;
+		return NULL;
 	j->e = sn_calloc(n, sizeof(*j->e));
 	if (!j->e) {
 		sn_free(j);
-		return false;
+		return NULL;
 	}
 	j->n = n;
 	j->d = d;
@@ -944,11 +959,19 @@ static bool submit_async(struct node_daemon *d, struct http_req *hreq, json_t *r
 		}
 		if (!(j->e[i].raw = sn_malloc(j->e[i].len ? j->e[i].len : 1))) {
 			submit_job_free(j);
-			return false;
+			return NULL;
 		}
 		memcpy(j->e[i].raw, buf, j->e[i].len);
 	}
-	return submit_queue(d, j);
+	return j;
+}
+
+/* On the loop thread: the signature checks go to the helpers (below). */
+static bool submit_async(struct node_daemon *d, struct http_req *hreq, json_t *req)
+{
+	struct submit_job *j = submit_job_new(d, hreq, req);
+
+	return j && submit_queue(d, j);
 }
 
 /* ------------------------------------------------------------------ signature checks
@@ -1115,9 +1138,9 @@ static bool submit_queue(struct node_daemon *d, struct submit_job *j)
 	return true;
 }
 
-void node_rpc_post(void *ud, struct http_req *hreq, const char *body, size_t len)
+/* A request on the loop thread: read there (rpc.threads = 0) or forwarded by an RPC thread. */
+static void rpc_post_loop(struct node_daemon *d, struct http_req *hreq, const char *body, size_t len)
 {
-	struct node_daemon *d = ud;
 	json_error_t je;
 	json_t *req = node_json_loadb(body, len, &je), *resp;
 	uint8_t type;
@@ -1152,7 +1175,7 @@ void node_rpc_post(void *ud, struct http_req *hreq, const char *body, size_t len
 				reply_json(hreq, resp);
 			else {
 				json_decref(resp);
-				http_reply(hreq, 204, "application/json", "", 0);
+				http_reply_any(hreq, 204, "application/json", "", 0);
 			}
 		}
 		json_decref(req);
@@ -1165,9 +1188,205 @@ void node_rpc_post(void *ud, struct http_req *hreq, const char *body, size_t len
 	resp = handle_one(d, req);
 	if (json_is_object(req) && !json_object_get(req, "id")) {
 		json_decref(resp);
-		http_reply(hreq, 204, "application/json", "", 0);
+		http_reply_any(hreq, 204, "application/json", "", 0);
 	} else {
 		reply_json(hreq, resp);
 	}
 	json_decref(req);
+}
+
+/* ------------------------------------------------------------------ RPC threads
+ * With rpc.threads > 0 each connection is served by one RPC thread (node/http.c). A submit
+ * job is checked and admitted there and then: the request is read, its signatures checked,
+ * its transactions admitted (under the mempool's lock) and its reply written on one thread,
+ * with no hand-over and no other thread woken. Every other request, and a submit the node
+ * cannot take now (starting, stopping, store failed: the loop's path says why), goes to the
+ * loop through the inbox, since the other handlers run there; the reply comes back through
+ * http_reply_any. Requests of one connection are handled in order, so a signer's nonces sent
+ * in order on one connection are admitted in order. Across connections, a transaction is
+ * admitted when its thread gets to it: one sent on another connection before the reply to
+ * the one it follows may arrive first (and be refused for its nonce). */
+
+struct rpc_fwd {
+	struct rpc_fwd *next;
+	struct http_req *req;
+	size_t len;
+	char body[];
+};
+
+struct rpc_admitted {
+	struct rpc_admitted *next;
+	uint8_t signer[SN_PUBKEY_LEN];
+	size_t len;
+	uint8_t raw[];
+};
+
+static void inbox_forward(struct node_daemon *d, struct http_req *hreq, const char *body, size_t len)
+{
+	struct rpc_fwd *f = sn_malloc(sizeof(*f) + len + 1);
+
+	if (!f) {
+		static const char oom[] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32603,\"message\":\"out of memory\"}}";
+
+		http_reply(hreq, 500, "application/json", oom, sizeof(oom) - 1);
+		return;
+	}
+	f->next = NULL;
+	f->req = hreq;
+	f->len = len;
+	memcpy(f->body, body, len);
+	f->body[len] = '\0';
+	uv_mutex_lock(&d->inbox_lock);
+	if (d->fwd_tail)
+		d->fwd_tail->next = f;
+	else
+		d->fwd_q = f;
+	d->fwd_tail = f;
+	uv_mutex_unlock(&d->inbox_lock);
+	uv_async_send(&d->inbox);
+}
+
+void node_rpc_admitted(struct node_daemon *d, const uint8_t *raw, size_t len, const uint8_t signer[SN_PUBKEY_LEN])
+{
+	bool wake = atomic_exchange(&d->want_admit_wake, false);
+
+	if (d->cfg.p2p_enabled) { /* gossip, and gossiped transactions waiting for this one */
+		struct rpc_admitted *a = sn_malloc(sizeof(*a) + len);
+
+		if (a) {
+			a->next = NULL;
+			memcpy(a->signer, signer, SN_PUBKEY_LEN);
+			a->len = len;
+			memcpy(a->raw, raw, len);
+			uv_mutex_lock(&d->inbox_lock);
+			if (d->adm_tail)
+				d->adm_tail->next = a;
+			else
+				d->adm_q = a;
+			d->adm_tail = a;
+			uv_mutex_unlock(&d->inbox_lock);
+			wake = true;
+		} else {
+			SN_LOG(SN_LOG_WARN, "p2p", "out of memory: an admitted transaction is not gossiped");
+		}
+	}
+	if (wake)
+		uv_async_send(&d->inbox);
+}
+
+void node_rpc_mempool_broken(struct node_daemon *d)
+{
+	uv_mutex_lock(&d->inbox_lock);
+	d->mp_rebuild = true;
+	uv_mutex_unlock(&d->inbox_lock);
+	uv_async_send(&d->inbox);
+}
+
+void node_rpc_inbox(uv_async_t *h)
+{
+	struct node_daemon *d = h->data;
+	struct rpc_fwd *f;
+	struct rpc_admitted *a;
+	bool rebuild;
+
+	uv_mutex_lock(&d->inbox_lock);
+	f = d->fwd_q;
+	a = d->adm_q;
+	d->fwd_q = d->fwd_tail = NULL;
+	d->adm_q = d->adm_tail = NULL;
+	rebuild = d->mp_rebuild;
+	d->mp_rebuild = false;
+	uv_mutex_unlock(&d->inbox_lock);
+	if (rebuild && !d->producing) { /* a block's end rebuilds it anyway */
+		size_t dropped = 0;
+		int err;
+
+		uv_mutex_lock(&d->mp_lock);
+		rebuild = node_mempool_broken(d->mp);
+		uv_mutex_unlock(&d->mp_lock);
+		err = rebuild ? node_daemon_mempool_resume(d, false, NULL, 0, &dropped) : SN_OK;
+		if (err)
+			SN_LOG(SN_LOG_ERROR, "mempool", "cannot rebuild the view: %s", sn_strerror(err));
+	}
+	while (a) {
+		struct rpc_admitted *next = a->next;
+
+		node_p2p_gossip(d, a->raw, a->len);
+		node_p2p_after_admit(d, a->signer);
+		sn_free(a);
+		a = next;
+	}
+	node_daemon_block_soon(d);
+	while (f) {
+		struct rpc_fwd *next = f->next;
+
+		rpc_post_loop(d, f->req, f->body, f->len);
+		sn_free(f);
+		f = next;
+	}
+}
+
+void node_rpc_inbox_free(struct node_daemon *d)
+{
+	while (d->fwd_q) {
+		struct rpc_fwd *next = d->fwd_q->next;
+
+		sn_free(d->fwd_q);
+		d->fwd_q = next;
+	}
+	while (d->adm_q) {
+		struct rpc_admitted *next = d->adm_q->next;
+
+		sn_free(d->adm_q);
+		d->adm_q = next;
+	}
+	d->fwd_tail = NULL;
+	d->adm_tail = NULL;
+}
+
+/* A batch this large has its checks shared with the engine's free helpers: one client
+ * sending large batches on one connection would otherwise use one core. */
+#define BATCH_HELP_MIN 8
+
+static void thread_check_entry(void *ud, size_t i)
+{
+	struct submit_job *j = ud;
+	struct submit_entry *e = &j->e[i];
+
+	if (!e->error)
+		e->err = node_tx_check(e->raw, e->len, j->d->gen.chain_id, &e->tx, e->txid);
+}
+
+/* On an RPC thread. */
+static void rpc_post_thread(struct node_daemon *d, struct http_req *hreq, const char *body, size_t len)
+{
+	json_error_t je;
+	json_t *req = node_json_loadb(body, len, &je);
+	struct submit_job *j = NULL;
+	uint8_t type;
+
+	if (req && (json_is_array(req) ? json_array_size(req) > 0 && json_array_size(req) <= 1000 : is_submit(req, &type)))
+		j = submit_job_new(d, hreq, req);
+	json_decref(req);
+	if (!j) {
+		inbox_forward(d, hreq, body, len);
+		return;
+	}
+	j->on_rpc_thread = true;
+	if (j->n >= BATCH_HELP_MIN) /* the helpers that are free take part */
+		node_engine_check(d->eng, j->n, 4, thread_check_entry, j);
+	else
+		for (size_t i = 0; i < j->n; i++)
+			thread_check_entry(j, i);
+	node_rpc_submit_finish(j);
+}
+
+void node_rpc_post(void *ud, struct http_req *hreq, const char *body, size_t len)
+{
+	struct node_daemon *d = ud;
+
+	if (http_req_loop(hreq) == d->loop)
+		rpc_post_loop(d, hreq, body, len);
+	else
+		rpc_post_thread(d, hreq, body, len);
 }

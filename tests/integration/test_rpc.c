@@ -20,7 +20,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* The mode the default (rpc.threads = 4) is not. */
+#define OTHER_RPC_THREADS "rpc.threads=0"
+
 static char *dir, home[4096];
+static const char *mode; /* "rpc.threads=N" for the second round of the shared node's tests */
 static uint16_t port;
 static pid_t pid;
 static uint8_t root_sk[32], root_pk[32];
@@ -30,10 +34,12 @@ static int setup(void **state)
 	const char *extra[] = { "--set", "rpc.idle_timeout_ms=700", "--set", "rpc.max_body_bytes=4096",
 		                "--set",  "rpc.max_connections=8",   "--set", "rpc.max_header_bytes=2048",
 		                "--set",  "node.block_interval_ms=200", "--set", "rpc.user=alice",
-		                "--set",  "rpc.password=s3cret", NULL };
+		                "--set",  "rpc.password=s3cret", "--set", mode, NULL };
 	char *init[] = { (char *)tu_bin("settle"), "init", "--home", home, NULL };
 
 	(void)state;
+	if (!mode)
+		extra[14] = NULL;
 	dir = tu_tmpdir("sn-rpc");
 	snprintf(home, sizeof(home), "%s/node", dir);
 	assert_int_equal(tu_run(init, NULL, 0), 0);
@@ -1268,6 +1274,26 @@ int main(void)
 		cmocka_unit_test(test_tx_index_off),
 	};
 
+	/* The same requests once more with the RPC threads' way round: served by RPC threads
+	 * that check and admit on the spot (rpc.threads > 0) when the default is the loop with
+	 * the engine's helpers, or the other way. */
+	const struct CMUnitTest other_mode[] = {
+		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_malformed_http),
+		cmocka_unit_test(test_jsonrpc_errors),
+		cmocka_unit_test(test_invalid_and_replayed_tx),
+		cmocka_unit_test(test_submit_batch),
+		cmocka_unit_test(test_pipelined_and_half_closed),
+		cmocka_unit_test(test_pipelined_nonces),
+		cmocka_unit_test(test_pipelining_client_never_reads),
+		cmocka_unit_test(test_pipelining_random_mixes),
+		cmocka_unit_test(test_slow_client_and_connection_limit),
+		cmocka_unit_test(test_client_leaves_mid_reply),
+	};
+	int failed;
+
 	assert_int_equal(sn_crypto_init(), SN_OK);
-	return cmocka_run_group_tests(tests, setup, teardown);
+	failed = cmocka_run_group_tests_name("default rpc.threads", tests, setup, teardown);
+	mode = OTHER_RPC_THREADS;
+	return failed + cmocka_run_group_tests_name(OTHER_RPC_THREADS, other_mode, setup, teardown);
 }

@@ -3,6 +3,8 @@
  * naive ancestor-walk oracle. */
 #include "testutil.h"
 
+#include <pthread.h>
+
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -830,6 +832,95 @@ static void test_check_async(void **state)
 	fx_free(&f);
 }
 
+/* node_engine_check: the caller and the free helpers run every check exactly once before it
+ * returns; helpers stuck in older work take no part and do not hold it up; several threads
+ * may call it at once. */
+static atomic_bool gate_open;
+
+static void gate_check(void *ud, size_t i)
+{
+	(void)ud;
+	(void)i;
+	while (!atomic_load(&gate_open))
+		usleep(100);
+}
+
+static void gate_done(void *ud)
+{
+	atomic_store((atomic_bool *)ud, true);
+}
+
+struct sync_job {
+	struct node_engine *eng;
+	size_t n;
+	atomic_uint *runs;
+};
+
+static void sync_check(void *ud, size_t i)
+{
+	struct sync_job *j = ud;
+
+	atomic_fetch_add(&j->runs[i], 1);
+}
+
+static void *sync_caller(void *arg)
+{
+	struct sync_job *j = arg;
+
+	node_engine_check(j->eng, j->n, 3, sync_check, j);
+	return NULL;
+}
+
+static void sync_expect_once(const struct sync_job *j)
+{
+	for (size_t i = 0; i < j->n; i++)
+		assert_int_equal(atomic_load(&j->runs[i]), 1);
+}
+
+static void test_check_sync(void **state)
+{
+	struct fixture f = fx_new(2, FEE);
+	struct sync_job j[3];
+	pthread_t t[3];
+	atomic_bool gated_done;
+
+	(void)state;
+	for (int k = 0; k < 3; k++)
+		j[k] = (struct sync_job){ .eng = f.eng, .n = 500 + 100 * (size_t)k, .runs = calloc(800, sizeof(atomic_uint)) };
+	/* Free helpers, three callers at once. */
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(pthread_create(&t[k], NULL, sync_caller, &j[k]), 0);
+	for (int k = 0; k < 3; k++) {
+		pthread_join(t[k], NULL);
+		sync_expect_once(&j[k]);
+		memset(j[k].runs, 0, 800 * sizeof(atomic_uint));
+	}
+	/* Both helpers held by an older job: the caller checks everything itself, and returns
+	 * while they are still held. */
+	atomic_store(&gate_open, false);
+	atomic_init(&gated_done, false);
+	assert_int_equal(node_engine_check_async(f.eng, 2, 1, gate_check, gate_done, &gated_done), SN_OK);
+	usleep(20000); /* both helpers inside it */
+	node_engine_check(f.eng, j[0].n, 3, sync_check, &j[0]);
+	sync_expect_once(&j[0]);
+	assert_false(atomic_load(&gated_done));
+	atomic_store(&gate_open, true);
+	for (int i = 0; !atomic_load(&gated_done); i++) {
+		assert_true(i < 10000);
+		usleep(1000);
+	}
+	fx_free(&f);
+	/* No helper threads: the caller alone. */
+	f = fx_new(1, FEE);
+	memset(j[1].runs, 0, 800 * sizeof(atomic_uint));
+	j[1].eng = f.eng;
+	node_engine_check(f.eng, j[1].n, 0, sync_check, &j[1]);
+	sync_expect_once(&j[1]);
+	fx_free(&f);
+	for (int k = 0; k < 3; k++)
+		free(j[k].runs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -840,6 +931,7 @@ int main(void)
 		cmocka_unit_test(test_block_rejected_whole),
 		cmocka_unit_test(test_alloc_failures_leave_store_consistent),
 		cmocka_unit_test(test_check_async),
+		cmocka_unit_test(test_check_sync),
 	};
 
 	assert_int_equal(sn_crypto_init(), SN_OK);

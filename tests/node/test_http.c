@@ -2,7 +2,11 @@
  * loopback sockets, with a handler of the test's own: pipelined requests are handed over
  * while earlier ones wait, their replies come in request order, and parsing stops at the
  * pipeline's bounds (PIPE_MAX requests, max_body bytes of bodies not answered yet, OUT_MAX
- * bytes of replies waiting behind an unanswered one), also when allocations fail. A client thread sends and reads; the loop runs on the test's thread. */
+ * bytes of replies waiting behind an unanswered one), also when allocations fail. A client thread sends and reads; the loop runs on the test's thread.
+ * With worker threads (opts.threads): connections are dealt to every worker, handlers run
+ * there and never on the listener's loop, replies given from another thread (http_reply_any)
+ * keep their place in a connection's order, the connection limit counts every worker's
+ * connections, and a stop waits for a reply still owed. */
 #include "testutil.h"
 
 #include <arpa/inet.h>
@@ -10,6 +14,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -274,6 +279,305 @@ static void test_alloc_failures(void **state)
 	}
 }
 
+/* ---------------------------------------------------------------- worker threads */
+
+#define T_CONNS 6
+#define T_REQS 20
+
+struct tfx {
+	uv_loop_t loop;
+	struct http_server *srv;
+	uv_async_t done; /* the clients finished */
+	uv_async_t fwd;  /* a handler passed requests to the listener's loop */
+	pthread_mutex_t mu;
+	struct http_req *fwd_q[T_CONNS * T_REQS]; /* under mu */
+	int n_fwd;
+	uv_loop_t *loops[8]; /* the distinct loops handlers ran on, under mu */
+	int n_loops;
+	atomic_int on_main;      /* handler calls on the listener's loop: must stay 0 */
+	atomic_int clients_left;
+	atomic_int clients_ok;
+	bool hold;    /* forwarded requests are not answered until the stop began */
+	bool stopped; /* the server's stop finished */
+	bool stopped_before_reply;
+	pthread_t clients[T_CONNS];
+	int n_clients;
+};
+
+static void t_on_post(void *ud, struct http_req *req, const char *body, size_t len)
+{
+	struct tfx *f = ud;
+	uv_loop_t *l = http_req_loop(req);
+	bool seen = false;
+
+	if (l == &f->loop)
+		atomic_fetch_add(&f->on_main, 1);
+	pthread_mutex_lock(&f->mu);
+	for (int i = 0; i < f->n_loops; i++)
+		seen |= f->loops[i] == l;
+	if (!seen && f->n_loops < 8)
+		f->loops[f->n_loops++] = l;
+	if (len >= 3 && memcmp(body, "fwd", 3) == 0) {
+		f->fwd_q[f->n_fwd++] = req;
+		pthread_mutex_unlock(&f->mu);
+		uv_async_send(&f->fwd);
+		return;
+	}
+	pthread_mutex_unlock(&f->mu);
+	http_reply(req, 200, "text/plain", body, len);
+}
+
+static void t_stopped(void *ud)
+{
+	((struct tfx *)ud)->stopped = true;
+}
+
+static void t_answer_forwarded(struct tfx *f)
+{
+	pthread_mutex_lock(&f->mu);
+	for (int i = 0; i < f->n_fwd; i++)
+		http_reply_any(f->fwd_q[i], 200, "text/plain", "main", 4);
+	f->n_fwd = 0;
+	pthread_mutex_unlock(&f->mu);
+}
+
+static void t_on_fwd(uv_async_t *h)
+{
+	struct tfx *f = h->data;
+
+	if (!f->hold)
+		t_answer_forwarded(f);
+}
+
+static void t_on_done(uv_async_t *h)
+{
+	struct tfx *f = h->data;
+
+	if (atomic_load(&f->clients_left) > 0)
+		return;
+	http_server_stop(f->srv, t_stopped, f);
+	if (f->hold) {
+		/* A forwarded request is still owed its reply: the stop waits for it. */
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+		f->stopped_before_reply = f->stopped;
+		f->hold = false;
+		t_answer_forwarded(f);
+	}
+	uv_close((uv_handle_t *)&f->done, NULL);
+	uv_close((uv_handle_t *)&f->fwd, NULL);
+}
+
+static int t_connect(const struct tfx *f)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(http_server_port(f->srv)),
+		                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Reads n replies from fd; each body's first bytes into bodies. Returns how many came. */
+static int t_read_replies(int fd, int n, char (*bodies)[16])
+{
+	size_t cap = 1 << 16, have = 0, pos = 0;
+	char *buf = malloc(cap + 1);
+	int got = 0;
+
+	while (got < n) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		char *sep, *cl;
+		size_t need;
+		ssize_t k;
+
+		buf[have] = '\0';
+		sep = pos < have ? strstr(buf + pos, "\r\n\r\n") : NULL;
+		cl = pos < have ? strstr(buf + pos, "Content-Length: ") : NULL;
+		if (sep && cl && cl < sep && have >= (need = (size_t)(sep + 4 - buf) + strtoul(cl + 16, NULL, 10))) {
+			size_t blen = need - (size_t)(sep + 4 - buf);
+
+			snprintf(bodies[got], 16, "%.*s", (int)(blen < 15 ? blen : 15), sep + 4);
+			got++;
+			pos = need;
+			continue;
+		}
+		if (poll(&p, 1, 5000) != 1 || (k = recv(fd, buf + have, cap - have, 0)) <= 0)
+			break;
+		have += (size_t)k;
+	}
+	free(buf);
+	return got;
+}
+
+struct t_client {
+	struct tfx *f;
+	int idx;
+};
+
+/* One connection: T_REQS pipelined requests, every third one answered by the listener's
+ * loop ("fwd"); the replies must come back whole and in request order. */
+static void *t_client_main(void *arg)
+{
+	struct t_client *c = arg;
+	struct tfx *f = c->f;
+	char req[T_REQS * 160], bodies[T_REQS][16], b64[64], body[16];
+	size_t len = 0;
+	int fd = t_connect(f), ok = fd >= 0;
+
+	sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)CRED, strlen(CRED), sodium_base64_VARIANT_ORIGINAL);
+	for (int i = 0; i < T_REQS; i++) {
+		snprintf(body, sizeof(body), i % 3 == 1 ? "fwd %d.%d" : "echo %d.%d", c->idx, i);
+		len += (size_t)snprintf(req + len, sizeof(req) - len,
+		                        "POST / HTTP/1.1\r\nAuthorization: Basic %s\r\nContent-Length: %zu\r\n\r\n%s", b64,
+		                        strlen(body), body);
+	}
+	if (ok && send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len)
+		ok = 0;
+	/* Holding the forwarded ones: only the first reply can come before the stop. */
+	if (ok && t_read_replies(fd, f->hold ? 1 : T_REQS, bodies) != (f->hold ? 1 : T_REQS))
+		ok = 0;
+	for (int i = 0; ok && i < (f->hold ? 1 : T_REQS); i++) {
+		snprintf(body, sizeof(body), "echo %d.%d", c->idx, i);
+		if (strcmp(bodies[i], i % 3 == 1 ? "main" : body) != 0)
+			ok = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	atomic_fetch_add(&f->clients_ok, ok);
+	atomic_fetch_sub(&f->clients_left, 1);
+	uv_async_send(&f->done);
+	free(c);
+	return NULL;
+}
+
+static void t_start(struct tfx *f, unsigned threads, size_t max_conns)
+{
+	struct http_server_opts o = { .address = "127.0.0.1",
+		                      .port = 0,
+		                      .limits = { .max_body = 4096, .max_header = 4096, .max_connections = max_conns,
+		                                  .idle_timeout_ms = 10000 },
+		                      .credentials = { CRED, NULL },
+		                      .threads = threads,
+		                      .on_post = t_on_post,
+		                      .ud = f };
+
+	pthread_mutex_init(&f->mu, NULL);
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	assert_int_equal(http_server_start(&f->srv, &f->loop, &o), SN_OK);
+	uv_async_init(&f->loop, &f->done, t_on_done);
+	f->done.data = f;
+	uv_async_init(&f->loop, &f->fwd, t_on_fwd);
+	f->fwd.data = f;
+}
+
+static void t_client_start(struct tfx *f)
+{
+	struct t_client *c = malloc(sizeof(*c));
+
+	c->f = f;
+	c->idx = f->n_clients;
+	atomic_fetch_add(&f->clients_left, 1);
+	assert_int_equal(pthread_create(&f->clients[f->n_clients++], NULL, t_client_main, c), 0);
+}
+
+/* Runs the loop until the stop finished; joins the clients; checks everything was closed. */
+static void t_finish(struct tfx *f)
+{
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	for (int i = 0; i < f->n_clients; i++)
+		pthread_join(f->clients[i], NULL);
+	assert_true(f->stopped);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	pthread_mutex_destroy(&f->mu);
+}
+
+/* Six connections at once over three workers: each is served by one of them (all three
+ * used), never by the listener's loop; the replies given by that loop through
+ * http_reply_any keep their place among the workers' own. */
+static void test_threads_serve_connections(void **state)
+{
+	struct tfx f = { 0 };
+
+	(void)state;
+	t_start(&f, 3, 16);
+	for (int i = 0; i < T_CONNS; i++)
+		t_client_start(&f);
+	t_finish(&f);
+	assert_int_equal(atomic_load(&f.clients_ok), T_CONNS);
+	assert_int_equal(atomic_load(&f.on_main), 0);
+	assert_int_equal(f.n_loops, 3);
+}
+
+/* A stop while a forwarded request still waits for its reply: the stop finishes only after
+ * the reply is given (a worker's server keeps the connection until then). */
+static void test_threads_stop_waits_for_reply(void **state)
+{
+	struct tfx f = { .hold = true };
+
+	(void)state;
+	t_start(&f, 2, 16);
+	t_client_start(&f);
+	t_finish(&f);
+	assert_false(f.stopped_before_reply);
+	assert_int_equal(atomic_load(&f.clients_ok), 1);
+}
+
+static void *t_limit_client(void *arg)
+{
+	struct tfx *f = arg;
+	char bodies[1][16], buf[16];
+	int a = t_connect(f), b = t_connect(f), c, d, ok = a >= 0 && b >= 0;
+	struct pollfd p;
+	char req[256], b64[64];
+	int n;
+
+	/* Two connections are open (and served: each answers an echo), so a third is refused:
+	 * closed at once. */
+	sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)CRED, strlen(CRED), sodium_base64_VARIANT_ORIGINAL);
+	n = snprintf(req, sizeof(req), "POST / HTTP/1.1\r\nAuthorization: Basic %s\r\nContent-Length: 4\r\n\r\necho", b64);
+	ok = ok && send(a, req, (size_t)n, MSG_NOSIGNAL) == n && t_read_replies(a, 1, bodies) == 1;
+	ok = ok && send(b, req, (size_t)n, MSG_NOSIGNAL) == n && t_read_replies(b, 1, bodies) == 1;
+	c = t_connect(f);
+	p = (struct pollfd){ c, POLLIN, 0 };
+	ok = ok && c >= 0 && poll(&p, 1, 5000) == 1 && recv(c, buf, sizeof(buf), 0) == 0;
+	/* One closes: its place is free again, whichever worker served it. */
+	close(a);
+	for (int tries = 0; ok && tries < 100; tries++) {
+		d = t_connect(f);
+		if (d >= 0 && send(d, req, (size_t)n, MSG_NOSIGNAL) == n && t_read_replies(d, 1, bodies) == 1) {
+			close(d);
+			break;
+		}
+		if (d >= 0)
+			close(d);
+		ok = tries < 99;
+		usleep(20000);
+	}
+	close(b);
+	if (c >= 0)
+		close(c);
+	atomic_fetch_add(&f->clients_ok, ok);
+	atomic_fetch_sub(&f->clients_left, 1);
+	uv_async_send(&f->done);
+	return NULL;
+}
+
+/* max_connections counts the connections of every worker together. */
+static void test_threads_connection_limit(void **state)
+{
+	struct tfx f = { 0 };
+
+	(void)state;
+	t_start(&f, 2, 2);
+	atomic_fetch_add(&f.clients_left, 1);
+	assert_int_equal(pthread_create(&f.clients[f.n_clients++], NULL, t_limit_client, &f), 0);
+	t_finish(&f);
+	assert_int_equal(atomic_load(&f.clients_ok), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -282,6 +586,9 @@ int main(void)
 		cmocka_unit_test(test_waiting_replies_bounded),
 		cmocka_unit_test(test_pending_bodies_bounded),
 		cmocka_unit_test(test_alloc_failures),
+		cmocka_unit_test(test_threads_serve_connections),
+		cmocka_unit_test(test_threads_stop_waits_for_reply),
+		cmocka_unit_test(test_threads_connection_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
