@@ -39,7 +39,7 @@ static uint64_t env_u64(const char *name, uint64_t def)
 	return v && *v ? strtoull(v, NULL, 0) : def;
 }
 
-static void die(const char *what, int err)
+_Noreturn static void die(const char *what, int err)
 {
 	fprintf(stderr, "bench_txindex: %s: %s\n", what, sn_strerror(err));
 	exit(1);
