@@ -103,7 +103,7 @@ struct store_txgen {
 void store__txgen_encode(uint8_t out[STORE_TXGEN_REC_MAX], size_t *len, const struct store_txgen *s);
 SN_MUST_CHECK int store__txgen_decode(struct store_txgen *s, const uint8_t *in, size_t len);
 /* Generations a lookup that misses memory descends into (the live ones of every level). */
-uint32_t store__txgen_live(const struct store_txgen *s);
+uint64_t store__txgen_live(const struct store_txgen *s); /* up to 10 levels of 2^32 */
 
 /* ---------------------------------------------------------------- the store */
 struct store {

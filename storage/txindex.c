@@ -229,9 +229,9 @@ int store__txgen_decode(struct store_txgen *s, const uint8_t *in, size_t len)
 	return txgen_valid(s, n) ? SN_OK : SN_E_CORRUPT;
 }
 
-uint32_t store__txgen_live(const struct store_txgen *s)
+uint64_t store__txgen_live(const struct store_txgen *s)
 {
-	uint32_t n = 0;
+	uint64_t n = 0;
 
 	for (unsigned l = 0; l < STORE_TXGEN_LEVELS; l++)
 		n += s->lvl[l].next - s->lvl[l].first;

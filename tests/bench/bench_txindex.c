@@ -100,7 +100,7 @@ static int commit_txs(struct store *st, uint64_t k0, uint32_t n)
 }
 
 struct figures {
-	uint32_t live;
+	uint64_t live;
 	double miss_ns, hit_ns, commit_mean_ms, commit_max_ms, per_leaf;
 };
 
@@ -198,8 +198,8 @@ int main(void)
 	t0 = sn_time_mono_ns();
 	run(txs, false, seed, &un);
 	run(txs, true, seed, &lv);
-	printf("bench txindex.live_generations_%stx_unmerged %u generations\n", n, un.live);
-	printf("bench txindex.live_generations_%stx %u generations\n", n, lv.live);
+	printf("bench txindex.live_generations_%stx_unmerged %llu generations\n", n, (unsigned long long)un.live);
+	printf("bench txindex.live_generations_%stx %llu generations\n", n, (unsigned long long)lv.live);
 	printf("bench txindex.locate_miss_%stx_unmerged %.0f ns\n", n, un.miss_ns);
 	printf("bench txindex.locate_miss_%stx %.0f ns\n", n, lv.miss_ns);
 	printf("bench txindex.locate_miss_speedup_%stx %.1f x\n", n, un.miss_ns / lv.miss_ns);
