@@ -519,7 +519,7 @@ int store_open(struct store **out, const char *path, const struct store_opts *op
 		st->env = NULL;
 		goto fail;
 	}
-	mdb_env_set_maxdbs(st->env, 16);
+	mdb_env_set_maxdbs(st->env, 32); /* 9 tables and the txs index's levels */
 	mdb_env_set_maxreaders(st->env, 256);
 	mdb_env_set_mapsize(st->env, opts->map_size ? opts->map_size : STORE_DEFAULT_MAP);
 	rc = mdb_env_open(st->env, path, MDB_NOTLS | (opts->no_sync ? MDB_NOSYNC : 0), 0600);
@@ -540,7 +540,7 @@ int store_open(struct store **out, const char *path, const struct store_opts *op
 	    (rc = mdb_dbi_open(txn, "blocks", MDB_CREATE, &st->db_blocks)) ||
 	    (rc = mdb_dbi_open(txn, "block_hash", MDB_CREATE, &st->db_block_hash)) ||
 	    (rc = mdb_dbi_open(txn, "txs", MDB_CREATE, &st->db_txs)) ||
-	    (rc = mdb_dbi_open(txn, "txgen", MDB_CREATE, &st->db_txgen)) ||
+	    (rc = store__txgen_tables_open(st, txn)) ||
 	    (rc = mdb_dbi_open(txn, "commits", MDB_CREATE, &st->db_commits)) ||
 	    (rc = mdb_dbi_open(txn, "referrals", MDB_CREATE, &st->db_referrals)) ||
 	    (rc = mdb_dbi_open(txn, "gov", MDB_CREATE, &st->db_gov))) {

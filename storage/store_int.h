@@ -67,17 +67,54 @@ struct gov_overlay {
 SN_MUST_CHECK int store__gov_root(struct store *st, MDB_txn *txn, const struct gov_overlay *ov, size_t n,
                                   uint8_t out[SN_HASH_LEN]);
 
+/* ---------------------------------------------------------------- the txs index's levels
+ * (storage/txindex.c, docs/storage.md "The txs index"). Generations are sorted runs of
+ * `u32 gen (big-endian) | id` keys; level 0's are written from memory into table `txgen`,
+ * and STORE_TXGEN_FANIN live generations of a level are merged, a bounded step per commit,
+ * into one generation of the next level, which has a table of its own (`txgen1`, ...), so
+ * that the generation being written is always at the end of its table (MDB_APPEND). */
+#define STORE_TXGEN_LEVELS 10   /* level l holds ~txgen_txs * 8^l per generation */
+#define STORE_TXGEN_FANIN 8     /* live generations of a level that start a merge */
+#define STORE_TXGEN_SRC_MAX 16  /* most sources a recorded merge may have (the decoder's bound) */
+
+/* One level. Generations dead .. first-1 are merged away and being deleted; first .. next-1
+ * are live (a lookup descends into each). With n_src, generations first .. first+n_src-1 are
+ * being merged into generation `next` of the level above, which is not live until complete;
+ * with started, that one is written up to id `last`. */
+struct store_txgen_level {
+	uint32_t dead, first, next;
+	uint8_t n_src;
+	bool started;
+	uint8_t last[SN_HASH_LEN];
+};
+
+struct store_txgen {
+	uint64_t next_height; /* the first block whose transactions are not in the generations */
+	struct store_txgen_level lvl[STORE_TXGEN_LEVELS];
+};
+
+/* The meta record "txgen" (layout above store__txgen_encode in txindex.c): v2, or v1 from
+ * before levels (read only). The decoder rejects truncated (SN_E_TRUNCATED), trailing
+ * (SN_E_TRAILING), unknown versions (SN_E_VERSION) and states that cannot be (SN_E_CORRUPT);
+ * v2 is canonical: decode then encode gives back the same bytes. */
+#define STORE_TXGEN_V1 1
+#define STORE_TXGEN_V2 2
+#define STORE_TXGEN_REC_MAX (1 + 8 + 1 + STORE_TXGEN_LEVELS * (4 + 4 + 4 + 1 + 1 + SN_HASH_LEN))
+void store__txgen_encode(uint8_t out[STORE_TXGEN_REC_MAX], size_t *len, const struct store_txgen *s);
+SN_MUST_CHECK int store__txgen_decode(struct store_txgen *s, const uint8_t *in, size_t len);
+/* Generations a lookup that misses memory descends into (the live ones of every level). */
+uint64_t store__txgen_live(const struct store_txgen *s); /* up to 10 levels of 2^32 */
+
 /* ---------------------------------------------------------------- the store */
 struct store {
 	MDB_env *env;
 	int lock_fd; /* flock held on <path>/store.lock: one process per store */
-	MDB_dbi db_meta, db_accounts, db_state, db_blocks, db_block_hash, db_txs, db_commits, db_referrals, db_gov,
-	    db_txgen;
+	MDB_dbi db_meta, db_accounts, db_state, db_blocks, db_block_hash, db_txs, db_commits, db_referrals, db_gov;
+	MDB_dbi db_txgen[STORE_TXGEN_LEVELS]; /* the txs index's generations, a table per level */
 	bool no_sync;
 	bool tx_index;        /* committed blocks' transactions are indexed (store_opts.no_tx_index) */
 	size_t txgen_txs;     /* a generation is written once memory holds this many */
-	uint32_t txgen_next;  /* generations 0 .. txgen_next - 1 are written (idx_lock) */
-	uint64_t txgen_height; /* the first block whose transactions are not in them (idx_lock) */
+	struct store_txgen txgen; /* as committed: changed by the writer, under idx_lock */
 	struct store_txmem {
 		struct store_txmem_ent {
 			uint8_t id[SN_HASH_LEN];
@@ -122,12 +159,27 @@ SN_MUST_CHECK int store__txmem_reserve(struct store *st, size_t more);
 void store__txmem_add(struct store *st, const uint8_t id[SN_HASH_LEN], uint64_t height, uint32_t index);
 void store__txmem_clear(struct store *st);
 void store__txmem_free(struct store *st);
-/* Writes memory's entries and extra as generation st->txgen_next, with the meta record saying
- * that blocks up to through are written: an LMDB return code. After txn commits,
- * store__txgen_written(st, through) brings memory along. */
-SN_MUST_CHECK int store__txgen_write(struct store *st, MDB_txn *txn, const struct store_txmem_ent *extra,
-                                     size_t n_extra, uint64_t through);
-void store__txgen_written(struct store *st, uint64_t through);
+/* Whether a commit that adds n transactions to memory writes them as a generation. */
+bool store__txgen_due(const struct store *st, size_t n);
+/* The txs index's part of a commit, in txn: with flush, memory's entries and extra as a new
+ * generation of level 0 (blocks up to `through` then written); then a bounded step of every
+ * merge and purge (more for a commit of more transactions, txs); and the meta record if
+ * anything changed, all in txn. *next gets the state that is the store's once txn commits:
+ * store__txgen_committed then installs it (st is not changed before, so a failed commit can
+ * simply be tried again). An LMDB return code (MDB_CORRUPTED for a table that does not hold
+ * what the record says). */
+SN_MUST_CHECK int store__txgen_commit(struct store *st, MDB_txn *txn, struct store_txgen *next, bool flush,
+                                      const struct store_txmem_ent *extra, size_t n_extra, uint64_t through,
+                                      uint64_t txs);
+/* After txn committed (idx_lock held for writing): next becomes the store's, and with
+ * flushed memory is emptied. */
+void store__txgen_committed(struct store *st, const struct store_txgen *next, bool flushed);
+/* Opens (creating) the level tables in txn: an LMDB return code. */
+SN_MUST_CHECK int store__txgen_tables_open(struct store *st, MDB_txn *txn);
+/* A consistent copy of the committed levels (for tests, benchmarks and status). */
+void store__txgen_get(struct store *st, struct store_txgen *out);
+/* Tests and benchmarks only: no merge or purge steps (the layout before levels). */
+extern bool store__test_txgen_merge_off;
 /* At open, after the open transaction: reads (or first writes) the meta record and, with the
  * index, fills memory from the blocks after the written part, writing generations on the way. */
 SN_MUST_CHECK int store__txgen_open(struct store *st);

@@ -37,6 +37,7 @@ struct store_wtxn {
 	struct store_group *group; /* writing into a commit group's transaction, or NULL */
 	bool speculative;
 	bool txgen_written;       /* wtxn_write wrote the txs index's generation with this block */
+	struct store_txgen txgen; /* the txs index's levels once the block's LMDB transaction commits */
 	bool root_valid;
 	uint8_t root[SN_HASH_LEN];
 	uint32_t *sorted; /* with root_valid: the dirty entries in seq order (the root's leaves) */
@@ -156,6 +157,7 @@ struct store_group {
 	struct store_txmem_ent *txp;    /* the blocks' transactions, for the txs index */
 	size_t n_txp, cap_txp;
 	bool txgen_written;             /* group_finish wrote them as a generation */
+	struct store_txgen txgen;       /* the txs index's levels once the group commits */
 	bool merkle_ahead;              /* st->merkle holds blocks that are not durable yet */
 	/* Accounts the group's blocks changed, latest value, written to LMDB once at the end
 	 * (an account several blocks touch costs one put; the accounts table stays clean until
@@ -722,20 +724,22 @@ static int wtxn_write(struct store_wtxn *w, MDB_txn *txn, const uint32_t *dirty,
 	if (commit_len && (rc = put(txn, st->db_commits, hb, 8, commit, commit_len)))
 		return rc;
 	/* A block committed alone: the txs index writes a generation once memory and this block
-	 * hold enough (the block's ids go to memory after the commit otherwise; a commit group
-	 * decides once for all its blocks, group_finish). */
+	 * hold enough (the block's ids go to memory after the commit otherwise), and takes a step
+	 * of its merges; a commit group does both once for all its blocks (group_finish). */
 	w->txgen_written = false;
-	if (accounts && st->tx_index && st->txmem.n + w->n_tx >= st->txgen_txs) {
-		struct store_txmem_ent *e = sn_malloc((w->n_tx ? w->n_tx : 1) * sizeof(*e));
+	if (accounts && st->tx_index) {
+		struct store_txmem_ent *e = NULL;
+		bool flush = store__txgen_due(st, w->n_tx);
 
-		if (!e)
+		if (flush && !(e = sn_malloc((w->n_tx ? w->n_tx : 1) * sizeof(*e))))
 			return ENOMEM;
-		tx_entries(e, w, hdr->height);
-		rc = store__txgen_write(st, txn, e, w->n_tx, hdr->height);
+		if (flush)
+			tx_entries(e, w, hdr->height);
+		rc = store__txgen_commit(st, txn, &w->txgen, flush, e, flush ? w->n_tx : 0, hdr->height, w->n_tx);
 		sn_free(e);
 		if (rc)
 			return rc;
-		w->txgen_written = true;
+		w->txgen_written = flush;
 	}
 	for (size_t i = 0; i < w->n_gov; i++)
 		if ((rc = put(txn, st->db_gov, w->gov[i].key, w->gov[i].klen, w->gov[i].val, w->gov[i].vlen)))
@@ -768,9 +772,9 @@ static int wtxn_apply_memory(struct store_wtxn *w, const struct store_info *tip)
 			err = store_deepsum_add_volume(st->deepsum, (uint32_t)oe->a.seq,
 			                               oe->a.personal_volume - oe->orig_pvol);
 	}
-	if (st->tx_index && w->txgen_written)
-		store__txgen_written(st, tip->height);
-	else if (st->tx_index)
+	if (st->tx_index)
+		store__txgen_committed(st, &w->txgen, w->txgen_written);
+	if (st->tx_index && !w->txgen_written)
 		for (uint32_t i = 0; i < w->n_tx; i++)
 			store__txmem_add(st, w->tx_ids[i], tip->height, i); /* reserved before the commit */
 	st->info = *tip;
@@ -1038,9 +1042,9 @@ static int group_apply_memory(struct store_group *g)
 	}
 	for (size_t i = 0; i < g->n_vols && !err; i++)
 		err = store_deepsum_add_volume(st->deepsum, g->vols[i].seq, g->vols[i].delta);
-	if (st->tx_index && g->txgen_written)
-		store__txgen_written(st, g->tip.height);
-	else if (st->tx_index)
+	if (st->tx_index)
+		store__txgen_committed(st, &g->txgen, g->txgen_written);
+	if (st->tx_index && !g->txgen_written)
 		for (size_t i = 0; i < g->n_txp; i++)
 			store__txmem_add(st, g->txp[i].id, g->txp[i].height, g->txp[i].index); /* reserved */
 	st->info = g->tip;
@@ -1095,14 +1099,17 @@ static int group_finish(struct store_group *g, bool commit)
 		}
 		/* The txs index: one generation for memory and the whole group once they hold
 		 * enough (a group is ~100k transactions: mostly it does); memory keeps them
-		 * otherwise. */
-		if (st->tx_index && g->n_txp && st->txmem.n + g->n_txp >= st->txgen_txs) {
-			if ((rc = store__txgen_write(st, g->txn, g->txp, g->n_txp, g->tip.height))) {
+		 * otherwise. And a step of its merges, in proportion to the group. */
+		if (st->tx_index) {
+			bool flush = store__txgen_due(st, g->n_txp);
+
+			if ((rc = store__txgen_commit(st, g->txn, &g->txgen, flush, g->txp, g->n_txp, g->tip.height,
+			                              g->n_txp))) {
 				err = rc == ENOMEM ? SN_E_NOMEM : store__mdb_err(rc, "writing the txs index");
 				g->failed = err;
 				goto abandon;
 			}
-			g->txgen_written = true;
+			g->txgen_written = flush;
 		}
 		pthread_rwlock_wrlock(&st->idx_lock);
 		err = reserve_indexes(st, g->tip.accounts);

@@ -190,6 +190,39 @@ def main():
     }
     write("fuzz_storage_account", accounts)
 
+    # The txs index's meta record (docs/storage.md, "The txs index"): v1 from before levels,
+    # v2 with each level's dead/first/next and a merge's sources and position.
+    def txgen_level(dead, first, nxt, n_src=0, last=None):
+        b = struct.pack("<IIIB", dead, first, nxt, n_src)
+        if n_src:
+            b += b"\x01" + last if last is not None else b"\x00"
+        return b
+
+    def txgen_v2(next_height, levels):
+        return struct.pack("<BQB", 2, next_height, len(levels)) + b"".join(levels)
+    merging = txgen_v2(5000, [txgen_level(3, 8, 19, 8, bytes(range(32))), txgen_level(0, 0, 2)])
+    txgens = {
+        "v1": struct.pack("<BIQ", 1, 42, 10000),
+        "v1-truncated": struct.pack("<BIQ", 1, 42, 10000)[:12],
+        "v2-level0": txgen_v2(77, [txgen_level(0, 0, 5)]),
+        "v2-merging": merging,
+        "v2-merge-not-started": txgen_v2(9, [txgen_level(0, 0, 8, 8), txgen_level(1, 1, 1)]),
+        "v2-purging-three-levels": txgen_v2(2**40, [txgen_level(8, 16, 20), txgen_level(0, 2, 3),
+                                                    txgen_level(0, 0, 1)]),
+        "v2-truncated": merging[:-1],
+        "v2-trailing-byte": merging + b"\x00",
+        "v2-one-source": txgen_v2(1, [txgen_level(0, 0, 9, 1)]),
+        "v2-sources-past-next": txgen_v2(1, [txgen_level(0, 4, 9, 8)]),
+        "v2-dead-after-first": txgen_v2(1, [txgen_level(5, 4, 9)]),
+        "v2-empty-last-level": txgen_v2(1, [txgen_level(0, 0, 9), txgen_level(0, 0, 0)]),
+        "v2-started-2": txgen_v2(1, [txgen_level(0, 0, 9, 8)])[:-1] + b"\x02" + bytes(32),
+        "v2-no-levels": struct.pack("<BQB", 2, 1, 0),
+        "v2-eleven-levels": struct.pack("<BQB", 2, 1, 11) + txgen_level(0, 0, 1) * 11,
+        "v3": b"\x03" + merging[1:],
+        "empty": b"",
+    }
+    write("fuzz_storage_txgen", txgens)
+
     hexes = {
         "empty": b"",
         "one-byte": b"00",
