@@ -164,7 +164,7 @@ SN_MUST_CHECK int store_deepsum_team(const struct store_deepsum *ds, uint32_t se
 
 /* ================================================================ the store */
 
-#define STORE_SCHEMA 2 /* on-disk schema this code writes and reads (1 is migrated at open) */
+#define STORE_SCHEMA 3 /* on-disk schema this code writes and reads (1 and 2 are migrated at open) */
 
 /* Chain parameters (changed later only through governance). Part of the state root. */
 struct store_params {

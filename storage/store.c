@@ -160,9 +160,14 @@ static int store_check_format(struct store *st, MDB_txn *txn, uint32_t chain_id)
 		SN_LOG(SN_LOG_ERROR, "store", "store belongs to chain id %u, not %u", stored_chain, chain_id);
 		return SN_E_CHAIN;
 	}
-	if (schema == 1) {
-		int err = migrate_schema1(st, txn);
+	if (schema < STORE_SCHEMA) {
+		/* 1 -> 2: accounts split in two halves. 2 -> 3: the txs index in levels, whose meta
+		 * record (v1 read, v2 written at its next change) a build before schema 3 cannot
+		 * read: the schema says so, and such a build refuses the store as newer. */
+		int err = schema == 1 ? migrate_schema1(st, txn) : SN_OK;
 
+		if (!err && schema == 2)
+			SN_LOG(SN_LOG_INFO, "store", "store schema 2 -> %u (the txs index in levels)", STORE_SCHEMA);
 		return err ? err : write_format(st, txn, chain_id);
 	}
 	return SN_OK;

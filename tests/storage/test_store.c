@@ -402,8 +402,48 @@ static void test_schema1_migrated(void **state)
 	}
 	assert_int_equal(commit_register_block(st, 1, 10, 2), SN_OK); /* and it goes on */
 	store_close(st);
-	assert_int_equal(store_open(&st, dir, &o), SN_OK); /* schema 2 now: no second migration */
+	assert_int_equal(store_open(&st, dir, &o), SN_OK); /* schema 3 now: no second migration */
 	store_close(st);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* A schema 2 store (before the txs index's levels) opens, and its format record says 3 from
+ * then on, so a build that reads only schema 2 refuses it as newer (as
+ * test_wrong_chain_and_newer_schema shows for this build). */
+static void test_schema2_upgraded(void **state)
+{
+	char *dir;
+	struct store *st = tu_store_new(&dir, 1000, 0, true);
+	struct store_opts o = { .chain_id = TU_CHAIN };
+	MDB_txn *txn;
+	MDB_env *env;
+	MDB_dbi meta;
+	MDB_val k = { 6, "format" }, v;
+	uint8_t fmt[16];
+
+	(void)state;
+	assert_int_equal(commit_register_block(st, 0, 1, 4), SN_OK);
+	store_close(st);
+	env = raw_open(dir, &txn);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	assert_int_equal(mdb_get(txn, meta, &k, &v), 0);
+	assert_int_equal(v.mv_size, sizeof(fmt));
+	memcpy(fmt, v.mv_data, sizeof(fmt));
+	memcpy(fmt + 8, "\2\0\0\0", 4); /* u32 LE schema 2 */
+	v = (MDB_val){ sizeof(fmt), fmt };
+	assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+	raw_close(env, txn);
+
+	assert_int_equal(store_open(&st, dir, &o), SN_OK);
+	assert_int_equal(commit_register_block(st, 1, 10, 2), SN_OK);
+	store_close(st);
+	env = raw_open(dir, &txn);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	assert_int_equal(mdb_get(txn, meta, &k, &v), 0);
+	memcpy(fmt, v.mv_data, sizeof(fmt));
+	assert_int_equal(fmt[8] | fmt[9] << 8 | fmt[10] << 16 | (uint32_t)fmt[11] << 24, 3);
+	raw_close(env, txn);
 	tu_rmtree(dir);
 	free(dir);
 }
@@ -940,6 +980,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_chain_and_newer_schema),
 		cmocka_unit_test(test_corruption_detected_on_open),
 		cmocka_unit_test(test_schema1_migrated),
+		cmocka_unit_test(test_schema2_upgraded),
 		cmocka_unit_test(test_map_grows),
 		cmocka_unit_test(test_abort_changes_nothing),
 		cmocka_unit_test(test_kill9_mid_commit),
