@@ -423,7 +423,7 @@ static void *t_client_main(void *arg)
 {
 	struct t_client *c = arg;
 	struct tfx *f = c->f;
-	char req[T_REQS * 160], bodies[T_REQS][16], b64[64], body[16];
+	char req[T_REQS * 160], bodies[T_REQS][16], b64[64], body[32];
 	size_t len = 0;
 	int fd = t_connect(f), ok = fd >= 0;
 
