@@ -46,9 +46,14 @@ static void block_soon(struct node_daemon *d)
 	uv_timer_start(&d->block_timer, on_block_timer, 0, BLOCK_POLL_MS);
 }
 
-/* Admits under the mempool's lock, on any thread; the store is read (refuse_why) outside it. */
+#define GROW_WAIT_NS 30000000000ull /* how long an RPC thread waits for the map to grow */
+
+/* Admits under the mempool's lock, on any thread; the store is read (refuse_why) outside it.
+ * An RPC thread (may_wait) that finds the view let go while the map grows waits for it, as
+ * requests waited for the one loop before RPC threads: the client gets its answer, not
+ * "busy". The loop thread never waits: it is the one that grows the map. */
 static int mempool_admit(struct node_daemon *d, const uint8_t *raw, size_t len, const struct store_tx *tx,
-                         const uint8_t id[SN_HASH_LEN])
+                         const uint8_t id[SN_HASH_LEN], bool may_wait)
 {
 	bool broken;
 	int rc;
@@ -56,6 +61,9 @@ static int mempool_admit(struct node_daemon *d, const uint8_t *raw, size_t len, 
 	if (!d->ready)
 		return SN_E_BUSY;
 	uv_mutex_lock(&d->mp_lock);
+	while (may_wait && d->mp_growing)
+		if (uv_cond_timedwait(&d->mp_view, &d->mp_lock, GROW_WAIT_NS) != 0)
+			break;
 	rc = node_mempool_try_add(d->mp, raw, len, tx, id);
 	broken = rc == SN_E_NOMEM && node_mempool_broken(d->mp);
 	uv_mutex_unlock(&d->mp_lock);
@@ -67,7 +75,7 @@ static int mempool_admit(struct node_daemon *d, const uint8_t *raw, size_t len, 
 int node_daemon_admit(struct node_daemon *d, const uint8_t *raw, size_t len, const struct store_tx *tx,
                       const uint8_t id[SN_HASH_LEN])
 {
-	int rc = mempool_admit(d, raw, len, tx, id);
+	int rc = mempool_admit(d, raw, len, tx, id, false);
 
 	if (rc == SN_OK) {
 		node_p2p_gossip(d, raw, len); /* admitted: every peer hears of it once */
@@ -80,7 +88,7 @@ int node_daemon_admit(struct node_daemon *d, const uint8_t *raw, size_t len, con
 int node_daemon_admit_rpc(struct node_daemon *d, const uint8_t *raw, size_t len, const struct store_tx *tx,
                           const uint8_t id[SN_HASH_LEN])
 {
-	int rc = mempool_admit(d, raw, len, tx, id);
+	int rc = mempool_admit(d, raw, len, tx, id, true);
 
 	if (rc == SN_OK)
 		node_rpc_admitted(d, raw, len, tx->signer);
@@ -119,6 +127,8 @@ int node_daemon_mempool_resume(struct node_daemon *d, bool keep, const uint8_t (
 		node_mempool_suspend(d->mp); /* admission says busy until the next block */
 	else
 		err = node_mempool_resume_view(d->mp, view, ids, n, dropped);
+	d->mp_growing = false;
+	uv_cond_broadcast(&d->mp_view);
 	uv_mutex_unlock(&d->mp_lock);
 	return err;
 }
@@ -160,7 +170,10 @@ static void produce_done(uv_work_t *w, int status)
 		/* The commit could not grow the map while the mempool's view held it. */
 		uv_mutex_lock(&d->mp_lock);
 		node_mempool_suspend(d->mp);
+		d->mp_growing = true; /* until node_daemon_mempool_resume below */
 		uv_mutex_unlock(&d->mp_lock);
+		if (getenv("SN_TEST_GROW_DELAY_MS")) /* tests: widen the window RPC threads wait through */
+			uv_sleep((unsigned)strtoul(getenv("SN_TEST_GROW_DELAY_MS"), NULL, 10));
 		err = store_grow_map(d->st);
 		SN_LOG(err ? SN_LOG_ERROR : SN_LOG_INFO, "producer", "block not produced: storage map full; %s",
 		       err ? sn_strerror(err) : "map grown, the next block follows");
@@ -503,6 +516,7 @@ int node_daemon_run(struct node_daemon *d)
 	pool_size_set();
 	d->loop = uv_default_loop();
 	uv_mutex_init(&d->mp_lock);
+	uv_cond_init(&d->mp_view);
 	uv_mutex_init(&d->inbox_lock);
 	uv_async_init(d->loop, &d->inbox, node_rpc_inbox);
 	d->inbox.data = d;
@@ -557,6 +571,7 @@ int node_daemon_run(struct node_daemon *d)
 	store_close(d->st);
 	uv_loop_close(d->loop);
 	uv_mutex_destroy(&d->mp_lock);
+	uv_cond_destroy(&d->mp_view);
 	uv_mutex_destroy(&d->inbox_lock);
 	if (!d->exit_code)
 		SN_LOG(SN_LOG_INFO, "node", "stopped cleanly");

@@ -58,6 +58,8 @@ struct node_daemon {
 	/* RPC threads (rpc.threads > 0, node/rpc.c): they check and admit submitted transactions
 	 * themselves and pass the rest to this loop through the inbox. */
 	uv_mutex_t mp_lock;  /* the mempool, taken by every thread that uses it */
+	uv_cond_t mp_view;   /* signalled when the mempool has its view again (mp_lock) */
+	bool mp_growing;     /* the view is let go while the map grows: RPC threads wait (mp_lock) */
 	uv_mutex_t inbox_lock; /* guards the three below */
 	struct rpc_fwd *fwd_q, *fwd_tail;     /* requests for this loop's handlers, in order */
 	struct rpc_admitted *adm_q, *adm_tail; /* admitted there, for the peer network */
