@@ -624,3 +624,16 @@ uint64_t tu_account_nonce(uint16_t port, const char *home, const uint8_t pk[32])
 	json_decref(r);
 	return n;
 }
+
+void tu_header_next(struct store_block_header *h, const struct store_info *tip, const uint8_t (*ids)[SN_HASH_LEN],
+                    uint32_t n)
+{
+	memset(h, 0, sizeof(*h));
+	h->version = STORE_BLOCK_V1;
+	h->chain_id = tip->chain_id;
+	h->height = tip->height + 1;
+	memcpy(h->prev_hash, tip->tip_hash, SN_HASH_LEN);
+	h->time_ms = tip->tip_time_ms + 1;
+	h->tx_count = n;
+	store_tx_root(h->tx_root, ids, n);
+}

@@ -44,6 +44,10 @@ size_t tu_tx(uint8_t *out, uint8_t type, uint64_t signer_index, uint64_t nonce, 
 /* Signs tx (its other fields set by the caller) with key signer_index, which becomes its
  * signer, and encodes it into out (STORE_TX_MAX). Asserts on error. */
 size_t tu_tx_signed(uint8_t *out, struct store_tx *tx, uint64_t signer_index);
+/* The header of the block after tip holding the n transactions of ids (a millisecond after
+ * the tip); the state root is left zero for the caller. */
+void tu_header_next(struct store_block_header *h, const struct store_info *tip, const uint8_t (*ids)[SN_HASH_LEN],
+                    uint32_t n);
 /* A cmocka group setup that initialises the crypto libraries. */
 int tu_setup_crypto(void **state);
 /* Decodes a hex literal into a fresh buffer (caller frees). Asserts on error. */

@@ -83,14 +83,7 @@ static int commit_txs(struct store *st, uint64_t k0, uint32_t n)
 			return err;
 		}
 	}
-	memset(&h, 0, sizeof(h));
-	h.version = STORE_BLOCK_V1;
-	h.chain_id = tip->chain_id;
-	h.height = tip->height + 1;
-	memcpy(h.prev_hash, tip->tip_hash, SN_HASH_LEN);
-	h.time_ms = tip->tip_time_ms + 1;
-	h.tx_count = n;
-	store_tx_root(h.tx_root, (const uint8_t(*)[SN_HASH_LEN])ids, n);
+	tu_header_next(&h, tip, (const uint8_t(*)[SN_HASH_LEN])ids, n);
 	if ((err = store_wtxn_state_root(w, h.state_root))) {
 		store_wtxn_abort(w);
 		return err;

@@ -602,18 +602,11 @@ static size_t hand_block(struct store *st, const uint8_t *const *txs, const size
 	uint8_t *buf;
 
 	store_info_get(st, &info);
-	memset(&h, 0, sizeof(h));
-	h.version = STORE_BLOCK_V1;
-	h.chain_id = info.chain_id;
-	h.height = info.height + 1;
-	memcpy(h.prev_hash, info.tip_hash, SN_HASH_LEN);
-	h.time_ms = info.tip_time_ms + 1;
-	h.tx_count = n;
 	for (uint32_t i = 0; i < n; i++) {
 		store_tx_id(ids[i], txs[i], lens[i]);
 		cap += 4 + lens[i];
 	}
-	store_tx_root(h.tx_root, (const uint8_t(*)[SN_HASH_LEN])ids, n);
+	tu_header_next(&h, &info, (const uint8_t(*)[SN_HASH_LEN])ids, n);
 	memcpy(h.state_root, state_root, SN_HASH_LEN);
 	buf = malloc(cap);
 	store_block_header_encode(buf, &h);

@@ -40,13 +40,7 @@ static int commit_register_block_in(struct store *st, struct store_group *g, uin
 	}
 	if ((err = store_wtxn_account_put(w, &sp)))
 		goto fail;
-	memset(&h, 0, sizeof(h));
-	h.version = STORE_BLOCK_V1;
-	h.chain_id = tip->chain_id;
-	h.height = tip->height + 1;
-	memcpy(h.prev_hash, tip->tip_hash, SN_HASH_LEN);
-	h.time_ms = tip->tip_time_ms + 1;
-	store_tx_root(h.tx_root, NULL, 0);
+	tu_header_next(&h, tip, NULL, 0);
 	if ((err = store_wtxn_state_root(w, h.state_root)))
 		goto fail;
 	store_block_header_encode(block, &h);
