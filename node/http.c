@@ -978,7 +978,6 @@ struct http_pool {
 	atomic_size_t conns;     /* open on every worker, and handed over */
 	uv_async_t exited;       /* on the listener's loop: a worker's loop ended */
 	atomic_uint n_exited;
-	bool exited_open;
 	struct http_worker w[];
 };
 
