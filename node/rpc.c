@@ -83,6 +83,7 @@ static int param_limit(json_t *params, size_t pos, const char *name, size_t def,
 
 static json_t *m_status(struct node_daemon *d, json_t *params, json_t **err)
 {
+	struct store_tx_index_stats txs;
 	struct store_info i;
 	uint64_t from;
 	json_t *tx_index;
@@ -90,10 +91,13 @@ static json_t *m_status(struct node_daemon *d, json_t *params, json_t **err)
 	(void)params;
 	(void)err;
 	store_info_get(d->st, &i);
-	/* {"on":bool,"unindexed_from":height or null}: blocks from that height on are not in the
-	 * index of committed transactions (node.tx_index = 0 when they were committed) */
-	tx_index = json_pack("{s:b,s:o}", "on", d->cfg.tx_index != 0, "unindexed_from",
-	                     store_tx_index_gap(d->st, &from) == SN_OK ? json_integer((json_int_t)from) : json_null());
+	/* {"on":bool,"unindexed_from":height or null,"in_memory":n,"generations":n}: blocks from
+	 * that height on are not in the index of committed transactions (node.tx_index = 0 when
+	 * they were committed); its recent ids in memory, its generations on disk */
+	store_tx_index_stats(d->st, &txs);
+	tx_index = json_pack("{s:b,s:o,s:I,s:I}", "on", d->cfg.tx_index != 0, "unindexed_from",
+	                     store_tx_index_gap(d->st, &from) == SN_OK ? json_integer((json_int_t)from) : json_null(),
+	                     "in_memory", (json_int_t)txs.in_memory, "generations", (json_int_t)txs.generations);
 	/* "ok"; "disk_full" while blocks cannot be written for want of space (they resume by
 	 * themselves); "failed" after a write error (the node must be restarted) */
 	const char *store = store_status(d->st) ? "failed" : store_disk_full(d->st) ? "disk_full" : "ok";

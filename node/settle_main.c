@@ -907,6 +907,9 @@ static void print_status(const json_t *s)
 	if (json_is_integer(json_object_get(txi, "unindexed_from")))
 		printf("tx index       %s (blocks from %s on are not indexed: settle tx finds them only with the index on)\n",
 		       json_is_true(json_object_get(txi, "on")) ? "on" : "off", JT(txi, "unindexed_from"));
+	else if (json_is_true(json_object_get(txi, "on")) && json_is_integer(json_object_get(txi, "generations")))
+		printf("tx index       on (%s in memory, %s generations on disk)\n", JT(txi, "in_memory"),
+		       JT(txi, "generations"));
 	else
 		printf("tx index       %s\n", json_is_true(json_object_get(txi, "on")) ? "on" : "off");
 	if (json_is_string(json_object_get(s, "store"))) {

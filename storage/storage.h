@@ -241,6 +241,13 @@ SN_MUST_CHECK int store_open(struct store **out, const char *path, const struct 
  * opened with no_tx_index when they were committed, and is now); SN_E_NOTFOUND when every
  * committed block is indexed. */
 SN_MUST_CHECK int store_tx_index_gap(struct store *st, uint64_t *from);
+/* The txs index's shape (docs/storage.md): transactions of recent blocks held in memory, and
+ * the generations on disk that a lookup missing memory descends into, one B-tree descent each
+ * (kept few by merging them level by level). */
+struct store_tx_index_stats {
+	uint64_t in_memory, generations;
+};
+void store_tx_index_stats(struct store *st, struct store_tx_index_stats *out);
 void store_close(struct store *st); /* accepts NULL */
 
 /* Writes the genesis state and block (height 0). SN_E_EXISTS if the store has one;

@@ -741,6 +741,14 @@ int store_tx_locate(struct store *st, const uint8_t id[SN_HASH_LEN], uint64_t *h
 	return err;
 }
 
+void store_tx_index_stats(struct store *st, struct store_tx_index_stats *out)
+{
+	pthread_rwlock_rdlock(&st->idx_lock);
+	out->in_memory = st->txmem.n;
+	out->generations = store__txgen_live(&st->txgen);
+	pthread_rwlock_unlock(&st->idx_lock);
+}
+
 int store_tx_index_gap(struct store *st, uint64_t *from)
 {
 	int err = SN_E_NOTFOUND;

@@ -1293,6 +1293,8 @@ static void test_tx_index_off(void **state)
 
 		assert_true(json_is_false(json_object_get(ti, "on")));
 		assert_int_equal(tu_json_u64(ti, "unindexed_from"), 0);
+		assert_int_equal(tu_json_u64(ti, "in_memory"), 0);
+		assert_int_equal(tu_json_u64(ti, "generations"), 0);
 		json_decref(st);
 	}
 	assert_int_equal(tu_node_stop(tpid, SIGTERM), 0);
@@ -1307,6 +1309,9 @@ static void test_tx_index_off(void **state)
 
 		assert_true(json_is_true(json_object_get(ti, "on")));
 		assert_true(json_is_null(json_object_get(ti, "unindexed_from")));
+		/* every block indexed again, in memory: far fewer than a generation's 65,536 */
+		assert_true(tu_json_u64(ti, "in_memory") >= N);
+		assert_int_equal(tu_json_u64(ti, "generations"), 0);
 		json_decref(st);
 	}
 	assert_int_equal(tu_node_stop(tpid, SIGTERM), 0);

@@ -463,6 +463,13 @@ static void test_merges_keep_every_id(void **state)
 	assert_true(mid_merge > 0 && mid_purge > 0);
 	/* without merges there would be one generation per TXGEN */
 	assert_true(store__txgen_live(&s) < lg.n / TXGEN / 8);
+	{ /* what status reports: the same count, and memory holds less than a generation */
+		struct store_tx_index_stats ts;
+
+		store_tx_index_stats(st, &ts);
+		assert_int_equal(ts.generations, store__txgen_live(&s));
+		assert_true(ts.in_memory < TXGEN);
+	}
 	quiesce(st, &lg);
 	check_all(st, &lg);
 	check_tables(st, lg.n, &dead);
