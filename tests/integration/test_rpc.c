@@ -1324,42 +1324,33 @@ static void test_tx_index_off(void **state)
 	free(tdir);
 }
 
+/* The tests that use the group's node (setup): run twice, once per way of serving RPC. */
+#define SHARED_NODE_TESTS                                           \
+	cmocka_unit_test(test_auth),                                  \
+	cmocka_unit_test(test_malformed_http),                        \
+	cmocka_unit_test(test_jsonrpc_errors),                        \
+	cmocka_unit_test(test_invalid_and_replayed_tx),               \
+	cmocka_unit_test(test_submit_batch),                          \
+	cmocka_unit_test(test_pipelined_and_half_closed),             \
+	cmocka_unit_test(test_pipelined_nonces),                      \
+	cmocka_unit_test(test_pipelining_client_never_reads),         \
+	cmocka_unit_test(test_pipelining_random_mixes),               \
+	cmocka_unit_test(test_slow_client_and_connection_limit),      \
+	cmocka_unit_test(test_client_leaves_mid_reply)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_auth),
-		cmocka_unit_test(test_malformed_http),
-		cmocka_unit_test(test_jsonrpc_errors),
-		cmocka_unit_test(test_invalid_and_replayed_tx),
-		cmocka_unit_test(test_submit_batch),
-		cmocka_unit_test(test_pipelined_and_half_closed),
-		cmocka_unit_test(test_pipelined_nonces),
+		SHARED_NODE_TESTS,
 		cmocka_unit_test_teardown(test_pipelined_on_a_quiet_node, quiet_teardown),
-		cmocka_unit_test(test_pipelining_client_never_reads),
-		cmocka_unit_test(test_pipelining_random_mixes),
-		cmocka_unit_test(test_slow_client_and_connection_limit),
-		cmocka_unit_test(test_client_leaves_mid_reply),
 		cmocka_unit_test(test_map_full_while_producing),
 		cmocka_unit_test(test_disk_full_while_producing),
 		cmocka_unit_test(test_tx_index_off),
 	};
-
 	/* The same requests once more with the RPC threads' way round: served by RPC threads
 	 * that check and admit on the spot (rpc.threads > 0) when the default is the loop with
 	 * the engine's helpers, or the other way. */
-	const struct CMUnitTest other_mode[] = {
-		cmocka_unit_test(test_auth),
-		cmocka_unit_test(test_malformed_http),
-		cmocka_unit_test(test_jsonrpc_errors),
-		cmocka_unit_test(test_invalid_and_replayed_tx),
-		cmocka_unit_test(test_submit_batch),
-		cmocka_unit_test(test_pipelined_and_half_closed),
-		cmocka_unit_test(test_pipelined_nonces),
-		cmocka_unit_test(test_pipelining_client_never_reads),
-		cmocka_unit_test(test_pipelining_random_mixes),
-		cmocka_unit_test(test_slow_client_and_connection_limit),
-		cmocka_unit_test(test_client_leaves_mid_reply),
-	};
+	const struct CMUnitTest other_mode[] = { SHARED_NODE_TESTS };
 	int failed;
 
 	assert_int_equal(sn_crypto_init(), SN_OK);

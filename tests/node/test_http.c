@@ -106,6 +106,47 @@ static void add_post(struct fx *f, const char *body)
 	f->expect++;
 }
 
+/* Reads n whole replies from fd (cap bytes of them at most): each body's first 15 bytes into
+ * bodies, its length into lens (may be NULL). Stops early when fd closes, or after 5 s without
+ * a byte (then *timed_out, may be NULL). Returns how many came. */
+static int read_replies(int fd, int n, size_t cap, char (*bodies)[16], size_t *lens, bool *timed_out)
+{
+	size_t have = 0, pos = 0;
+	char *buf = malloc(cap + 1);
+	int got = 0;
+
+	while (got < n) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		char *sep, *cl;
+		size_t need;
+		ssize_t k;
+
+		buf[have] = '\0';
+		sep = pos < have ? strstr(buf + pos, "\r\n\r\n") : NULL;
+		cl = pos < have ? strstr(buf + pos, "Content-Length: ") : NULL;
+		if (sep && cl && cl < sep && have >= (need = (size_t)(sep + 4 - buf) + strtoul(cl + 16, NULL, 10))) {
+			size_t blen = need - (size_t)(sep + 4 - buf);
+
+			if (lens)
+				lens[got] = blen;
+			snprintf(bodies[got], 16, "%.*s", (int)(blen < 15 ? blen : 15), sep + 4);
+			got++;
+			pos = need;
+			continue;
+		}
+		if (poll(&p, 1, 5000) != 1) {
+			if (timed_out)
+				*timed_out = true;
+			break;
+		}
+		if ((k = recv(fd, buf + have, cap - have, 0)) <= 0)
+			break;
+		have += (size_t)k;
+	}
+	free(buf);
+	return got;
+}
+
 /* The client: sends every request in one write, reads f->expect whole replies. */
 static void *client(void *arg)
 {
@@ -113,41 +154,13 @@ static void *client(void *arg)
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(http_server_port(f->srv)),
 		                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	size_t cap = (size_t)f->expect * (BIG + 512), have = 0, pos = 0;
-	char *buf = malloc(cap + 1);
 
 	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    send(fd, f->req, f->req_len, MSG_NOSIGNAL) == (ssize_t)f->req_len) {
-		while (f->got < f->expect) {
-			struct pollfd p = { fd, POLLIN, 0 };
-			char *sep, *cl;
-			size_t need;
-			ssize_t k;
-
-			buf[have] = '\0';
-			sep = pos < have ? strstr(buf + pos, "\r\n\r\n") : NULL;
-			cl = pos < have ? strstr(buf + pos, "Content-Length: ") : NULL;
-			if (sep && cl && cl < sep &&
-			    have >= (need = (size_t)(sep + 4 - buf) + strtoul(cl + 16, NULL, 10))) {
-				f->lens[f->got] = need - (size_t)(sep + 4 - buf);
-				snprintf(f->bodies[f->got], sizeof(f->bodies[0]), "%.*s", (int)(f->lens[f->got] < 15 ? f->lens[f->got] : 15), sep + 4);
-				f->got++;
-				pos = need;
-				continue;
-			}
-			if (poll(&p, 1, 5000) != 1) {
-				f->timed_out = true;
-				break;
-			}
-			if ((k = recv(fd, buf + have, cap - have, 0)) <= 0)
-				break;
-			have += (size_t)k;
-		}
-	}
+	    send(fd, f->req, f->req_len, MSG_NOSIGNAL) == (ssize_t)f->req_len)
+		f->got = read_replies(fd, f->expect, (size_t)f->expect * (BIG + 512), f->bodies, f->lens, &f->timed_out);
 	f->client_ok = f->got == f->expect;
 	if (fd >= 0)
 		close(fd);
-	free(buf);
 	uv_async_send(&f->done);
 	return NULL;
 }
@@ -380,38 +393,6 @@ static int t_connect(const struct tfx *f)
 	return fd;
 }
 
-/* Reads n replies from fd; each body's first bytes into bodies. Returns how many came. */
-static int t_read_replies(int fd, int n, char (*bodies)[16])
-{
-	size_t cap = 1 << 16, have = 0, pos = 0;
-	char *buf = malloc(cap + 1);
-	int got = 0;
-
-	while (got < n) {
-		struct pollfd p = { fd, POLLIN, 0 };
-		char *sep, *cl;
-		size_t need;
-		ssize_t k;
-
-		buf[have] = '\0';
-		sep = pos < have ? strstr(buf + pos, "\r\n\r\n") : NULL;
-		cl = pos < have ? strstr(buf + pos, "Content-Length: ") : NULL;
-		if (sep && cl && cl < sep && have >= (need = (size_t)(sep + 4 - buf) + strtoul(cl + 16, NULL, 10))) {
-			size_t blen = need - (size_t)(sep + 4 - buf);
-
-			snprintf(bodies[got], 16, "%.*s", (int)(blen < 15 ? blen : 15), sep + 4);
-			got++;
-			pos = need;
-			continue;
-		}
-		if (poll(&p, 1, 5000) != 1 || (k = recv(fd, buf + have, cap - have, 0)) <= 0)
-			break;
-		have += (size_t)k;
-	}
-	free(buf);
-	return got;
-}
-
 struct t_client {
 	struct tfx *f;
 	int idx;
@@ -437,7 +418,7 @@ static void *t_client_main(void *arg)
 	if (ok && send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len)
 		ok = 0;
 	/* Holding the forwarded ones: only the first reply can come before the stop. */
-	if (ok && t_read_replies(fd, f->hold ? 1 : T_REQS, bodies) != (f->hold ? 1 : T_REQS))
+	if (ok && read_replies(fd, f->hold ? 1 : T_REQS, 1 << 16, bodies, NULL, NULL) != (f->hold ? 1 : T_REQS))
 		ok = 0;
 	for (int i = 0; ok && i < (f->hold ? 1 : T_REQS); i++) {
 		snprintf(body, sizeof(body), "echo %d.%d", c->idx, i);
@@ -538,8 +519,8 @@ static void *t_limit_client(void *arg)
 	 * closed at once. */
 	sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)CRED, strlen(CRED), sodium_base64_VARIANT_ORIGINAL);
 	n = snprintf(req, sizeof(req), "POST / HTTP/1.1\r\nAuthorization: Basic %s\r\nContent-Length: 4\r\n\r\necho", b64);
-	ok = ok && send(a, req, (size_t)n, MSG_NOSIGNAL) == n && t_read_replies(a, 1, bodies) == 1;
-	ok = ok && send(b, req, (size_t)n, MSG_NOSIGNAL) == n && t_read_replies(b, 1, bodies) == 1;
+	ok = ok && send(a, req, (size_t)n, MSG_NOSIGNAL) == n && read_replies(a, 1, 1 << 16, bodies, NULL, NULL) == 1;
+	ok = ok && send(b, req, (size_t)n, MSG_NOSIGNAL) == n && read_replies(b, 1, 1 << 16, bodies, NULL, NULL) == 1;
 	c = t_connect(f);
 	p = (struct pollfd){ c, POLLIN, 0 };
 	ok = ok && c >= 0 && poll(&p, 1, 5000) == 1 && recv(c, buf, sizeof(buf), 0) == 0;
@@ -547,7 +528,7 @@ static void *t_limit_client(void *arg)
 	close(a);
 	for (int tries = 0; ok && tries < 100; tries++) {
 		d = t_connect(f);
-		if (d >= 0 && send(d, req, (size_t)n, MSG_NOSIGNAL) == n && t_read_replies(d, 1, bodies) == 1) {
+		if (d >= 0 && send(d, req, (size_t)n, MSG_NOSIGNAL) == n && read_replies(d, 1, 1 << 16, bodies, NULL, NULL) == 1) {
 			close(d);
 			break;
 		}

@@ -397,6 +397,54 @@ static void test_admission_during_block(void **state)
 	fx_close(&f);
 }
 
+/* With node_mempool_defer_rebuild (the daemon, whose RPC threads admit): running out of
+ * memory in an admission marks the view broken instead of remaking it there. Admission and
+ * next_nonce then say busy, unhold refuses (the daemon resumes instead), and a resume on the
+ * view's own thread makes everything work again, nothing lost. Every allocation of the
+ * admission fails in turn. */
+static void test_deferred_rebuild(void **state)
+{
+	uint8_t tx[2][STORE_TX_MAX], a[32];
+	size_t n[2];
+	bool passed = false, broke = false;
+
+	(void)state;
+	tu_pk(1, a);
+	n[0] = tu_tx(tx[0], STORE_TX_REGISTER, 0, 0, FEE, a, 1000);
+	n[1] = tu_tx(tx[1], STORE_TX_TRANSFER, 0, 1, FEE, a, 10);
+	for (unsigned long nth = 1; nth < 100 && !passed; nth++) {
+		struct fx f;
+		uint64_t nonce;
+		int rc;
+
+		fx_open(&f, 100, 1 << 20);
+		node_mempool_defer_rebuild(f.mp);
+		assert_int_equal(admit(&f, tx[0], n[0]), SN_OK);
+		sn_alloc_fail_after(nth);
+		rc = admit(&f, tx[1], n[1]);
+		sn_alloc_fail_after(0);
+		if (rc == SN_OK) {
+			passed = true;
+		} else {
+			assert_int_equal(rc, SN_E_NOMEM);
+			assert_true(node_mempool_broken(f.mp));
+			broke = true;
+			assert_int_equal(admit(&f, tx[1], n[1]), SN_E_BUSY);
+			assert_int_equal(node_mempool_next_nonce(f.mp, a, &nonce), SN_E_BUSY);
+			node_mempool_hold(f.mp);
+			assert_false(node_mempool_unhold(f.mp)); /* the caller resumes instead */
+			assert_int_equal(node_mempool_resume(f.mp, NULL, 0, NULL), SN_OK);
+			assert_false(node_mempool_broken(f.mp));
+			assert_int_equal(node_mempool_count(f.mp), 1);
+			assert_int_equal(admit(&f, tx[1], n[1]), SN_OK);
+		}
+		assert_int_equal(node_mempool_count(f.mp), 2);
+		fx_close(&f);
+	}
+	assert_true(passed);
+	assert_true(broke);
+}
+
 /* A block that was not written (no room on disk): node_mempool_unhold keeps every entry and
  * the view as they were, admission goes on from the pending state, and the next block commits
  * them all. */
@@ -480,6 +528,7 @@ int main(void)
 		cmocka_unit_test(test_resume_out_of_memory),
 		cmocka_unit_test(test_admission_during_block),
 		cmocka_unit_test(test_block_not_written),
+		cmocka_unit_test(test_deferred_rebuild),
 		cmocka_unit_test(test_map_full_with_view),
 	};
 
