@@ -138,6 +138,14 @@ size_t tu_tx(uint8_t *out, uint8_t type, uint64_t signer_index, uint64_t nonce, 
 	return tu_tx_signed(out, &tx, signer_index);
 }
 
+void tu_filter_from_env(void)
+{
+	const char *f = getenv("SN_TEST_FILTER");
+
+	if (f && *f)
+		cmocka_set_test_filter(f);
+}
+
 int tu_setup_crypto(void **state)
 {
 	(void)state;
@@ -369,8 +377,10 @@ pid_t tu_node_start(const char *home, uint16_t port, const char *const *extra)
 		static const char req[] = "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 		int status;
 
-		if (waitpid(pid, &status, WNOHANG) == pid)
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			tu_report_exit(pid, status);
 			fail_msg("settled exited during start-up (see %s)", logpath);
+		}
 		if (tu_http_raw(port, req, sizeof(req) - 1, resp, sizeof(resp), 2000, NULL) > 0 &&
 		    tu_http_status(resp) == 200)
 			return pid;
@@ -388,6 +398,10 @@ int tu_node_stop(pid_t pid, int sig)
 
 	if (pid <= 0)
 		return -1;
+	if (waitpid(pid, &status, WNOHANG) == pid) { /* it stopped before being told to */
+		tu_report_exit(pid, status);
+		return status;
+	}
 	kill(pid, sig);
 	for (int i = 0; i < 600; i++) {
 		if (waitpid(pid, &status, WNOHANG) == pid)
@@ -487,11 +501,58 @@ int tu_rpc(uint16_t port, const char *home, const char *json, char **body)
 	return status;
 }
 
+/* The output files of the processes tu_spawn started, for tu_report_exit. */
+static struct {
+	pid_t pid;
+	char path[4096];
+} spawned[64];
+
+static const char *spawned_log(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof(spawned) / sizeof(spawned[0]); i++)
+		if (spawned[i].pid == pid)
+			return spawned[i].path;
+	return NULL;
+}
+
+void tu_report_exit(pid_t pid, int status)
+{
+	const char *path = spawned_log(pid);
+	uint8_t *log;
+	size_t len = 0;
+
+	if (WIFSIGNALED(status))
+		fprintf(stderr, "process %d was killed by signal %d\n", (int)pid, WTERMSIG(status));
+	else
+		fprintf(stderr, "process %d exited with status %d\n", (int)pid, WEXITSTATUS(status));
+	if (!path || !(log = tu_read_file(path, &len)))
+		return;
+	/* its last 8 KiB: a sanitizer's report or the error that stopped it */
+	fprintf(stderr, "--- the end of %s ---\n%s\n---\n", path, (const char *)log + (len > 8192 ? len - 8192 : 0));
+	free(log);
+}
+
+void tu_assert_running(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, WNOHANG) == pid) {
+		tu_report_exit(pid, status);
+		fail_msg("process %d is no longer running", (int)pid);
+	}
+}
+
 pid_t tu_spawn(const char *const *argv, const char *outpath, bool append)
 {
+	static unsigned next;
 	pid_t pid = fork();
 
 	assert_true(pid >= 0);
+	if (pid > 0) {
+		spawned[next % 64].pid = pid;
+		snprintf(spawned[next % 64].path, sizeof(spawned[0].path), "%s", outpath);
+		next++;
+	}
 	if (pid == 0) {
 		int fd = open(outpath, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0600);
 

@@ -48,6 +48,10 @@ size_t tu_tx_signed(uint8_t *out, struct store_tx *tx, uint64_t signer_index);
  * the tip); the state root is left zero for the caller. */
 void tu_header_next(struct store_block_header *h, const struct store_info *tip, const uint8_t (*ids)[SN_HASH_LEN],
                     uint32_t n);
+/* Runs only the tests whose names match SN_TEST_FILTER (cmocka's * and ? wildcards), when
+ * set: for repeating one test while debugging. */
+void tu_filter_from_env(void);
+
 /* A cmocka group setup that initialises the crypto libraries. */
 int tu_setup_crypto(void **state);
 /* Decodes a hex literal into a fresh buffer (caller frees). Asserts on error. */
@@ -90,7 +94,8 @@ uint64_t tu_json_u64(const json_t *obj, const char *key);
 /* Starts `settled --home home --rpc-port port [extra...]` with its output to home/node.log
  * and waits until GET /health answers 200 (up to 20 s). Returns the pid; asserts on failure. */
 pid_t tu_node_start(const char *home, uint16_t port, const char *const *extra);
-/* Sends sig and waits for the process; returns its wait status. */
+/* Sends sig and waits for the process; returns its wait status. A process that had ended
+ * already is reported (tu_report_exit). */
 int tu_node_stop(pid_t pid, int sig);
 /* Sends raw bytes to 127.0.0.1:port and reads the reply until the peer closes or timeout_ms
  * passes without data. Returns the bytes read (NUL-terminated in out), -1 if it cannot
@@ -104,6 +109,11 @@ json_t *tu_rpc_result(uint16_t port, const char *home, const char *json);
 /* The nonce of the account with public key pk, from the node's get_account (asserts that
  * it exists). */
 uint64_t tu_account_nonce(uint16_t port, const char *home, const uint8_t pk[32]);
+/* Prints how process pid ended (wait status) and the end of its output file, when
+ * tu_spawn started it: why a node died, in the test's own output. */
+void tu_report_exit(pid_t pid, int status);
+/* Fails the test, with tu_report_exit's account, if process pid has ended. */
+void tu_assert_running(pid_t pid);
 /* Forks and execs argv with stdout and stderr to outpath (truncated, or appended to). */
 pid_t tu_spawn(const char *const *argv, const char *outpath, bool append);
 /* POSTs a JSON-RPC body with the cookie of home; returns the HTTP status and the body
