@@ -138,7 +138,9 @@ size_t tu_tx(uint8_t *out, uint8_t type, uint64_t signer_index, uint64_t nonce, 
 	return tu_tx_signed(out, &tx, signer_index);
 }
 
-void tu_filter_from_env(void)
+/* Before main, in every test binary: tests/CMakeLists.txt links this object into each one
+ * (-u tu_filter_from_env), whether it uses the rest or not. */
+__attribute__((constructor)) void tu_filter_from_env(void)
 {
 	const char *f = getenv("SN_TEST_FILTER");
 

@@ -49,7 +49,7 @@ size_t tu_tx_signed(uint8_t *out, struct store_tx *tx, uint64_t signer_index);
 void tu_header_next(struct store_block_header *h, const struct store_info *tip, const uint8_t (*ids)[SN_HASH_LEN],
                     uint32_t n);
 /* Runs only the tests whose names match SN_TEST_FILTER (cmocka's * and ? wildcards), when
- * set: for repeating one test while debugging. */
+ * set: for repeating one test while debugging. Called before main in every test binary. */
 void tu_filter_from_env(void);
 
 /* A cmocka group setup that initialises the crypto libraries. */

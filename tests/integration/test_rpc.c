@@ -1384,7 +1384,6 @@ int main(void)
 	int failed;
 
 	assert_int_equal(sn_crypto_init(), SN_OK);
-	tu_filter_from_env();
 	failed = cmocka_run_group_tests_name("default rpc.threads", tests, setup, teardown);
 	mode = OTHER_RPC_THREADS;
 	return failed + cmocka_run_group_tests_name(OTHER_RPC_THREADS, other_mode, setup, teardown);
