@@ -73,7 +73,8 @@
 	X(E_CANCELLED, "cancelled", "cancelled")                                       \
 	X(E_TIMEOUT, "timeout", "timed out")                                           \
 	X(E_BANNED, "banned", "peer is banned for misbehaviour")                       \
-	X(E_DISKFULL, "disk_full", "no space left for the store (the disk, a quota or a file-size limit is full)")
+	X(E_DISKFULL, "disk_full", "no space left (the disk, a quota or a file-size limit is full)") \
+	X(E_ACCESS, "access_denied", "permission denied (a file's mode or owner, or a read-only file system)")
 
 enum sn_err_index {
 #define SN_ERR_INDEX(n, s, m) SN__IDX_##n,
@@ -91,7 +92,9 @@ enum sn_err {
 /* Human-readable text and stable machine name for an error code (never NULL). */
 const char *sn_strerror(int err);
 const char *sn_errname(int err);
-/* Maps an errno value to an sn error code (ENOMEM → SN_E_NOMEM, otherwise SN_E_IO). */
+/* Maps an errno value to an sn error code: ENOMEM → SN_E_NOMEM, ENOENT → SN_E_NOTFOUND,
+ * EEXIST → SN_E_EXISTS, EINVAL → SN_E_INVAL, ENOSPC/EDQUOT/EFBIG → SN_E_DISKFULL,
+ * EACCES/EPERM/EROFS → SN_E_ACCESS, otherwise SN_E_IO. */
 int sn_err_from_errno(int e);
 
 /* ------------------------------------------------------------ allocation */

@@ -47,6 +47,14 @@ int sn_err_from_errno(int e)
 		return SN_E_EXISTS;
 	case EINVAL:
 		return SN_E_INVAL;
+	case ENOSPC:
+	case EDQUOT:
+	case EFBIG:
+		return SN_E_DISKFULL;
+	case EACCES:
+	case EPERM:
+	case EROFS:
+		return SN_E_ACCESS;
 	default:
 		return SN_E_IO;
 	}

@@ -34,17 +34,17 @@ int node_file_write_atomic(const char *path, const void *data, size_t len, unsig
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			err = SN_E_IO;
+		if (n <= 0) { /* a full disk says so (disk_full), not just "input/output error" */
+			err = n < 0 ? sn_err_from_errno(errno) : SN_E_IO;
 			break;
 		}
 		p += n;
 		len -= (size_t)n;
 	}
 	if (!err && fsync(fd) != 0)
-		err = SN_E_IO;
+		err = sn_err_from_errno(errno);
 	if (close(fd) != 0 && !err)
-		err = SN_E_IO;
+		err = sn_err_from_errno(errno);
 	if (!err && !replace && access(path, F_OK) == 0)
 		err = SN_E_EXISTS;
 	if (!err && rename(tmp, path) != 0)

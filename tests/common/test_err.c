@@ -69,8 +69,13 @@ static void test_from_errno(void **state)
 	assert_int_equal(sn_err_from_errno(EEXIST), SN_E_EXISTS);
 	assert_int_equal(sn_err_from_errno(EINVAL), SN_E_INVAL);
 	assert_int_equal(sn_err_from_errno(EIO), SN_E_IO);
-	assert_int_equal(sn_err_from_errno(EACCES), SN_E_IO);
-	assert_int_equal(sn_err_from_errno(ENOSPC), SN_E_IO);
+	assert_int_equal(sn_err_from_errno(ENOSPC), SN_E_DISKFULL);
+	assert_int_equal(sn_err_from_errno(EDQUOT), SN_E_DISKFULL);
+	assert_int_equal(sn_err_from_errno(EFBIG), SN_E_DISKFULL);
+	assert_int_equal(sn_err_from_errno(EACCES), SN_E_ACCESS);
+	assert_int_equal(sn_err_from_errno(EPERM), SN_E_ACCESS);
+	assert_int_equal(sn_err_from_errno(EROFS), SN_E_ACCESS);
+	assert_int_equal(sn_err_from_errno(ECONNRESET), SN_E_IO);
 }
 
 int main(void)

@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -109,6 +110,34 @@ static void test_keyfile_never_overwritten(void **state)
 	snprintf(f->path, sizeof(f->path), "%s/empty", f->dir);
 	write_raw(f->path, "", 0600);
 	assert_int_equal(node_keyfile_write(f->path, a, sizeof(a)), SN_E_EXISTS);
+}
+
+/* A file that cannot be written whole (the disk full, here a file-size limit of 0) is
+ * refused as disk_full, the error operators look for, and leaves nothing behind. So is a
+ * directory without write permission (access_denied, unless we are root). */
+static void test_write_refused(void **state)
+{
+	struct fx *f = *state;
+	uint8_t a[32];
+	struct rlimit old, zero;
+	void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+
+	memset(a, 0x11, sizeof(a));
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	zero = old;
+	zero.rlim_cur = 0;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &zero), 0);
+	assert_int_equal(node_keyfile_write(f->path, a, sizeof(a)), SN_E_DISKFULL);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, prev);
+	assert_int_equal(dir_entries(f->dir), 0);
+	assert_string_equal(sn_errname(SN_E_DISKFULL), "disk_full");
+	if (geteuid() != 0) {
+		assert_int_equal(chmod(f->dir, 0500), 0);
+		assert_int_equal(node_keyfile_write(f->path, a, sizeof(a)), SN_E_ACCESS);
+		assert_int_equal(chmod(f->dir, 0700), 0);
+	}
+	assert_int_equal(node_keyfile_write(f->path, a, sizeof(a)), SN_OK);
 }
 
 static void test_keyfile_readable_by_others(void **state)
@@ -548,6 +577,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_keyfile_write_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keyfile_never_overwritten, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keyfile_readable_by_others, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keyfile_bad_contents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keyfile_missing, setup, teardown),
