@@ -62,20 +62,18 @@ static void test_unknown_codes(void **state)
 
 static void test_from_errno(void **state)
 {
+	static const struct {
+		int e, err;
+	} map[] = {
+		{ 0, SN_OK },           { ENOMEM, SN_E_NOMEM },    { ENOENT, SN_E_NOTFOUND }, { EEXIST, SN_E_EXISTS },
+		{ EINVAL, SN_E_INVAL }, { EIO, SN_E_IO },          { ENOSPC, SN_E_DISKFULL }, { EDQUOT, SN_E_DISKFULL },
+		{ EFBIG, SN_E_DISKFULL }, { EACCES, SN_E_ACCESS }, { EPERM, SN_E_ACCESS },    { EROFS, SN_E_ACCESS },
+		{ ECONNRESET, SN_E_IO },
+	};
+
 	(void)state;
-	assert_int_equal(sn_err_from_errno(0), SN_OK);
-	assert_int_equal(sn_err_from_errno(ENOMEM), SN_E_NOMEM);
-	assert_int_equal(sn_err_from_errno(ENOENT), SN_E_NOTFOUND);
-	assert_int_equal(sn_err_from_errno(EEXIST), SN_E_EXISTS);
-	assert_int_equal(sn_err_from_errno(EINVAL), SN_E_INVAL);
-	assert_int_equal(sn_err_from_errno(EIO), SN_E_IO);
-	assert_int_equal(sn_err_from_errno(ENOSPC), SN_E_DISKFULL);
-	assert_int_equal(sn_err_from_errno(EDQUOT), SN_E_DISKFULL);
-	assert_int_equal(sn_err_from_errno(EFBIG), SN_E_DISKFULL);
-	assert_int_equal(sn_err_from_errno(EACCES), SN_E_ACCESS);
-	assert_int_equal(sn_err_from_errno(EPERM), SN_E_ACCESS);
-	assert_int_equal(sn_err_from_errno(EROFS), SN_E_ACCESS);
-	assert_int_equal(sn_err_from_errno(ECONNRESET), SN_E_IO);
+	for (size_t i = 0; i < SN_ARRAY_LEN(map); i++)
+		assert_int_equal(sn_err_from_errno(map[i].e), map[i].err);
 }
 
 int main(void)
