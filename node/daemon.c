@@ -367,12 +367,15 @@ static void open_work(uv_work_t *w)
 	struct node_daemon *d = w->data;
 	struct store_opts so = { .chain_id = d->gen.chain_id, .map_size = d->cfg.map_size_mb << 20,
 		                 .no_tx_index = !d->cfg.tx_index };
+	const char *fail_at = getenv("SN_TEST_FAIL_COMMIT_AT"); /* tests: a store that fails */
 	struct node_engine_opts eo = { .threads = (unsigned)d->cfg.engine_threads };
 	struct store_info info;
 	char path[PATH_MAX + 300];
 	uint64_t t0 = sn_time_mono_ns();
 	int err;
 
+	if (fail_at)
+		so.fail_commit_at = strtoull(fail_at, NULL, 10);
 	if (d->cfg.data_dir[0] == '/')
 		snprintf(path, sizeof(path), "%s", d->cfg.data_dir);
 	else
@@ -568,6 +571,10 @@ int node_daemon_run(struct node_daemon *d)
 	node_rpc_inbox_free(d);
 	node_p2p_free(d);
 	node_mempool_free(d->mp);
+	if (d->st && store_status(d->st)) { /* a supervisor's on-failure restart is the remedy */
+		SN_LOG(SN_LOG_ERROR, "node", "stopped with the store failed: start the node again to recover");
+		d->exit_code = 1;
+	}
 	store_close(d->st);
 	uv_loop_close(d->loop);
 	uv_mutex_destroy(&d->mp_lock);

@@ -702,7 +702,7 @@ static json_t *handle_one(struct node_daemon *d, json_t *req)
 
 	if (fn && !d->ready)
 		err = rpc_err(NODE_RPC_NOT_READY, "node is starting", json_pack("{s:s}", "error", "starting"));
-	else if (fn && store_status(d->st))
+	else if (fn && fn != m_status && store_status(d->st)) /* status says "store": "failed" */
 		err = rpc_err_sn(NODE_RPC_NOT_READY, store_status(d->st));
 	else if (fn && !(res = fn(d, json_object_get(req, "params"), &err)) && !err)
 		err = rpc_err_sn(NODE_RPC_INTERNAL, SN_E_NOMEM);

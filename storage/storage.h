@@ -185,6 +185,10 @@ struct store_opts {
 	/* The txs index writes a generation once it holds this many transactions in memory;
 	 * 0 = STORE_TXGEN_TXS (tests set fewer). */
 	size_t txgen_txs;
+	/* Tests only: the commit of the block at this height (or of the group holding it) fails
+	 * as an LMDB write error would, with room on the disk: nothing is written and the store
+	 * latches failed (store_status). 0 = never. settled sets it from SN_TEST_FAIL_COMMIT_AT. */
+	uint64_t fail_commit_at;
 };
 
 struct store_info {

@@ -518,6 +518,7 @@ int store_open(struct store **out, const char *path, const struct store_opts *op
 	st->no_sync = opts->no_sync;
 	st->tx_index = !opts->no_tx_index;
 	st->txgen_txs = opts->txgen_txs ? opts->txgen_txs : STORE_TXGEN_TXS;
+	st->fail_commit_at = opts->fail_commit_at;
 	st->info.chain_id = opts->chain_id;
 	if ((rc = mdb_env_create(&st->env))) {
 		err = store__mdb_err(rc, "creating environment");

@@ -240,6 +240,17 @@ static void gacc_put(struct store_group *g, const struct store_account *a)
 	gacc_slot_insert(g, g->n_acc++);
 }
 
+/* mdb_txn_commit of the blocks first..last; or, when store_opts.fail_commit_at (tests) is
+ * among them, the write error LMDB gives when the disk fails under it, nothing written. */
+static int commit_txn(struct store *st, MDB_txn *txn, uint64_t first, uint64_t last)
+{
+	if (st->fail_commit_at && first <= st->fail_commit_at && st->fail_commit_at <= last) {
+		mdb_txn_abort(txn);
+		return EIO;
+	}
+	return mdb_txn_commit(txn);
+}
+
 static int wtxn_begin(struct store *st, struct store_group *g, struct store_wtxn **out, bool speculative)
 {
 	struct store_wtxn *w;
@@ -942,7 +953,7 @@ int store_wtxn_commit(struct store_wtxn *w, const struct store_block_header *hdr
 		if (rc == 0) {
 			/* No lock across the fsync: readers go on with the previous snapshot and
 			 * in-memory state until both move to the new tip together (idx_txnid). */
-			rc = mdb_txn_commit(txn);
+			rc = commit_txn(st, txn, hdr->height, hdr->height);
 			txn = NULL;
 			SN_LOG(SN_LOG_DEBUG, "store", "block %llu: %u accounts written in %.1f ms, LMDB commit %.1f ms",
 			       (unsigned long long)hdr->height, n_dirty, (double)(t1 - t0) / 1e6,
@@ -1117,7 +1128,8 @@ static int group_finish(struct store_group *g, bool commit)
 			err = store__txmem_reserve(st, g->n_txp);
 		pthread_rwlock_unlock(&st->idx_lock);
 		if (!err) {
-			rc = mdb_txn_commit(g->txn); /* no lock across the fsync, as in store_wtxn_commit */
+			/* no lock across the fsync, as in store_wtxn_commit */
+			rc = commit_txn(st, g->txn, st->info.height + 1, g->tip.height);
 			g->txn = NULL;
 			if (rc) {
 				err = store__commit_failed(st, rc, "committing blocks");

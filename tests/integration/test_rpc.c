@@ -1156,6 +1156,26 @@ static int health_of(uint16_t p, char *resp, size_t cap)
 	return tu_http_status(resp);
 }
 
+/* Waits up to 30 s for /health of the node at port p (home h) to answer 503 with reason, and
+ * asserts its status says store; returns that status (the caller decrefs). */
+static json_t *wait_unhealthy(uint16_t p, const char *h, const char *reason, const char *store)
+{
+	char resp[1024];
+	bool down = false;
+	json_t *st;
+
+	for (int t = 0; t < 300 && !down; t++) {
+		down = health_of(p, resp, sizeof(resp)) == 503;
+		if (!down)
+			tu_sleep_ms(100);
+	}
+	assert_true(down);
+	assert_non_null(strstr(resp, reason));
+	st = status_of(p, h);
+	assert_string_equal(json_string_value(json_object_get(st, "store")), store);
+	return st;
+}
+
 /* The disk fills under a producing node: no block can be written. The node keeps running
  * and accepting transactions, says so (/health 503 "disk full", status store "disk_full",
  * one log line), keeps its height, and tries again every second; once there is room it
@@ -1173,7 +1193,6 @@ static void test_disk_full_while_producing(void **state)
 	pid_t fpid;
 	json_t *st;
 	size_t len;
-	int full = 0;
 
 	(void)state;
 	own_home("sn-rpc-full", &fdir, fhome, sk, pk);
@@ -1186,15 +1205,7 @@ static void test_disk_full_while_producing(void **state)
 	 * reports as EIO (tests/storage/test_store.c also has the write refused outright). */
 	tu_fsize_limit(fpid, (rlim_t)sb.st_size + 1000);
 	submit_registrations(fport, fhome, sk, pk, N1, N1 + N2); /* accepted all the same */
-	for (int t = 0; t < 300 && !full; t++) {
-		full = health_of(fport, resp, sizeof(resp)) == 503;
-		if (!full)
-			tu_sleep_ms(100);
-	}
-	assert_true(full);
-	assert_non_null(strstr(resp, "disk full"));
-	st = status_of(fport, fhome);
-	assert_string_equal(json_string_value(json_object_get(st, "store")), "disk_full");
+	st = wait_unhealthy(fport, fhome, "disk full", "disk_full");
 	assert_true(tu_json_u64(st, "accounts") < N1 + N2 + 1);
 	height = tu_json_u64(st, "height");
 	json_decref(st);
@@ -1221,6 +1232,88 @@ static void test_disk_full_while_producing(void **state)
 	st = status_of(fport, fhome);
 	assert_int_equal(tu_json_u64(st, "accounts"), N1 + N2 + 1);
 	json_decref(st);
+	assert_int_equal(tu_node_stop(fpid, SIGTERM), 0);
+	tu_rmtree(fdir);
+	free(fdir);
+}
+
+/* A write error other than a full disk (SN_TEST_FAIL_COMMIT_AT fails block 3's commit as a
+ * failing disk would): the store latches failed. The node says so (/health 503, status store
+ * "failed"), refuses every other method with store_failed, writes nothing more, and exits 1
+ * on SIGTERM. Started again, it is back at block 2 with what blocks 1 and 2 hold, and goes on. */
+static void test_store_failed(void **state)
+{
+	enum { N = 200 };
+	char *fdir, fhome[4096], path[4200], *log, *body, name[64], tip[65];
+	const char *extra[] = { "--set", "node.block_interval_ms=200", "--set", "p2p.enabled=0", NULL };
+	const char *calls[] = { "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get_block\",\"params\":[1]}",
+		                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"submit_tx\",\"params\":[\"00\"]}" };
+	uint16_t fport = tu_free_port();
+	uint8_t sk[32], pk[32];
+	uint64_t accounts;
+	json_t *st, *blk;
+	size_t len;
+	pid_t fpid;
+
+	(void)state;
+	own_home("sn-rpc-failed", &fdir, fhome, sk, pk);
+	assert_int_equal(setenv("SN_TEST_FAIL_COMMIT_AT", "3", 1), 0);
+	fpid = tu_node_start(fhome, fport, extra);
+	assert_int_equal(unsetenv("SN_TEST_FAIL_COMMIT_AT"), 0);
+	submit_registrations(fport, fhome, sk, pk, 0, N); /* in blocks 1..3, or left pending */
+	st = wait_unhealthy(fport, fhome, "store failed: restart the node", "failed");
+	assert_int_equal(tu_json_u64(st, "height"), 2);
+	accounts = tu_json_u64(st, "accounts");
+	snprintf(tip, sizeof(tip), "%s", json_string_value(json_object_get(st, "tip_hash")));
+	json_decref(st);
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		assert_int_equal(tu_rpc(fport, fhome, calls[i], &body), 200);
+		assert_int_equal(rpc_code(body, name, sizeof(name)), -32002);
+		assert_string_equal(name, "store_failed");
+		free(body);
+	}
+	{
+		char rpcaddr[32], out[4096], err[1024];
+
+		snprintf(rpcaddr, sizeof(rpcaddr), "127.0.0.1:%u", fport);
+		assert_int_equal(tu_settle(rpcaddr, fhome, fdir, out, sizeof(out), err, sizeof(err), "status", NULL), 0);
+		assert_non_null(strstr(out, "failed after a write error: restart the node"));
+	}
+	tu_sleep_ms(1200); /* a block interval or more: nothing is written */
+	st = status_of(fport, fhome);
+	assert_int_equal(tu_json_u64(st, "height"), 2);
+	json_decref(st);
+	{
+		int status = tu_node_stop(fpid, SIGTERM);
+
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 1);
+	}
+	snprintf(path, sizeof(path), "%s/node.log", fhome);
+	log = (char *)tu_read_file(path, &len);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "commit failed: the store stops accepting writes"));
+	assert_non_null(strstr(log, "stopped with the store failed: start the node again to recover"));
+	free(log);
+
+	fpid = tu_node_start(fhome, fport, extra);
+	blk = tu_rpc_result(fport, fhome, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get_block\",\"params\":[2]}");
+	assert_non_null(blk);
+	assert_string_equal(json_string_value(json_object_get(blk, "hash")), tip);
+	json_decref(blk);
+	st = status_of(fport, fhome);
+	assert_string_equal(json_string_value(json_object_get(st, "store")), "ok");
+	assert_true(tu_json_u64(st, "height") >= 2);
+	json_decref(st);
+	wait_accounts(fport, fhome, accounts); /* what blocks 1 and 2 held */
+	{
+		/* and it goes on (what was pending when the store failed went with the process:
+		 * the next registrations take their nonces, and so their accounts) */
+		uint64_t next = tu_account_nonce(fport, fhome, pk);
+
+		submit_registrations(fport, fhome, sk, pk, next, next + 10);
+		wait_accounts(fport, fhome, accounts + 10);
+	}
 	assert_int_equal(tu_node_stop(fpid, SIGTERM), 0);
 	tu_rmtree(fdir);
 	free(fdir);
@@ -1375,6 +1468,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_pipelined_on_a_quiet_node, quiet_teardown),
 		cmocka_unit_test(test_map_full_while_producing),
 		cmocka_unit_test(test_disk_full_while_producing),
+		cmocka_unit_test(test_store_failed),
 		cmocka_unit_test(test_tx_index_off),
 	};
 	/* The same requests once more with the RPC threads' way round: served by RPC threads
