@@ -693,6 +693,51 @@ static void test_group_reject_and_abort(void **state)
 	free(dir);
 }
 
+/* A commit that fails with a write error (store_opts.fail_commit_at: EIO with room on the
+ * disk), alone or in a group: nothing is written, the store latches failed and refuses
+ * every write after; opened again, it is at the last block committed and goes on. */
+static void test_commit_fails(void **state)
+{
+	char *dir;
+	struct store *st = tu_store_new(&dir, 1000, 0, true);
+	struct store_opts o = { .chain_id = TU_CHAIN, .no_sync = true, .fail_commit_at = 3 };
+	struct store_group *g;
+	struct store_info info;
+
+	(void)state;
+	store_close(st);
+	for (int group = 0; group < 2; group++) {
+		assert_int_equal(store_open(&st, dir, &o), SN_OK);
+		if (!group) {
+			assert_int_equal(commit_register_block(st, 0, 5000, 20), SN_OK); /* 1 */
+			assert_int_equal(commit_register_block(st, 0, 6000, 20), SN_OK); /* 2 */
+			assert_int_equal(commit_register_block(st, 0, 7000, 20), SN_E_IO); /* 3 */
+		} else { /* blocks 3 and 4 in one group */
+			assert_int_equal(store_group_begin(st, &g), SN_OK);
+			assert_int_equal(commit_register_block_in(st, g, 0, 7000, 20), SN_OK);
+			assert_int_equal(commit_register_block_in(st, g, 0, 8000, 20), SN_OK);
+			assert_int_equal(store_group_end(g), SN_E_IO);
+		}
+		assert_int_equal(store_status(st), SN_E_FATAL);
+		assert_false(store_disk_full(st));
+		store_info_get(st, &info);
+		assert_int_equal(info.height, 2);
+		assert_int_equal(commit_register_block(st, 0, 9000, 20), SN_E_FATAL);
+		assert_int_equal(store_group_begin(st, &g), SN_E_FATAL);
+		store_close(st);
+	}
+	o.fail_commit_at = 0;
+	assert_int_equal(store_open(&st, dir, &o), SN_OK);
+	assert_int_equal(store_status(st), SN_OK);
+	store_info_get(st, &info);
+	assert_int_equal(info.height, 2);
+	assert_int_equal(info.accounts, 41);
+	assert_int_equal(commit_register_block(st, 0, 7000, 20), SN_OK);
+	store_close(st);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 /* A group that fills the map: its LMDB error poisons it, store_group_end reports map_full with
  * nothing kept and the map grown, and the same blocks then fit. */
 static void test_group_map_full(void **state)
@@ -980,6 +1025,7 @@ int main(void)
 		cmocka_unit_test(test_kill9_mid_commit),
 		cmocka_unit_test(test_group_commits_at_end),
 		cmocka_unit_test(test_group_reject_and_abort),
+		cmocka_unit_test(test_commit_fails),
 		cmocka_unit_test(test_group_map_full),
 		cmocka_unit_test_teardown(test_disk_full, fsize_unlimited),
 		cmocka_unit_test(test_kill9_mid_group),
