@@ -113,8 +113,8 @@ struct store {
 	MDB_dbi db_txgen[STORE_TXGEN_LEVELS]; /* the txs index's generations, a table per level */
 	bool no_sync;
 	bool tx_index;        /* committed blocks' transactions are indexed (store_opts.no_tx_index) */
-	size_t txgen_txs;
-	uint64_t fail_commit_at; /* store_opts.fail_commit_at (tests) */     /* a generation is written once memory holds this many */
+	size_t txgen_txs;     /* a generation is written once memory holds this many */
+	uint64_t fail_commit_at; /* store_opts.fail_commit_at (tests) */
 	struct store_txgen txgen; /* as committed: changed by the writer, under idx_lock */
 	struct store_txmem {
 		struct store_txmem_ent {
