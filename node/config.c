@@ -53,6 +53,9 @@ static const struct cfg_key cfg_keys[] = {
 	U64("mempool", "max_txs", mempool_max_txs, 1, 10000000, "100000", "pending transactions at most"),
 	U64("mempool", "max_bytes", mempool_max_bytes, 1024, 1ull << 34, "67108864",
 	    "pending transaction bytes at most"),
+	U64("mempool", "persist", mempool_persist, 0, 1, "1",
+	    "1: a clean stop saves the pending transactions to mempool.dat in the home and the next "
+	    "start admits them again; 0: they are dropped at a stop"),
 	U64("p2p", "enabled", p2p_enabled, 0, 1, "1", "1: join the peer network (docs/p2p.md); 0: RPC only"),
 	STR("p2p", "listen_address", p2p_listen_address, "127.0.0.1",
 	    "peer listen address (IPv4 or IPv6 literal; 0.0.0.0 to accept peers from other hosts)"),

@@ -16,6 +16,7 @@
 #define NODE_DEFAULT_RPC_PORT 8645
 #define NODE_DEFAULT_P2P_PORT 8646
 #define NODE_P2P_BANS_FILE "p2p_bans.dat"
+#define NODE_MEMPOOL_FILE "mempool.dat" /* pending transactions saved at a clean stop */
 
 struct node_config {
 	/* [node] */
@@ -38,6 +39,7 @@ struct node_config {
 	/* [mempool] */
 	uint64_t mempool_max_txs;
 	uint64_t mempool_max_bytes;
+	uint64_t mempool_persist;
 	/* [p2p] */
 	uint64_t p2p_enabled;
 	char p2p_listen_address[64];

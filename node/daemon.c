@@ -360,6 +360,140 @@ void node_daemon_maybe_finish(struct node_daemon *d)
 	daemon_maybe_finish(d);
 }
 
+/* ------------------------------------------------------------------ pending across a restart */
+
+static void mempool_file_path(const struct node_daemon *d, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/%s", d->home, NODE_MEMPOOL_FILE);
+}
+
+/* At a stop, once no block is being built and RPC is closed: what is still pending goes to
+ * mempool.dat, admitted again at the next start. Nothing pending: no file. */
+static void mempool_save(struct node_daemon *d)
+{
+	char path[PATH_MAX + 32];
+	const uint8_t **raws;
+	size_t *lens, n, len = 0;
+	uint8_t *buf = NULL;
+	int err;
+
+	mempool_file_path(d, path, sizeof(path));
+	uv_mutex_lock(&d->mp_lock);
+	n = node_mempool_count(d->mp);
+	raws = sn_malloc((n ? n : 1) * sizeof(*raws));
+	lens = sn_malloc((n ? n : 1) * sizeof(*lens));
+	if (raws && lens) {
+		for (size_t i = 0; i < n; i++) {
+			raws[i] = node_mempool_at(d->mp, i)->raw;
+			lens[i] = node_mempool_at(d->mp, i)->len;
+		}
+		err = n ? node_mempool_file_encode(raws, lens, n, d->gen.chain_id, &buf, &len) : SN_OK;
+	} else {
+		err = SN_E_NOMEM;
+	}
+	uv_mutex_unlock(&d->mp_lock);
+	if (!err && n)
+		err = node_file_write_atomic(path, buf, len, 0600, true);
+	else if (!err && unlink(path) != 0 && errno != ENOENT) /* one left by an older stop */
+		err = sn_err_from_errno(errno);
+	if (err)
+		SN_LOG(SN_LOG_ERROR, "mempool", "cannot save the %zu pending transactions to %s: %s", n, path,
+		       sn_strerror(err));
+	else if (n)
+		SN_LOG(SN_LOG_INFO, "mempool", "saved %zu pending transactions to %s", n, path);
+	sn_free(buf);
+	sn_free(raws);
+	sn_free(lens);
+}
+
+struct restored {
+	const uint8_t *raw;
+	size_t len;
+	struct store_tx tx;
+	uint8_t id[SN_HASH_LEN];
+	int err;
+};
+
+struct restore {
+	struct node_daemon *d;
+	struct restored *e;
+	size_t n;
+};
+
+static int restore_count(void *ud, const uint8_t *raw, size_t len)
+{
+	(void)raw;
+	(void)len;
+	((struct restore *)ud)->n++;
+	return SN_OK;
+}
+
+static int restore_take(void *ud, const uint8_t *raw, size_t len)
+{
+	struct restore *r = ud;
+
+	r->e[r->n].raw = raw;
+	r->e[r->n++].len = len;
+	return SN_OK;
+}
+
+static void restore_check(void *ud, size_t i)
+{
+	struct restore *r = ud;
+	struct restored *e = &r->e[i];
+
+	e->err = node_tx_check(e->raw, e->len, r->d->gen.chain_id, &e->tx, e->id);
+}
+
+/* At start, before RPC and peers are served: the transactions the last stop saved are checked
+ * (signatures on the engine's helpers) and admitted again in their order, as if submitted;
+ * those no longer valid (committed meanwhile, say) are dropped. The file is then removed (a
+ * later stop saves again); one that is not a saved mempool is kept as mempool.dat.bad. */
+static void mempool_restore(struct node_daemon *d)
+{
+	char path[PATH_MAX + 32], bad[PATH_MAX + 40];
+	struct restore r = { .d = d };
+	size_t admitted = 0, len;
+	uint8_t *buf;
+	int err;
+
+	mempool_file_path(d, path, sizeof(path));
+	err = node_file_read(path, d->cfg.mempool_max_bytes + d->cfg.mempool_max_txs * 4 + 64, &buf, &len);
+	if (err == SN_E_NOTFOUND)
+		return;
+	if (!err && !(err = node_mempool_file_decode(buf, len, d->gen.chain_id, restore_count, &r)) &&
+	    !(r.e = sn_calloc(r.n ? r.n : 1, sizeof(*r.e))))
+		err = SN_E_NOMEM;
+	if (err) {
+		snprintf(bad, sizeof(bad), "%s.bad", path);
+		SN_LOG(SN_LOG_WARN, "mempool", "%s is not a saved mempool (%s): kept as %s, nothing restored", path,
+		       sn_strerror(err), bad);
+		if (err != SN_E_NOMEM && rename(path, bad) != 0)
+			SN_LOG(SN_LOG_WARN, "mempool", "cannot rename %s: %s", path, strerror(errno));
+		sn_free(buf);
+		return;
+	}
+	r.n = 0;
+	if (node_mempool_file_decode(buf, len, d->gen.chain_id, restore_take, &r) == SN_OK)
+		node_engine_check(d->eng, r.n, 16, restore_check, &r);
+	for (size_t i = 0; i < r.n; i++) {
+		struct restored *e = &r.e[i];
+
+		if (e->err)
+			continue;
+		uv_mutex_lock(&d->mp_lock);
+		e->err = node_mempool_try_add(d->mp, e->raw, e->len, &e->tx, e->id);
+		uv_mutex_unlock(&d->mp_lock);
+		admitted += e->err == SN_OK;
+	}
+	SN_LOG(SN_LOG_INFO, "mempool", "%zu of the %zu transactions saved at the last stop are pending again%s", admitted,
+	       r.n, admitted < r.n ? " (the others are no longer valid)" : "");
+	if (unlink(path) != 0)
+		SN_LOG(SN_LOG_WARN, "mempool", "cannot remove %s: %s", path, strerror(errno));
+	sn_free(r.e);
+	sn_free(buf);
+}
+
 /* ------------------------------------------------------------------ start-up */
 
 static void open_work(uv_work_t *w)
@@ -431,6 +565,8 @@ static void open_done(uv_work_t *w, int status)
 		return;
 	}
 	node_mempool_defer_rebuild(d->mp); /* rebuilt by node_daemon_mempool_resume, in lock order */
+	if (d->cfg.mempool_persist)
+		mempool_restore(d);
 	d->last_block_mono_ms = now_ms_mono();
 	atomic_store(&d->want_admit_wake, true);
 	d->ready = true;
@@ -570,6 +706,8 @@ int node_daemon_run(struct node_daemon *d)
 	node_engine_free(d->eng);
 	node_rpc_inbox_free(d);
 	node_p2p_free(d);
+	if (d->mp && d->cfg.mempool_persist)
+		mempool_save(d);
 	node_mempool_free(d->mp);
 	if (d->st && store_status(d->st)) { /* a supervisor's on-failure restart is the remedy */
 		SN_LOG(SN_LOG_ERROR, "node", "stopped with the store failed: start the node again to recover");

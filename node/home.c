@@ -62,6 +62,35 @@ int node_file_write_atomic(const char *path, const void *data, size_t len, unsig
 	return SN_OK;
 }
 
+int node_file_read(const char *path, size_t max, uint8_t **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf;
+	long n;
+	int err = SN_OK;
+
+	*out = NULL;
+	*len = 0;
+	if (!f)
+		return sn_err_from_errno(errno);
+	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
+		err = sn_err_from_errno(errno);
+	else if ((unsigned long)n > max)
+		err = SN_E_TOOBIG;
+	else if (!(buf = sn_malloc((size_t)n + 1)))
+		err = SN_E_NOMEM;
+	else if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		sn_free(buf);
+		err = SN_E_IO;
+	} else {
+		buf[n] = '\0';
+		*out = buf;
+		*len = (size_t)n;
+	}
+	fclose(f);
+	return err;
+}
+
 int node_keyfile_write(const char *path, const uint8_t *key, size_t len)
 {
 	char hex[2 * 128 + 2];

@@ -56,6 +56,10 @@ void node_genesis_free(struct node_genesis *gen);
 SN_MUST_CHECK int node_genesis_write(const struct node_genesis *gen, const char *path);
 
 /* Writes a file atomically with the given mode; SN_E_EXISTS if it exists and !replace. */
+/* Reads the whole file at path into *out (malloc'd, sn_free; a NUL after its len bytes).
+ * SN_E_NOTFOUND if there is none, SN_E_TOOBIG if it holds more than max bytes, else the
+ * errno's error (sn_err_from_errno). */
+SN_MUST_CHECK int node_file_read(const char *path, size_t max, uint8_t **out, size_t *len);
 SN_MUST_CHECK int node_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode,
                                          bool replace);
 

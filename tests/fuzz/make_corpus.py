@@ -246,6 +246,33 @@ def main():
     write("fuzz_node_http_response", http_seeds())
     write("fuzz_node_http_server", http_server_seeds())
     write("fuzz_node_json", json_seeds())
+    write("fuzz_node_mempool_file", mempool_file_seeds([example, register, transfer_big]))
+
+
+def mempool_file(txs, chain_id=1, version=1, count=None, check=None):
+    """The pending transactions a node saves at a stop (docs/storage.md), or a near miss."""
+    body = struct.pack("<BII", version, chain_id, len(txs) if count is None else count)
+    body += b"".join(struct.pack("<I", len(t)) + t for t in txs)
+    return body + (tagged_hash("settled/mempool", body) if check is None else check)
+
+
+def mempool_file_seeds(txs):
+    three = mempool_file(txs)
+    return {
+        "three": three,
+        "none": mempool_file([]),
+        "one-byte-tx": mempool_file([b"\x01"]),
+        "other-chain": mempool_file(txs, chain_id=42),
+        "bad-version": mempool_file(txs, version=2),
+        "count-too-high": mempool_file(txs, count=4),
+        "count-huge": mempool_file(txs, count=0xFFFFFFFF),
+        "zero-length-tx": mempool_file([b""]),
+        "tx-over-max": mempool_file([bytes(513)]),
+        "bad-check": mempool_file(txs, check=bytes(32)),
+        "truncated": three[:-1],
+        "trailing-byte": three[:-32] + b"\x00" + three[-32:],
+        "empty": b"",
+    }
 
 
 # ---------------------------------------------------------------- node home, config, RPC replies

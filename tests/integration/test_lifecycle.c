@@ -339,6 +339,127 @@ static void test_sigint(void **state)
 
 /* Replaces HOME/settled.conf with its lines, plus `extra` inserted after line `after`
  * (0: appended). Returns the line number extra's last line gets. */
+/* ------------------------------------------------------------------ pending across a restart */
+
+/* Submits registrations from the root of home, nonces from..to-1 (each a new account); every
+ * one must be accepted. */
+static void submit_pending(uint16_t port, const char *home, uint64_t from, uint64_t to)
+{
+	uint8_t sk[32], pk[32];
+
+	tu_home_root_key(home, sk, pk);
+	for (uint64_t i = from; i < to; i++) {
+		struct store_tx tx = { .version = STORE_TX_V1, .type = STORE_TX_REGISTER, .chain_id = 1, .nonce = i,
+			               .fee = 1, .amount = 1 };
+		uint8_t raw[STORE_TX_MAX];
+		char hex[2 * STORE_TX_MAX + 1], req[2 * STORE_TX_MAX + 128], *body;
+		size_t len;
+
+		memcpy(tx.signer, pk, 32);
+		tu_pk(7000 + i, tx.to);
+		assert_int_equal(store_tx_sign(&tx, sk), SN_OK);
+		assert_int_equal(store_tx_encode(raw, sizeof(raw), &len, &tx), SN_OK);
+		sn_hex_encode(hex, raw, len);
+		snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"submit_tx\",\"params\":[\"%s\"]}",
+		         hex);
+		assert_int_equal(tu_rpc(port, home, req, &body), 200);
+		assert_null(strstr(body, "\"error\""));
+		free(body);
+	}
+	sn_wipe(sk, sizeof(sk));
+}
+
+static uint64_t pending_count(uint16_t port, const char *home)
+{
+	json_t *st = status(port, home);
+	uint64_t n = tu_json_u64(json_object_get(st, "mempool"), "count");
+
+	json_decref(st);
+	return n;
+}
+
+static pid_t node_start_with(const char *home, uint16_t port, const char *set)
+{
+	const char *extra[] = { "--set", "node.block_interval_ms=100", "--set", set, NULL };
+	pid_t pid = tu_node_start(home, port, extra);
+
+	track(pid);
+	return pid;
+}
+
+/* Transactions still pending at a clean stop are saved (mempool.dat, mode 0600) and pending
+ * again after the next start, then committed once the node produces. The home's node key is
+ * swapped for another meanwhile: the node is then no validator and commits nothing. With
+ * mempool.persist = 0 nothing is saved; a file that is not a saved mempool is set aside as
+ * mempool.dat.bad and the node starts with nothing pending. */
+static void test_pending_saved_at_stop(void **state)
+{
+	enum { N = 20 };
+	char home[4096], key[4200], validator_key[4200], logpath[4200], mpf[4200], out[4096];
+	uint16_t port = tu_free_port();
+	struct stat sb;
+	json_t *st;
+	pid_t pid;
+
+	(void)state;
+	make_home(home, sizeof(home), "pending");
+	snprintf(key, sizeof(key), "%s/node.key", home);
+	snprintf(validator_key, sizeof(validator_key), "%s/node.key.validator", dir);
+	snprintf(logpath, sizeof(logpath), "%s/node.log", home);
+	snprintf(mpf, sizeof(mpf), "%s/mempool.dat", home);
+	assert_int_equal(rename(key, validator_key), 0);
+	assert_int_equal(settle(port, home, out, sizeof(out), "keygen", "--out", key, NULL), 0);
+
+	/* mempool.persist = 0: dropped at the stop */
+	pid = node_start_with(home, port, "mempool.persist=0");
+	submit_pending(port, home, 0, N);
+	assert_int_equal(pending_count(port, home), N);
+	assert_int_equal(node_stop(pid, SIGTERM), 0);
+	assert_false(exists(home, "mempool.dat"));
+
+	/* saved at the stop, pending again after the start */
+	pid = node_start(home, port);
+	assert_int_equal(pending_count(port, home), 0);
+	submit_pending(port, home, 0, N);
+	assert_int_equal(node_stop(pid, SIGTERM), 0);
+	assert_int_equal(count_in_file(logpath, "saved 20 pending transactions to"), 1);
+	assert_int_equal(stat(mpf, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	pid = node_start(home, port);
+	assert_int_equal(pending_count(port, home), N); /* before RPC answers at all */
+	assert_int_equal(count_in_file(logpath, "20 of the 20 transactions saved at the last stop are pending again"), 1);
+	assert_false(exists(home, "mempool.dat"));
+	assert_int_equal(node_stop(pid, SIGTERM), 0);
+
+	/* the validator's key again: it commits them */
+	assert_int_equal(rename(validator_key, key), 0);
+	pid = node_start(home, port);
+	for (int t = 0; t < 100 && pending_count(port, home); t++)
+		tu_sleep_ms(100);
+	st = status(port, home);
+	assert_int_equal(tu_json_u64(json_object_get(st, "mempool"), "count"), 0);
+	assert_int_equal(tu_json_u64(st, "accounts"), N + 1);
+	json_decref(st);
+	assert_int_equal(count_in_file(logpath, "20 of the 20 transactions saved at the last stop are pending again"), 2);
+	assert_int_equal(node_stop(pid, SIGTERM), 0);
+	assert_false(exists(home, "mempool.dat")); /* nothing pending: no file */
+
+	/* not a saved mempool: set aside, the node starts all the same */
+	{
+		FILE *f = fopen(mpf, "wb");
+
+		assert_non_null(f);
+		assert_int_equal(fputs("not a mempool", f) >= 0, 1);
+		assert_int_equal(fclose(f), 0);
+	}
+	pid = node_start(home, port);
+	assert_int_equal(pending_count(port, home), 0);
+	assert_int_equal(count_in_file(logpath, "is not a saved mempool (input is truncated): kept as"), 1);
+	assert_true(exists(home, "mempool.dat.bad"));
+	assert_false(exists(home, "mempool.dat"));
+	assert_int_equal(node_stop(pid, SIGTERM), 0);
+}
+
 static int conf_insert(const char *home, int after, const char *extra)
 {
 	char path[4200];
@@ -692,6 +813,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_key_file_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_init_existing_home, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cookie_and_second_node, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pending_saved_at_stop, setup, teardown),
 	};
 
 	assert_int_equal(sn_crypto_init(), SN_OK);
