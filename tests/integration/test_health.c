@@ -72,7 +72,15 @@ static void test_503_while_starting(void **state)
 		      (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 3000 && !saw_200; i++) {
+	/* Writing the genesis takes seconds, many more under a sanitizer on a loaded machine: the
+	 * bound is 5 minutes of waiting, and a node that dies meanwhile fails at once. */
+	for (uint64_t t0 = sn_time_mono_ns(); !saw_200 && sn_time_mono_ns() - t0 < 300000000000ull;) {
+		int ws;
+
+		if (waitpid(pid, &ws, WNOHANG) == pid) {
+			tu_report_exit(pid, ws);
+			fail_msg("settled exited while starting (see %s)", logpath);
+		}
 		if (tu_http_raw(port, req, sizeof(req) - 1, resp, sizeof(resp), 2000, NULL) > 0) {
 			int status = tu_http_status(resp);
 
