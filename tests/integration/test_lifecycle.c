@@ -434,7 +434,7 @@ static void test_pending_saved_at_stop(void **state)
 	/* the validator's key again: it commits them */
 	assert_int_equal(rename(validator_key, key), 0);
 	pid = node_start(home, port);
-	for (int t = 0; t < 100 && pending_count(port, home); t++)
+	for (int t = 0; t < 600 && pending_count(port, home); t++) /* up to a minute */
 		tu_sleep_ms(100);
 	st = status(port, home);
 	assert_int_equal(tu_json_u64(json_object_get(st, "mempool"), "count"), 0);
