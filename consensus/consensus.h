@@ -283,8 +283,8 @@ SN_MUST_CHECK int cons_machine_on_proposal(struct cons_machine *m, const struct 
                                            bool valid);
 /* A vote received. Errors: SN_E_CHAIN, SN_E_HEIGHT, SN_E_TYPE, SN_E_TOOBIG (round more than
  * CONS_ROUNDS_AHEAD beyond ours), SN_E_NOT_VALIDATOR, SN_E_BADSIG, SN_E_EXISTS (seen),
- * SN_E_EQUIVOCATION (a conflicting vote: EVIDENCE was emitted; the first vote keeps
- * counting), SN_E_NOMEM, SN_E_BUSY. */
+ * SN_E_EQUIVOCATION (a conflicting vote: EVIDENCE was emitted; the validator's first vote
+ * keeps counting, and its second counts for its own value only), SN_E_NOMEM, SN_E_BUSY. */
 SN_MUST_CHECK int cons_machine_on_vote(struct cons_machine *m, const struct cons_vote *v);
 /* A timeout scheduled by SCHEDULE_TIMEOUT fired; stale ones are ignored. */
 SN_MUST_CHECK int cons_machine_on_timeout(struct cons_machine *m, uint64_t height, uint32_t round,

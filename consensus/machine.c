@@ -598,13 +598,13 @@ int cons_machine_on_vote(struct cons_machine *m, const struct cons_vote *v)
 		a.round = v->round;
 		a.evidence = &m->evidence;
 		(void)emit(m, &a);
+	} else if (err != SN_OK) {
 		return event_end(m, err);
 	}
-	if (err != SN_OK)
-		return event_end(m, err);
+	/* A counted vote, or an equivocator's second (which counts for its own value). */
 	if (!m->decided)
 		run_rules(m);
-	return event_end(m, SN_OK);
+	return event_end(m, err);
 }
 
 int cons_machine_on_timeout(struct cons_machine *m, uint64_t height, uint32_t round, uint8_t step)

@@ -153,17 +153,52 @@ static void test_duplicates_and_equivocation(void **state)
 	assert_memory_equal(&ev.b, &vb, sizeof(vb));
 	assert_int_equal(cons_vote_verify(&ev.a), SN_OK);
 	assert_int_equal(cons_vote_verify(&ev.b), SN_OK);
-	/* The first vote keeps counting; the second adds nothing. */
+	/* The first vote keeps counting; the second counts for its own value, not for "any". */
 	assert_true(cons__voteset_power_for(s, true, a) == 1);
-	assert_true(cons__voteset_power_for(s, true, b) == 0);
+	assert_true(cons__voteset_power_for(s, true, b) == 1);
 	assert_true(cons__voteset_power_any(s) == 1);
-	/* Nil against a value is a conflict too. */
-	assert_int_equal(cons__voteset_add(s, &vn, NULL), SN_E_EQUIVOCATION);
+	assert_int_equal(cons__voteset_add(s, &vb, &ev), SN_E_EXISTS); /* the second is in */
+	/* A third value (nil here) is evidence only. */
+	assert_int_equal(cons__voteset_add(s, &vn, &ev), SN_E_EQUIVOCATION);
+	assert_memory_equal(&ev.b, &vn, sizeof(vn));
+	assert_true(cons__voteset_power_for(s, false, NULL) == 0);
+	assert_true(cons__voteset_power_any(s) == 1);
 	/* A forged conflicting vote (bad signature) is no evidence. */
-	forged = vb;
-	forged.sig[0] ^= 1;
+	forged = tk_vote(&vals4, 3, CONS_VOTE_PRECOMMIT, 8, 0, a);
+	tk_block(forged.block, 99); /* signed over a, claims another block */
 	assert_int_equal(cons__voteset_add(s, &forged, &ev), SN_E_BADSIG);
 	assert_true(ev.a.height == 0);
+	cons__voteset_free(s);
+}
+
+/* An equivocator's two votes each count for their value: with two honest members for a and
+ * one for b, it makes a quorum for a (3 of 4) — and none for b — whichever vote came first. */
+static void test_equivocator_counts_once_per_value(void **state)
+{
+	struct cons_voteset *s;
+	uint8_t a[SN_HASH_LEN], b[SN_HASH_LEN];
+	struct cons_vote v;
+	static struct cons_commit c;
+
+	(void)state;
+	tk_block(a, 14);
+	tk_block(b, 15);
+	assert_int_equal(cons__voteset_new(&s, vals4.vs, TK_CHAIN, 2, 0, CONS_VOTE_PRECOMMIT), SN_OK);
+	v = tk_vote(&vals4, 3, CONS_VOTE_PRECOMMIT, 2, 0, b); /* the equivocator's first: b */
+	assert_int_equal(cons__voteset_add(s, &v, NULL), SN_OK);
+	v = tk_vote(&vals4, 3, CONS_VOTE_PRECOMMIT, 2, 0, a);
+	assert_int_equal(cons__voteset_add(s, &v, NULL), SN_E_EQUIVOCATION);
+	v = tk_vote(&vals4, 0, CONS_VOTE_PRECOMMIT, 2, 0, a);
+	assert_int_equal(cons__voteset_add(s, &v, NULL), SN_OK);
+	assert_false(cons__voteset_has_quorum_for(s, true, a));
+	v = tk_vote(&vals4, 1, CONS_VOTE_PRECOMMIT, 2, 0, a);
+	assert_int_equal(cons__voteset_add(s, &v, NULL), SN_OK);
+	assert_true(cons__voteset_has_quorum_for(s, true, a));
+	assert_false(cons__voteset_has_quorum_for(s, true, b));
+	assert_true(cons__voteset_power_any(s) == 3); /* members, once each */
+	cons__voteset_commit(s, a, &c);
+	assert_int_equal(c.count, 3);
+	assert_int_equal(cons_commit_verify(&c, TK_CHAIN, vals4.vs), SN_OK);
 	cons__voteset_free(s);
 }
 
@@ -210,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_tally_and_quorum),
 		cmocka_unit_test(test_weighted),
 		cmocka_unit_test(test_duplicates_and_equivocation),
+		cmocka_unit_test(test_equivocator_counts_once_per_value),
 		cmocka_unit_test(test_rejections),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
