@@ -549,11 +549,20 @@ static void test_sim_byzantine_equivocates(void **state)
 	sim_free(&s);
 }
 
+static uint64_t highest_decided(const struct sim *s)
+{
+	uint64_t h = 0;
+
+	while (h + 1 <= SIM_MAX_HEIGHT && s->decided[h + 1])
+		h++;
+	return h;
+}
+
 static void test_sim_partition_heals(void **state)
 {
 	static struct sim s;
 	size_t before;
-	uint64_t start, quiet_from;
+	uint64_t start, quiet_from, top;
 
 	(void)state;
 	sim_init(&s, 4, "test_sim_partition_heals");
@@ -576,14 +585,17 @@ static void test_sim_partition_heals(void **state)
 	start = s.now;
 	quiet_from = start + 2000; /* what was in flight has landed by then */
 	assert_false(sim_run(&s, quiet_from));
+	top = highest_decided(&s);
 	before = s.commits;
 	assert_false(sim_run(&s, start + 60000));
-	printf("partition: %zu commits in its last %llu ms (last commit at %llu ms, partition from %llu)\n",
-	       s.commits - before, (unsigned long long)(s.now - quiet_from), (unsigned long long)s.last_commit_at,
-	       (unsigned long long)start);
-	assert_int_equal(s.commits, before);
+	/* No new height is decided; a node may still take a height its partner on the same side
+	 * committed just before the partition (sync), which is no new decision. */
+	printf("partition: highest decided height %llu at +2 s and at +60 s: %llu; %zu commits meanwhile "
+	       "(syncs of heights already decided)\n",
+	       (unsigned long long)top, (unsigned long long)highest_decided(&s), s.commits - before);
+	assert_true(highest_decided(&s) == top);
 	for (size_t i = 0; i < 4; i++)
-		assert_true(s.nodes[i].committed < s.target);
+		assert_true(s.nodes[i].committed <= top);
 	/* Heal: commits resume and every node reaches the target. */
 	s.partitioned = false;
 	for (size_t i = 0; i < s.nheld; i++) {
