@@ -74,7 +74,11 @@
 	X(E_TIMEOUT, "timeout", "timed out")                                           \
 	X(E_BANNED, "banned", "peer is banned for misbehaviour")                       \
 	X(E_DISKFULL, "disk_full", "no space left (the disk, a quota or a file-size limit is full)") \
-	X(E_ACCESS, "access_denied", "permission denied (a file's mode or owner, or a read-only file system)")
+	X(E_ACCESS, "access_denied", "permission denied (a file's mode or owner, or a read-only file system)") \
+	X(E_NOT_VALIDATOR, "not_a_validator", "signer is not in the validator set of this height") \
+	X(E_NO_QUORUM, "no_quorum", "signers hold no more than 2/3 of the voting power") \
+	X(E_EQUIVOCATION, "equivocation", "validator signed two different votes for one height, round and step") \
+	X(E_DOUBLE_SIGN, "double_sign_refused", "signing would conflict with what this validator already signed")
 
 enum sn_err_index {
 #define SN_ERR_INDEX(n, s, m) SN__IDX_##n,
