@@ -131,6 +131,12 @@ void sn_log_emit(enum sn_log_level lvl, const char *subsys, const char *fmt, ...
 			sn_log_emit((lvl), (subsys), __VA_ARGS__);       \
 	} while (0)
 
+/* --------------------------------------------------------- sorted tables */
+
+/* The index of the element whose first 32 bytes are key in base[0..n) (elements of stride
+ * bytes, each beginning with a 32-byte key, strictly ascending bytewise), or -1. */
+ptrdiff_t sn_sorted_key_find(const void *base, size_t n, size_t stride, const uint8_t key[32]);
+
 /* --------------------------------------------------------------- cursors */
 
 /* A reader over borrowed bytes. The first short read poisons it: later reads return 0

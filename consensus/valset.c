@@ -74,20 +74,8 @@ const struct cons_validator *cons_valset_at(const struct cons_valset *vs, size_t
 
 int cons_valset_find(const struct cons_valset *vs, const uint8_t key[CONS_KEY_LEN])
 {
-	size_t lo = 0, hi = vs->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = memcmp(vs->v[mid].key, key, CONS_KEY_LEN);
-
-		if (c == 0)
-			return (int)mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
+	_Static_assert(offsetof(struct cons_validator, key) == 0 && CONS_KEY_LEN == 32, "key first");
+	return (int)sn_sorted_key_find(vs->v, vs->n, sizeof(vs->v[0]), key);
 }
 
 bool cons_valset_is_quorum(const struct cons_valset *vs, uint64_t power)

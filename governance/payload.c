@@ -71,20 +71,8 @@ uint64_t gov_track_members_total(const struct gov_track_members *t)
 
 int gov__member_find(const struct gov_track_members *t, const uint8_t key[SN_PUBKEY_LEN])
 {
-	size_t lo = 0, hi = t->count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = memcmp(t->members[mid].key, key, SN_PUBKEY_LEN);
-
-		if (c == 0)
-			return (int)mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
+	_Static_assert(offsetof(struct gov_member, key) == 0 && SN_PUBKEY_LEN == 32, "key first");
+	return (int)sn_sorted_key_find(t->members, t->count, sizeof(t->members[0]), key);
 }
 
 /* member list: u16 count | count × ([32] key | u32 weight) */
