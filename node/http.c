@@ -1018,7 +1018,7 @@ static bool pool_hand_over(struct http_server *srv)
 	uv_tcp_t *t = sn_malloc(sizeof(*t));
 	struct http_worker *w;
 	uv_os_fd_t fd;
-	int dup_fd;
+	int dup_fd, dup_errno;
 
 	if (!t || uv_tcp_init(srv->loop, t) != 0) {
 		sn_free(t);
@@ -1035,9 +1035,10 @@ static bool pool_hand_over(struct http_server *srv)
 		return true;
 	}
 	dup_fd = sock_dup(fd);
+	dup_errno = errno; /* before uv_close, whose epoll_ctl may set errno */
 	uv_close((uv_handle_t *)t, on_accepted_closed);
 	if (dup_fd < 0) {
-		SN_LOG(SN_LOG_WARN, "rpc", "refusing a connection: %s", strerror(errno));
+		SN_LOG(SN_LOG_WARN, "rpc", "refusing a connection: %s", strerror(dup_errno));
 		return true;
 	}
 	w = &pool->w[pool->next++ % pool->n];
