@@ -461,15 +461,21 @@ static void mempool_restore(struct node_daemon *d)
 	err = node_file_read(path, d->cfg.mempool_max_bytes + d->cfg.mempool_max_txs * 4 + 64, &buf, &len);
 	if (err == SN_E_NOTFOUND)
 		return;
-	if (!err && !(err = node_mempool_file_decode(buf, len, d->gen.chain_id, restore_count, &r)) &&
-	    !(r.e = sn_calloc(r.n ? r.n : 1, sizeof(*r.e))))
-		err = SN_E_NOMEM;
-	if (err) {
+	if (err && err != SN_E_TOOBIG) { /* unreadable now: left as it is for the next start */
+		SN_LOG(SN_LOG_WARN, "mempool", "cannot read %s (%s): nothing restored", path, sn_strerror(err));
+		return;
+	}
+	if (err || (err = node_mempool_file_decode(buf, len, d->gen.chain_id, restore_count, &r))) {
 		snprintf(bad, sizeof(bad), "%s.bad", path);
 		SN_LOG(SN_LOG_WARN, "mempool", "%s is not a saved mempool (%s): kept as %s, nothing restored", path,
 		       sn_strerror(err), bad);
-		if (err != SN_E_NOMEM && rename(path, bad) != 0)
+		if (rename(path, bad) != 0)
 			SN_LOG(SN_LOG_WARN, "mempool", "cannot rename %s: %s", path, strerror(errno));
+		sn_free(buf);
+		return;
+	}
+	if (!(r.e = sn_calloc(r.n ? r.n : 1, sizeof(*r.e)))) {
+		SN_LOG(SN_LOG_WARN, "mempool", "out of memory: the %zu transactions of %s are not restored", r.n, path);
 		sn_free(buf);
 		return;
 	}
