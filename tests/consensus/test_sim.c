@@ -541,11 +541,14 @@ static void test_sim_byzantine_equivocates(void **state)
 	assert_true(sim_run(&s, 3600 * 1000));
 	sim_report(&s, "test_sim_byzantine_equivocates");
 	check_agreement(&s); /* never two different commits at one height */
+	/* Every honest node caught it (each piece checked in on_action). Not at every height: a
+	 * node that decides, or syncs, before both of a height's votes reach it moves on (seed
+	 * 171146465448130: 19 pieces for 30 heights, 25 heights synced). */
 	for (size_t i = 0; i < 3; i++) {
 		assert_true(s.nodes[i].evidence > 0);
 		evidence += s.nodes[i].evidence;
 	}
-	assert_true(evidence >= s.target);
+	assert_true(evidence >= 3);
 	sim_free(&s);
 }
 
