@@ -372,25 +372,22 @@ static void mempool_file_path(const struct node_daemon *d, char *out, size_t cap
 static void mempool_save(struct node_daemon *d)
 {
 	char path[PATH_MAX + 32];
-	const uint8_t **raws;
-	size_t *lens, n, len = 0;
+	struct node_mempool_saved *txs;
+	size_t n, len = 0;
 	uint8_t *buf = NULL;
-	int err;
+	int err = SN_OK;
 
 	mempool_file_path(d, path, sizeof(path));
 	uv_mutex_lock(&d->mp_lock);
 	n = node_mempool_count(d->mp);
-	raws = sn_malloc((n ? n : 1) * sizeof(*raws));
-	lens = sn_malloc((n ? n : 1) * sizeof(*lens));
-	if (raws && lens) {
-		for (size_t i = 0; i < n; i++) {
-			raws[i] = node_mempool_at(d->mp, i)->raw;
-			lens[i] = node_mempool_at(d->mp, i)->len;
-		}
-		err = n ? node_mempool_file_encode(raws, lens, n, d->gen.chain_id, &buf, &len) : SN_OK;
-	} else {
+	if (!(txs = sn_malloc((n ? n : 1) * sizeof(*txs))))
 		err = SN_E_NOMEM;
+	for (size_t i = 0; !err && i < n; i++) {
+		txs[i].raw = node_mempool_at(d->mp, i)->raw;
+		txs[i].len = node_mempool_at(d->mp, i)->len;
 	}
+	if (!err && n)
+		err = node_mempool_file_encode(txs, n, d->gen.chain_id, &buf, &len);
 	uv_mutex_unlock(&d->mp_lock);
 	if (!err && n)
 		err = node_file_write_atomic(path, buf, len, 0600, true);
@@ -402,13 +399,11 @@ static void mempool_save(struct node_daemon *d)
 	else if (n)
 		SN_LOG(SN_LOG_INFO, "mempool", "saved %zu pending transactions to %s", n, path);
 	sn_free(buf);
-	sn_free(raws);
-	sn_free(lens);
+	sn_free(txs);
 }
 
+/* A saved transaction being restored: the stateless checks' results, then admission's. */
 struct restored {
-	const uint8_t *raw;
-	size_t len;
 	struct store_tx tx;
 	uint8_t id[SN_HASH_LEN];
 	int err;
@@ -416,33 +411,16 @@ struct restored {
 
 struct restore {
 	struct node_daemon *d;
+	const struct node_mempool_saved *txs;
 	struct restored *e;
-	size_t n;
 };
-
-static int restore_count(void *ud, const uint8_t *raw, size_t len)
-{
-	(void)raw;
-	(void)len;
-	((struct restore *)ud)->n++;
-	return SN_OK;
-}
-
-static int restore_take(void *ud, const uint8_t *raw, size_t len)
-{
-	struct restore *r = ud;
-
-	r->e[r->n].raw = raw;
-	r->e[r->n++].len = len;
-	return SN_OK;
-}
 
 static void restore_check(void *ud, size_t i)
 {
 	struct restore *r = ud;
 	struct restored *e = &r->e[i];
 
-	e->err = node_tx_check(e->raw, e->len, r->d->gen.chain_id, &e->tx, e->id);
+	e->err = node_tx_check(r->txs[i].raw, r->txs[i].len, r->d->gen.chain_id, &e->tx, e->id);
 }
 
 /* At start, before RPC and peers are served: the transactions the last stop saved are checked
@@ -452,8 +430,10 @@ static void restore_check(void *ud, size_t i)
 static void mempool_restore(struct node_daemon *d)
 {
 	char path[PATH_MAX + 32], bad[PATH_MAX + 40];
+	struct node_mempool_saved *txs = NULL;
 	struct restore r = { .d = d };
-	size_t admitted = 0, len;
+	size_t admitted = 0, len, n = 0;
+	bool not_one; /* the file is not a saved mempool */
 	uint8_t *buf;
 	int err;
 
@@ -461,46 +441,45 @@ static void mempool_restore(struct node_daemon *d)
 	err = node_file_read(path, d->cfg.mempool_max_bytes + d->cfg.mempool_max_txs * 4 + 64, &buf, &len);
 	if (err == SN_E_NOTFOUND)
 		return;
-	if (err && err != SN_E_TOOBIG) { /* unreadable now: left as it is for the next start */
-		SN_LOG(SN_LOG_WARN, "mempool", "cannot read %s (%s): nothing restored", path, sn_strerror(err));
-		return;
+	not_one = err == SN_E_TOOBIG;
+	if (!err) {
+		err = node_mempool_file_decode(buf, len, d->gen.chain_id, &txs, &n);
+		not_one = err && err != SN_E_NOMEM;
 	}
-	if (err || (err = node_mempool_file_decode(buf, len, d->gen.chain_id, restore_count, &r))) {
+	if (!err && !(r.e = sn_calloc(n ? n : 1, sizeof(*r.e))))
+		err = SN_E_NOMEM;
+	if (err && !not_one) { /* unreadable now, or no memory: left as it is for the next start */
+		SN_LOG(SN_LOG_WARN, "mempool", "cannot restore %s (%s): nothing restored", path, sn_strerror(err));
+	} else if (err) {
 		snprintf(bad, sizeof(bad), "%s.bad", path);
 		SN_LOG(SN_LOG_WARN, "mempool", "%s is not a saved mempool (%s): kept as %s, nothing restored", path,
 		       sn_strerror(err), bad);
 		if (rename(path, bad) != 0)
 			SN_LOG(SN_LOG_WARN, "mempool", "cannot rename %s: %s", path, strerror(errno));
+	}
+	if (err) {
+		sn_free(txs);
 		sn_free(buf);
 		return;
 	}
-	if (!(r.e = sn_calloc(r.n ? r.n : 1, sizeof(*r.e)))) {
-		SN_LOG(SN_LOG_WARN, "mempool", "out of memory: the %zu transactions of %s are not restored", r.n, path);
-		sn_free(buf);
-		return;
-	}
-	r.n = 0;
-	if ((err = node_mempool_file_decode(buf, len, d->gen.chain_id, restore_take, &r))) {
-		/* the same bytes passed a moment ago: cannot happen, but nothing unchecked is admitted */
-		SN_LOG(SN_LOG_ERROR, "mempool", "%s: %s: nothing restored", path, sn_strerror(err));
-		r.n = 0;
-	}
-	node_engine_check(d->eng, r.n, 16, restore_check, &r);
-	for (size_t i = 0; i < r.n; i++) {
+	r.txs = txs;
+	node_engine_check(d->eng, n, 16, restore_check, &r);
+	for (size_t i = 0; i < n; i++) {
 		struct restored *e = &r.e[i];
 
 		if (e->err)
 			continue;
 		uv_mutex_lock(&d->mp_lock);
-		e->err = node_mempool_try_add(d->mp, e->raw, e->len, &e->tx, e->id);
+		e->err = node_mempool_try_add(d->mp, txs[i].raw, txs[i].len, &e->tx, e->id);
 		uv_mutex_unlock(&d->mp_lock);
 		admitted += e->err == SN_OK;
 	}
 	SN_LOG(SN_LOG_INFO, "mempool", "%zu of the %zu transactions saved at the last stop are pending again%s", admitted,
-	       r.n, admitted < r.n ? " (the others are no longer valid)" : "");
+	       n, admitted < n ? " (the others are no longer valid)" : "");
 	if (unlink(path) != 0)
 		SN_LOG(SN_LOG_WARN, "mempool", "cannot remove %s: %s", path, strerror(errno));
 	sn_free(r.e);
+	sn_free(txs);
 	sn_free(buf);
 }
 

@@ -86,16 +86,21 @@ SN_MUST_CHECK int node_mempool_resume_view(struct node_mempool *mp, struct store
 
 /* ---- pending transactions across a restart (node/mempool_file.c; docs/storage.md) */
 
-/* The saved form of n transactions (raws[i], lens[i] bytes each, 1..STORE_TX_MAX) of chain
- * chain_id, in order; *out is malloc'd (sn_free). */
-SN_MUST_CHECK int node_mempool_file_encode(const uint8_t *const *raws, const size_t *lens, size_t n,
-                                           uint32_t chain_id, uint8_t **out, size_t *len);
-typedef int node_mempool_file_fn(void *ud, const uint8_t *raw, size_t len);
+/* One transaction of a saved mempool: len bytes (1..STORE_TX_MAX) at raw. */
+struct node_mempool_saved {
+	const uint8_t *raw;
+	size_t len;
+};
+
+/* The saved form of the n transactions txs of chain chain_id, in order; *out is malloc'd
+ * (sn_free). SN_E_INVAL for a length out of bounds. */
+SN_MUST_CHECK int node_mempool_file_encode(const struct node_mempool_saved *txs, size_t n, uint32_t chain_id,
+                                           uint8_t **out, size_t *len);
 /* Checks a saved form whole (version: SN_E_VERSION, chain: SN_E_CHAIN, lengths:
- * SN_E_TRUNCATED, SN_E_TOOBIG, SN_E_TRAILING, check hash: SN_E_CORRUPT), then hands each
- * transaction to each in order (borrowed from buf); each's error stops it and is returned.
+ * SN_E_TRUNCATED, SN_E_TOOBIG, SN_E_TRAILING, check hash: SN_E_CORRUPT) and returns its *n
+ * transactions in order in *txs (sn_free; each borrows from buf); on an error *txs is NULL.
  * The transactions themselves are not decoded: they are admitted as if submitted. */
 SN_MUST_CHECK int node_mempool_file_decode(const uint8_t *buf, size_t len, uint32_t chain_id,
-                                           node_mempool_file_fn *each, void *ud);
+                                           struct node_mempool_saved **txs, size_t *n);
 
 #endif

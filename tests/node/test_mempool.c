@@ -520,78 +520,59 @@ static void test_map_full_with_view(void **state)
 
 /* ------------------------------------------------------------ the saved form */
 
-struct taken {
-	const uint8_t *raw[8];
-	size_t len[8], n;
-	int fail_at; /* each fails at this call (1-based), 0: never */
-};
-
-static int take(void *ud, const uint8_t *raw, size_t len)
-{
-	struct taken *t = ud;
-
-	if (t->fail_at && (int)t->n + 1 == t->fail_at)
-		return SN_E_NOMEM;
-	t->raw[t->n] = raw;
-	t->len[t->n++] = len;
-	return SN_OK;
-}
-
 /* Transactions saved at a stop come back in order and byte for byte; a file that is not whole
- * and right (every truncation, every flipped byte, another chain or version) is refused
- * before a single transaction is handed out. */
+ * and right (every truncation, every flipped byte, another chain or version, a byte after
+ * it) is refused, and returns nothing. */
 static void test_saved_file(void **state)
 {
 	static const uint8_t a[] = { 1, 2, 3 }, b[STORE_TX_MAX] = { 9 }, c[] = { 7 };
-	const uint8_t *raws[] = { a, b, c };
-	const size_t lens[] = { sizeof(a), sizeof(b), sizeof(c) };
-	struct taken t = { 0 };
+	const struct node_mempool_saved in[] = { { a, sizeof(a) }, { b, sizeof(b) }, { c, sizeof(c) } };
+	struct node_mempool_saved *out;
 	uint8_t *buf, *bad;
-	size_t len;
+	size_t len, n;
 
 	(void)state;
-	assert_int_equal(node_mempool_file_encode(raws, lens, 3, 7, &buf, &len), SN_OK);
+	assert_int_equal(node_mempool_file_encode(in, 3, 7, &buf, &len), SN_OK);
 	assert_int_equal(len, 1 + 4 + 4 + 3 * 4 + sizeof(a) + sizeof(b) + sizeof(c) + 32);
-	assert_int_equal(node_mempool_file_decode(buf, len, 7, take, &t), SN_OK);
-	assert_int_equal(t.n, 3);
+	assert_int_equal(node_mempool_file_decode(buf, len, 7, &out, &n), SN_OK);
+	assert_int_equal(n, 3);
 	for (size_t i = 0; i < 3; i++) {
-		assert_int_equal(t.len[i], lens[i]);
-		assert_memory_equal(t.raw[i], raws[i], lens[i]);
+		assert_int_equal(out[i].len, in[i].len);
+		assert_memory_equal(out[i].raw, in[i].raw, in[i].len);
 	}
-	t.n = 0;
-	assert_int_equal(node_mempool_file_decode(buf, len, 8, take, &t), SN_E_CHAIN);
+	sn_free(out);
+	assert_int_equal(node_mempool_file_decode(buf, len, 8, &out, &n), SN_E_CHAIN);
+	assert_null(out);
 	assert_non_null(bad = malloc(len + 1));
-	for (size_t cut = 0; cut < len; cut++)
-		assert_int_not_equal(node_mempool_file_decode(buf, cut, 7, take, &t), SN_OK);
+	for (size_t cut = 0; cut < len; cut++) {
+		assert_int_not_equal(node_mempool_file_decode(buf, cut, 7, &out, &n), SN_OK);
+		assert_true(!out && !n);
+	}
 	for (size_t i = 0; i < len; i++) {
 		memcpy(bad, buf, len);
 		bad[i] ^= 0x40;
-		assert_int_not_equal(node_mempool_file_decode(bad, len, 7, take, &t), SN_OK);
+		assert_int_not_equal(node_mempool_file_decode(bad, len, 7, &out, &n), SN_OK);
+		assert_true(!out && !n);
 	}
 	memcpy(bad, buf, len);
 	bad[0] = 2;
-	assert_int_equal(node_mempool_file_decode(bad, len, 7, take, &t), SN_E_VERSION);
+	assert_int_equal(node_mempool_file_decode(bad, len, 7, &out, &n), SN_E_VERSION);
 	memcpy(bad, buf, len);
 	bad[len] = 0;
-	assert_int_not_equal(node_mempool_file_decode(bad, len + 1, 7, take, &t), SN_OK);
-	assert_int_equal(t.n, 0); /* nothing handed out by a refused file */
-	/* the callback's error stops it */
-	t.fail_at = 2;
-	assert_int_equal(node_mempool_file_decode(buf, len, 7, take, &t), SN_E_NOMEM);
-	assert_int_equal(t.n, 1);
+	assert_int_not_equal(node_mempool_file_decode(bad, len + 1, 7, &out, &n), SN_OK);
 	free(bad);
 	sn_free(buf);
 	/* none pending; a transaction of 0 or more than STORE_TX_MAX bytes is not saved */
-	assert_int_equal(node_mempool_file_encode(raws, lens, 0, 7, &buf, &len), SN_OK);
-	t = (struct taken){ 0 };
-	assert_int_equal(node_mempool_file_decode(buf, len, 7, take, &t), SN_OK);
-	assert_int_equal(t.n, 0);
+	assert_int_equal(node_mempool_file_encode(in, 0, 7, &buf, &len), SN_OK);
+	assert_int_equal(node_mempool_file_decode(buf, len, 7, &out, &n), SN_OK);
+	assert_int_equal(n, 0);
+	sn_free(out);
 	sn_free(buf);
 	{
-		const size_t zero[] = { 0 }, over[] = { STORE_TX_MAX + 1 };
+		const struct node_mempool_saved zero[] = { { a, 0 } }, over[] = { { b, STORE_TX_MAX + 1 } };
 
-		assert_int_equal(node_mempool_file_encode(raws, zero, 1, 7, &buf, &len), SN_E_INVAL);
-		assert_int_equal(node_mempool_file_encode(raws, over, 1, 7, &buf, &len), SN_E_INVAL);
+		assert_int_equal(node_mempool_file_encode(zero, 1, 7, &buf, &len), SN_E_INVAL);
+		assert_int_equal(node_mempool_file_encode(over, 1, 7, &buf, &len), SN_E_INVAL);
 	}
 }
 
