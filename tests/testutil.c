@@ -108,6 +108,23 @@ void tu_key(uint64_t i, uint8_t sk[SN_SECKEY_LEN], uint8_t pk[SN_PUBKEY_LEN])
 	assert_int_equal(sn_schnorr_pubkey(pk, sk), SN_OK);
 }
 
+void tu_register_hex(char hex[2 * STORE_TX_MAX + 1], const uint8_t sk[SN_SECKEY_LEN],
+                     const uint8_t pk[SN_PUBKEY_LEN], uint64_t nonce, uint64_t to_index, uint8_t id[SN_HASH_LEN])
+{
+	struct store_tx tx = { .version = STORE_TX_V1, .type = STORE_TX_REGISTER, .chain_id = 1, .nonce = nonce,
+		               .fee = 1, .amount = 1 };
+	uint8_t raw[STORE_TX_MAX];
+	size_t len;
+
+	memcpy(tx.signer, pk, SN_PUBKEY_LEN);
+	tu_pk(to_index, tx.to);
+	assert_int_equal(store_tx_sign(&tx, sk), SN_OK);
+	assert_int_equal(store_tx_encode(raw, sizeof(raw), &len, &tx), SN_OK);
+	sn_hex_encode(hex, raw, len);
+	if (id)
+		store_tx_id(id, raw, len);
+}
+
 void tu_pk(uint64_t i, uint8_t pk[SN_PUBKEY_LEN])
 {
 	uint8_t sk[SN_SECKEY_LEN];

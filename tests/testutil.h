@@ -39,6 +39,11 @@ void tu_key(uint64_t i, uint8_t sk[SN_SECKEY_LEN], uint8_t pk[SN_PUBKEY_LEN]);
 /* Only the public key of tu_key(i). */
 void tu_pk(uint64_t i, uint8_t pk[SN_PUBKEY_LEN]);
 /* Encodes a signed transaction into out[STORE_TX_MAX]; returns its length. Asserts on error. */
+/* The hex of a registration on chain 1 (fee 1, amount 1) signed by sk (public key pk) with
+ * nonce, of the account tu_pk(to_index): what `settle init`'s root key sends in the tests.
+ * Its id in *id unless id is NULL. */
+void tu_register_hex(char hex[2 * STORE_TX_MAX + 1], const uint8_t sk[SN_SECKEY_LEN],
+                     const uint8_t pk[SN_PUBKEY_LEN], uint64_t nonce, uint64_t to_index, uint8_t id[SN_HASH_LEN]);
 size_t tu_tx(uint8_t *out, uint8_t type, uint64_t signer_index, uint64_t nonce, uint64_t fee,
              const uint8_t to[SN_PUBKEY_LEN], uint64_t amount);
 /* Signs tx (its other fields set by the caller) with key signer_index, which becomes its

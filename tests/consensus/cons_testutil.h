@@ -104,4 +104,23 @@ static inline struct cons_proposal tk_proposal(const struct tk_vals *t, uint64_t
 	return p;
 }
 
+/* Defines the static struct tk_vals name (four validators of power 1) and the cmocka group
+ * setup and teardown that make it, with the crypto libraries, and free it. */
+#define TK_GROUP_OF_FOUR(name)                                    \
+	static struct tk_vals name;                               \
+	static int tk_group_setup(void **state)                   \
+	{                                                         \
+		int err = tu_setup_crypto(state);                 \
+                                                                  \
+		if (!err)                                         \
+			tk_vals_init(&name, 4, NULL);             \
+		return err;                                       \
+	}                                                         \
+	static int tk_group_teardown(void **state)                \
+	{                                                         \
+		(void)state;                                      \
+		tk_vals_free(&name);                              \
+		return 0;                                         \
+	}
+
 #endif

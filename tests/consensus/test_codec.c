@@ -5,24 +5,7 @@
 
 #include <stdlib.h>
 
-static struct tk_vals vals; /* 4 validators, power 1 each */
-
-static int setup(void **state)
-{
-	int err = tu_setup_crypto(state);
-
-	if (err)
-		return err;
-	tk_vals_init(&vals, 4, NULL);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	tk_vals_free(&vals);
-	return 0;
-}
+TK_GROUP_OF_FOUR(vals)
 
 static uint64_t le(const uint8_t *p, size_t n)
 {
@@ -436,5 +419,5 @@ int main(void)
 		cmocka_unit_test(test_sign_state_codec_and_rule),
 		cmocka_unit_test(test_independent_encoder),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tk_group_setup, tk_group_teardown);
 }

@@ -30,7 +30,7 @@ struct rec {
 	struct cons_commit commit;
 };
 
-static struct tk_vals vals; /* 4 validators, power 1 */
+TK_GROUP_OF_FOUR(vals)
 
 static int on_action(void *ud, const struct cons_action *a)
 {
@@ -162,23 +162,6 @@ static void feed_votes(struct cons_machine *m, size_t me, size_t n, uint8_t type
 		assert_true(err == SN_OK || err == SN_E_EXISTS);
 		fed++;
 	}
-}
-
-static int setup(void **state)
-{
-	int err = tu_setup_crypto(state);
-
-	if (err)
-		return err;
-	tk_vals_init(&vals, 4, NULL);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	tk_vals_free(&vals);
-	return 0;
 }
 
 static void test_proposer_height(void **state)
@@ -668,5 +651,5 @@ int main(void)
 		cmocka_unit_test(test_double_proposal_refused),
 		cmocka_unit_test(test_persist_failure),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tk_group_setup, tk_group_teardown);
 }

@@ -349,17 +349,9 @@ static void submit_pending(uint16_t port, const char *home, uint64_t from, uint6
 
 	tu_home_root_key(home, sk, pk);
 	for (uint64_t i = from; i < to; i++) {
-		struct store_tx tx = { .version = STORE_TX_V1, .type = STORE_TX_REGISTER, .chain_id = 1, .nonce = i,
-			               .fee = 1, .amount = 1 };
-		uint8_t raw[STORE_TX_MAX];
 		char hex[2 * STORE_TX_MAX + 1], req[2 * STORE_TX_MAX + 128], *body;
-		size_t len;
 
-		memcpy(tx.signer, pk, 32);
-		tu_pk(7000 + i, tx.to);
-		assert_int_equal(store_tx_sign(&tx, sk), SN_OK);
-		assert_int_equal(store_tx_encode(raw, sizeof(raw), &len, &tx), SN_OK);
-		sn_hex_encode(hex, raw, len);
+		tu_register_hex(hex, sk, pk, i, 7000 + i, NULL);
 		snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"submit_tx\",\"params\":[\"%s\"]}",
 		         hex);
 		assert_int_equal(tu_rpc(port, home, req, &body), 200);

@@ -1031,17 +1031,9 @@ static void submit_registrations_on(int fd, uint16_t p, const char *h, const uin
 
 		req[n++] = '[';
 		for (uint64_t i = b; i < b + BATCH && i < to; i++) {
-			struct store_tx tx = { .version = STORE_TX_V1, .type = STORE_TX_REGISTER, .chain_id = 1,
-				               .nonce = i, .fee = 1, .amount = 1 };
-			uint8_t raw[STORE_TX_MAX];
 			char txhex[2 * STORE_TX_MAX + 1];
-			size_t rl;
 
-			memcpy(tx.signer, pk, 32);
-			tu_pk(100000 + i, tx.to);
-			assert_int_equal(store_tx_sign(&tx, sk), SN_OK);
-			assert_int_equal(store_tx_encode(raw, sizeof(raw), &rl, &tx), SN_OK);
-			sn_hex_encode(txhex, raw, rl);
+			tu_register_hex(txhex, sk, pk, i, 100000 + i, NULL);
 			n += (size_t)sprintf(req + n, "%s{\"jsonrpc\":\"2.0\",\"id\":%llu,\"method\":\"submit_tx\",\"params\":[\"%s\"]}",
 			                     i > b ? "," : "", (unsigned long long)i, txhex);
 		}
@@ -1380,18 +1372,10 @@ static void test_tx_index_off(void **state)
 	own_home("sn-rpc-txidx", &tdir, thome, sk, pk);
 	tpid = tu_node_start(thome, tport, off);
 	for (uint64_t i = 0; i < N; i++) {
-		struct store_tx tx = { .version = STORE_TX_V1, .type = STORE_TX_REGISTER, .chain_id = 1, .nonce = i,
-			               .fee = 1, .amount = 1 };
-		uint8_t raw[STORE_TX_MAX], txid[32];
+		uint8_t txid[32];
 		char err[64];
-		size_t rl;
 
-		memcpy(tx.signer, pk, 32);
-		tu_pk(200000 + i, tx.to);
-		assert_int_equal(store_tx_sign(&tx, sk), SN_OK);
-		assert_int_equal(store_tx_encode(raw, sizeof(raw), &rl, &tx), SN_OK);
-		sn_hex_encode(hex[i], raw, rl);
-		store_tx_id(txid, raw, rl);
+		tu_register_hex(hex[i], sk, pk, i, 200000 + i, txid);
 		sn_hex_encode(id[i], txid, 32);
 		assert_int_equal(submit_to(tport, thome, hex[i], err, sizeof(err)), 0);
 	}
